@@ -1,0 +1,1 @@
+"""raysweep.k8s."""

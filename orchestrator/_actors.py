@@ -1,0 +1,91 @@
+"""The Ray side of the two study actors: remote classes and how they are started.
+
+The TrialScheduler is a threaded actor (one lock inside): on this machine a threaded actor's
+round trip costs about 0.85 ms against 1.2 ms for an asyncio actor, and every decision a trial
+waits for is one such round trip. Both actors are pinned to the driver's node, which holds the
+log.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import ray
+from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+
+from raysweep.orchestrator._runner import Runner
+from raysweep.orchestrator._sampler_service import SamplerServiceCore
+from raysweep.orchestrator._state import StudyInfo
+from raysweep.orchestrator._trial_scheduler import TrialSchedulerCore
+from raysweep.samplers import Distribution, Sampler, TrialRecord
+
+_SCHEDULER_CONCURRENCY = 64
+
+
+class _RaySamplerClient:
+    """Calls the SamplerService actor from inside the TrialScheduler."""
+
+    def __init__(self, handle: Any) -> None:
+        self._handle = handle
+
+    def propose(
+        self, number: int, updates: list[TrialRecord]
+    ) -> dict[str, tuple[Distribution, Any]]:
+        result: dict[str, tuple[Distribution, Any]] = ray.get(
+            self._handle.propose.remote(number, updates)
+        )
+        return result
+
+    def suggest(
+        self, number: int, name: str, distribution: Distribution, updates: list[TrialRecord]
+    ) -> Any:
+        return ray.get(self._handle.suggest.remote(number, name, distribution, updates))
+
+
+class TrialSchedulerActor(TrialSchedulerCore):
+    def attach_sampler_actor(self, handle: Any) -> None:
+        self.attach_sampler(_RaySamplerClient(handle))
+
+
+SchedulerRemote = ray.remote(TrialSchedulerActor)
+SamplerRemote = ray.remote(SamplerServiceCore)
+RunnerRemote = ray.remote(Runner)
+
+
+def start_study_actors(
+    directory: str,
+    requested: StudyInfo,
+    sampler: Sampler,
+    *,
+    load_if_exists: bool,
+    seed_given: bool,
+    lease_wait: float,
+) -> tuple[Any, Any, StudyInfo]:
+    """Start the TrialScheduler and SamplerService; return their handles and the study's info.
+
+    Raises what opening the study raised: a duplicate study, a held lease, storage that cannot
+    be written.
+    """
+    here = NodeAffinitySchedulingStrategy(
+        node_id=ray.get_runtime_context().get_node_id(), soft=False
+    )
+    scheduler = SchedulerRemote.options(  # type: ignore[attr-defined]
+        num_cpus=0, max_concurrency=_SCHEDULER_CONCURRENCY, scheduling_strategy=here
+    ).remote(
+        directory,
+        requested,
+        load_if_exists=load_if_exists,
+        seed_given=seed_given,
+        lease_wait=lease_wait,
+    )
+    try:
+        info: StudyInfo = ray.get(scheduler.open.remote())
+    except BaseException:
+        ray.kill(scheduler)
+        raise
+    # The study may be older than this call: the sampler follows the seed the log recorded.
+    sampler_service = SamplerRemote.options(  # type: ignore[attr-defined]
+        num_cpus=0, scheduling_strategy=here
+    ).remote(sampler, info.seed, info.directions)
+    ray.get(scheduler.attach_sampler_actor.remote(sampler_service))
+    return scheduler, sampler_service, info

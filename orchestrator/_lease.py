@@ -1,0 +1,403 @@
+"""The writer lease: at most one live process writes a study directory.
+
+``LEASE.json`` names the owner. A lease is *dead*, and may be taken over, when its owner ran on
+this host and that process is gone (pid missing, a zombie, or reused by a process that started
+later, or the host rebooted), or when its heartbeat is older than ``stale_after`` seconds (any
+host; the only test possible for another host, so clocks must roughly agree). Taking, renewing
+and releasing the lease run under ``flock`` on ``LEASE.lock``, so two processes on one machine
+cannot both see the lease dead and both take it; the kernel drops that lock when its holder dies,
+so the lock file itself never goes stale. ``LEASE.json`` is always replaced atomically.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import datetime
+import fcntl
+import json
+import os
+import socket
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from raysweep.orchestrator._errors import StorageError, StudyLockedError
+from raysweep.orchestrator._fsutil import atomic_write, fsync_directory, remove_temp_files
+
+__all__ = ["LEASE_FILE", "Lease", "LeaseOwner"]
+
+LEASE_FILE = "LEASE.json"
+LOCK_FILE = "LEASE.lock"
+# The critical section is a read and a small atomic write; a holder that keeps the lock this
+# long is stopped (SIGSTOP, a hung disk), and we say so rather than hang.
+_LOCK_TIMEOUT = 10.0
+_LOCK_POLL = 0.002
+
+
+@dataclass(frozen=True)
+class LeaseOwner:
+    """Who holds a lease, as written in ``LEASE.json``. Times are unix seconds."""
+
+    owner_id: str
+    host: str
+    boot_id: str | None
+    pid: int
+    pid_start: int | None
+    description: str
+    acquired_at: float
+    heartbeat_at: float
+
+    @classmethod
+    def from_json(cls, text: str) -> LeaseOwner:
+        data: Any = json.loads(text)
+        if not isinstance(data, dict):
+            raise ValueError("not a JSON object")
+        try:
+            owner = cls(**{f.name: data[f.name] for f in dataclasses.fields(cls)})
+        except KeyError as exc:
+            raise ValueError(f"field {exc} is missing") from exc
+        if not isinstance(owner.pid, int) or owner.pid <= 0:
+            raise ValueError(f"bad pid {owner.pid!r}")
+        if not all(isinstance(t, int | float) for t in (owner.acquired_at, owner.heartbeat_at)):
+            raise ValueError("bad time stamps")
+        return owner
+
+    def to_json(self) -> str:
+        return json.dumps(dataclasses.asdict(self), indent=1) + "\n"
+
+    def describe(self, now: float) -> str:
+        since = datetime.datetime.fromtimestamp(self.acquired_at).isoformat(timespec="seconds")
+        return (
+            f"pid {self.pid} on host {self.host!r} ({self.description!r}), holding the lease "
+            f"since {since} (last heartbeat {now - self.heartbeat_at:.1f} s ago)"
+        )
+
+
+def _boot_id() -> str | None:
+    try:
+        return Path("/proc/sys/kernel/random/boot_id").read_text().strip() or None
+    except OSError:
+        return None
+
+
+def _process_stat(pid: int) -> tuple[str, int] | None:
+    """(state, start time in clock ticks since boot) from /proc/<pid>/stat, if readable."""
+    try:
+        text = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    # The command name (field 2) may hold spaces and parentheses; fields after it start at 3.
+    try:
+        fields = text[text.rindex(")") + 2 :].split()
+        return fields[0], int(fields[19])
+    except (ValueError, IndexError):
+        return None
+
+
+def _process_alive(pid: int, start: int | None) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        pass  # it exists, owned by another user
+    stat = _process_stat(pid)
+    if stat is None:
+        # No /proc (not Linux) or a format we do not know: the signal test is all we have. With
+        # /proc, a missing entry means the process ended after the signal test.
+        return not Path("/proc/self").exists() or Path(f"/proc/{pid}").exists()
+    state, started = stat
+    if state in ("Z", "X"):
+        return False
+    return start is None or started == start
+
+
+def _this_process() -> tuple[str, str | None, int, int | None]:
+    pid = os.getpid()
+    stat = _process_stat(pid)
+    return socket.gethostname(), _boot_id(), pid, stat[1] if stat else None
+
+
+def why_dead(owner: LeaseOwner, now: float, stale_after: float) -> str | None:
+    """Why ``owner``'s lease may be taken over, or None while it is live."""
+    age = now - owner.heartbeat_at
+    if age > stale_after:
+        return f"its last heartbeat is {age:.1f} s old (stale after {stale_after:g} s)"
+    host, boot_id, _, _ = _this_process()
+    if owner.host != host:
+        return None
+    if owner.boot_id and boot_id and owner.boot_id != boot_id:
+        return "this host has rebooted since it took the lease"
+    if not _process_alive(owner.pid, owner.pid_start):
+        return f"its process (pid {owner.pid}) is gone"
+    return None
+
+
+@contextlib.contextmanager
+def _critical_section(directory: Path) -> Iterator[None]:
+    path = directory / LOCK_FILE
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError as exc:
+        raise StorageError(
+            f"cannot open the lock file {path} ({exc}); the study directory must be writable"
+        ) from exc
+    try:
+        deadline = time.monotonic() + _LOCK_TIMEOUT
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    raise StudyLockedError(
+                        f"another process has held {path} for over {_LOCK_TIMEOUT:g} s while "
+                        "taking or renewing the lease; find it with `fuser` and resume or stop it"
+                    ) from None
+                time.sleep(_LOCK_POLL)
+        yield
+    finally:
+        os.close(fd)  # also drops the flock
+
+
+def _read_owner(path: Path) -> tuple[LeaseOwner | None, str | None]:
+    """The lease's owner (None if there is no lease), and why the file is unusable, if it is."""
+    try:
+        text = path.read_text()
+    except FileNotFoundError:
+        return None, None
+    except OSError as exc:
+        raise StorageError(
+            f"cannot read the lease file {path} ({exc}); fix its permissions"
+        ) from exc
+    try:
+        return LeaseOwner.from_json(text), None
+    except (ValueError, TypeError) as exc:
+        return None, f"the lease file was unreadable ({exc})"
+
+
+def _write_owner(path: Path, owner: LeaseOwner) -> None:
+    try:
+        with atomic_write(path) as sink:
+            sink.write(owner.to_json().encode())
+    except OSError as exc:
+        raise StorageError(
+            f"cannot write the lease file {path} ({exc}); the study directory must be writable"
+        ) from exc
+
+
+def _locked_message(directory: Path, owner: LeaseOwner, now: float, stale_after: float) -> str:
+    wait = max(0.0, stale_after - (now - owner.heartbeat_at))
+    if owner.host == socket.gethostname():
+        advice = f"Stop that process (kill {owner.pid}) and try again"
+    else:
+        advice = (
+            f"Stop that process on {owner.host!r}, or, if it is gone, wait {wait:.0f} s for its "
+            "lease to go stale and try again (or pass a longer wait)"
+        )
+    return f"the study at {directory} is in use by {owner.describe(now)}. {advice}."
+
+
+class Lease:
+    """This process's right to write one study directory. Make one with :meth:`acquire`.
+
+    Keep it alive with :meth:`heartbeat` (or :meth:`start_heartbeat`) well within
+    ``stale_after``; stop writing as soon as :meth:`heartbeat` or :meth:`verify` raises
+    StudyLockedError, because another process owns the study from then on.
+    """
+
+    def __init__(
+        self,
+        directory: Path,
+        owner: LeaseOwner,
+        *,
+        stale_after: float,
+        previous_owner: LeaseOwner | None,
+        takeover_reason: str | None,
+    ) -> None:
+        self._directory = directory
+        self._owner = owner
+        self._stale_after = stale_after
+        self._previous_owner = previous_owner
+        self._takeover_reason = takeover_reason
+        self._mutex = threading.Lock()
+        self._released = False
+        self._beat_stop: threading.Event | None = None
+        self._beat_thread: threading.Thread | None = None
+        self._heartbeat_error: Exception | None = None
+
+    @classmethod
+    def acquire(
+        cls,
+        directory: Path,
+        *,
+        description: str,
+        stale_after: float = 30.0,
+        wait: float = 0.0,
+        poll_interval: float = 0.1,
+    ) -> Lease:
+        """Take the lease of ``directory`` (created if missing), waiting up to ``wait`` seconds.
+
+        A dead lease (see the module docstring) is taken over at once; :attr:`previous_owner`
+        and :attr:`takeover_reason` then say from whom and why. A live one is polled every
+        ``poll_interval`` seconds until ``wait`` has passed, then StudyLockedError names it.
+        """
+        if not stale_after > 0 or not wait >= 0 or not poll_interval > 0:
+            raise ValueError(
+                f"need stale_after > 0, wait >= 0, poll_interval > 0; got {stale_after}, "
+                f"{wait}, {poll_interval}"
+            )
+        directory = Path(directory)
+        try:
+            directory.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StorageError(
+                f"cannot create the study directory {directory} ({exc}); choose a writable path"
+            ) from exc
+        path = directory / LEASE_FILE
+        deadline = time.monotonic() + wait
+        while True:
+            with _critical_section(directory):
+                now = time.time()
+                current, problem = _read_owner(path)
+                reason = problem
+                if current is not None:
+                    reason = why_dead(current, now, stale_after)
+                if current is None or reason is not None:
+                    host, boot_id, pid, pid_start = _this_process()
+                    owner = LeaseOwner(
+                        uuid.uuid4().hex, host, boot_id, pid, pid_start, description, now, now
+                    )
+                    _write_owner(path, owner)
+                    remove_temp_files(directory, LEASE_FILE)
+                    return cls(
+                        directory,
+                        owner,
+                        stale_after=stale_after,
+                        previous_owner=current,
+                        takeover_reason=reason,
+                    )
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise StudyLockedError(_locked_message(directory, current, now, stale_after))
+            time.sleep(min(poll_interval, remaining))
+
+    @property
+    def directory(self) -> Path:
+        return self._directory
+
+    @property
+    def owner(self) -> LeaseOwner:
+        return self._owner
+
+    @property
+    def previous_owner(self) -> LeaseOwner | None:
+        """The owner of the dead lease this one took over, if any."""
+        return self._previous_owner
+
+    @property
+    def takeover_reason(self) -> str | None:
+        """Why the previous lease was dead (or its file unreadable); None if there was none."""
+        return self._takeover_reason
+
+    @property
+    def heartbeat_error(self) -> Exception | None:
+        """The last error of the heartbeat thread; a StudyLockedError there ended the thread."""
+        return self._heartbeat_error
+
+    def _check_ours(self) -> None:
+        if self._released:
+            raise StudyLockedError(f"the lease of {self._directory} was released by this process")
+        current, problem = _read_owner(self._directory / LEASE_FILE)
+        if current is not None and current.owner_id == self._owner.owner_id:
+            return
+        if current is not None:
+            taken = f"was taken over by {current.describe(time.time())}"
+        else:
+            taken = f"has disappeared ({problem or 'its file was removed'})"
+        raise StudyLockedError(
+            f"the lease of {self._directory} {taken}; this process must stop writing the study"
+        )
+
+    def verify(self) -> None:
+        """Raise StudyLockedError unless the lease is still ours. One small file read."""
+        self._check_ours()
+
+    def heartbeat(self) -> None:
+        """Renew the lease, after checking it is still ours (StudyLockedError if not)."""
+        with self._mutex, _critical_section(self._directory):
+            self._check_ours()
+            owner = dataclasses.replace(self._owner, heartbeat_at=time.time())
+            _write_owner(self._directory / LEASE_FILE, owner)
+            self._owner = owner
+
+    def release(self) -> None:
+        """Stop the heartbeat and remove the lease file if it is still ours. Idempotent."""
+        self.stop_heartbeat()
+        with self._mutex:
+            if self._released:
+                return
+            self._released = True
+            with _critical_section(self._directory):
+                current, _ = _read_owner(self._directory / LEASE_FILE)
+                if current is not None and current.owner_id == self._owner.owner_id:
+                    (self._directory / LEASE_FILE).unlink()
+                    fsync_directory(self._directory)
+
+    def start_heartbeat(self, interval: float) -> None:
+        """Renew the lease every ``interval`` seconds from a daemon thread.
+
+        ``interval`` must be below the ``stale_after`` the lease was acquired with (a third of it
+        leaves room for a slow disk). The thread stops by itself once the lease is lost; see
+        :attr:`heartbeat_error`.
+        """
+        if not 0 < interval < self._stale_after:
+            raise ValueError(
+                f"the heartbeat interval must be in (0, {self._stale_after:g}) s, the lease's "
+                f"stale_after; got {interval}"
+            )
+        self.stop_heartbeat()
+        stop = threading.Event()
+        thread = threading.Thread(
+            target=self._beat, args=(interval, stop), name="raysweep-lease-heartbeat", daemon=True
+        )
+        self._beat_stop, self._beat_thread = stop, thread
+        thread.start()
+
+    def _beat(self, interval: float, stop: threading.Event) -> None:
+        while not stop.wait(interval):
+            try:
+                self.heartbeat()
+            except StudyLockedError as exc:
+                self._heartbeat_error = exc
+                return
+            except OSError as exc:
+                # Possibly transient (a full disk, a hiccup of network storage): keep trying;
+                # the lease goes stale on its own if this never recovers.
+                self._heartbeat_error = exc
+
+    def stop_heartbeat(self) -> None:
+        """Stop the heartbeat thread, if running, and wait for it."""
+        stop, thread = self._beat_stop, self._beat_thread
+        self._beat_stop = self._beat_thread = None
+        if stop is not None and thread is not None:
+            stop.set()
+            if thread is not threading.current_thread():
+                thread.join()
+
+    def __enter__(self) -> Lease:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.release()

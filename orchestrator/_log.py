@@ -1,0 +1,330 @@
+"""The study's append-only event log: one writer, group commit, snapshots.
+
+Layout of a log directory::
+
+    segments/seg-<first seq>.arrows   Arrow IPC stream files, one record batch per commit
+    snapshots/snap-<last seq>.arrow   Arrow IPC file holding every event up to <last seq>
+
+The one writer must hold the study's :class:`~raysweep.orchestrator._lease.Lease`; this module
+does not check it, so that tools can replay a log (:func:`replay`, :func:`read_events`) without
+one.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.ipc as ipc
+
+from raysweep.orchestrator._errors import StorageError
+from raysweep.orchestrator._fsutil import (
+    TEMP_MARK,
+    atomic_write,
+    fsync_directory,
+    remove_temp_files,
+    write_all,
+)
+from raysweep.orchestrator._log_format import (
+    SCHEMA,
+    SCHEMA_VERSION,
+    Event,
+    Record,
+    batch_from_records,
+    check_event_fields,
+    decode_payload,
+    encode_payload,
+    segment_name,
+    snapshot_name,
+)
+from raysweep.orchestrator._log_replay import (
+    END_OF_STREAM,
+    SEGMENTS,
+    SNAPSHOTS,
+    ReplayReport,
+    TornTail,
+    read_events,
+    replay,
+    require_log_directory,
+    scan_log,
+)
+
+__all__ = [
+    "SCHEMA",
+    "SCHEMA_VERSION",
+    "Event",
+    "EventLog",
+    "ReplayReport",
+    "TornTail",
+    "read_events",
+    "replay",
+]
+
+DEFAULT_ROTATE_AFTER = 50_000
+
+
+def _prepare_directory(directory: Path, *, create: bool) -> None:
+    if not create:
+        require_log_directory(directory)
+    try:
+        for sub in (directory, directory / SEGMENTS, directory / SNAPSHOTS):
+            if not sub.is_dir():
+                sub.mkdir(parents=True, exist_ok=True)
+                fsync_directory(sub.parent)
+        # Fail now, not at the first commit minutes later, if the files cannot be created.
+        probe = directory / SEGMENTS / f".probe{TEMP_MARK}{os.getpid()}"
+        os.close(os.open(probe, os.O_CREAT | os.O_WRONLY | os.O_TRUNC, 0o644))
+        probe.unlink()
+    except OSError as exc:
+        raise StorageError(
+            f"cannot write the event log at {directory} ({exc}); choose a directory this "
+            "process can create files in, or fix its permissions"
+        ) from exc
+
+
+class EventLog:
+    """The writer of one study's event log. Make one with :meth:`open`.
+
+    Events are *staged* (numbered, time-stamped, validated, buffered: no I/O) and *committed*
+    (everything staged so far written as one record batch and fsynced). ``stage`` may run on one
+    thread while ``commit`` runs on another; commits are serialised. Each writer starts a new
+    segment at its first commit and never appends to a file an earlier writer left, which may
+    end in a torn batch.
+    """
+
+    def __init__(
+        self,
+        directory: Path,
+        next_seq: int,
+        *,
+        rotate_after: int,
+        clock: Callable[[], float],
+    ) -> None:
+        if rotate_after < 1:
+            raise ValueError(f"rotate_after must be at least 1, got {rotate_after}")
+        self._directory = directory
+        self._rotate_after = rotate_after
+        self._clock = clock
+        # _stage_lock guards the seq counter and the buffer; _write_lock serialises commits and
+        # owns the segment. Staging never waits for the disk.
+        self._stage_lock = threading.Lock()
+        self._write_lock = threading.Lock()
+        self._next_seq = next_seq
+        self._staged: list[Record] = []
+        self._closed = False
+        self._fd: int | None = None
+        self._segment: Path | None = None
+        self._segment_events = 0
+
+    @classmethod
+    def open(
+        cls,
+        directory: Path,
+        *,
+        create: bool,
+        rotate_after: int = DEFAULT_ROTATE_AFTER,
+        clock: Callable[[], float] = time.time,
+    ) -> tuple[EventLog, list[Event], ReplayReport]:
+        """Open the log in ``directory`` for writing; return it, its events, and a report.
+
+        ``create`` makes the directory (and parents) if missing; without it a missing log is a
+        StorageError. The events are the replay (newest readable snapshot + segments, torn tails
+        dropped, see the report). The caller must hold the study's lease. ``clock`` gives the
+        ``ts`` of staged events; a segment is closed after ``rotate_after`` events.
+        """
+        directory = Path(directory)
+        _prepare_directory(directory, create=create)
+        remove_temp_files(directory / SNAPSHOTS, "snap-")
+        scan = scan_log(directory)
+        next_seq = scan.entries[-1][0].seq + 1 if scan.entries else 0
+        # pyarrow's first conversion of Python values imports pandas when installed (~0.3 s);
+        # pay it here rather than in the first commit, which someone may be waiting on.
+        batch_from_records([])
+        log = cls(directory, next_seq, rotate_after=rotate_after, clock=clock)
+        return log, scan.events, scan.report
+
+    @property
+    def directory(self) -> Path:
+        return self._directory
+
+    @property
+    def next_seq(self) -> int:
+        """The seq the next staged event gets."""
+        with self._stage_lock:
+            return self._next_seq
+
+    @property
+    def pending(self) -> int:
+        """How many events are staged and not yet committed."""
+        with self._stage_lock:
+            return len(self._staged)
+
+    def stage(self, kind: str, trial: int | None, payload: dict[str, Any]) -> Event:
+        """Number and buffer an event; it is durable only after the next :meth:`commit`.
+
+        Raises ValueError (payload not storable as JSON, NaN/inf included) or TypeError before
+        anything is buffered. The returned event carries the payload exactly as replay will
+        return it (e.g. tuples become lists).
+        """
+        check_event_fields(kind, trial)
+        text = encode_payload(payload)
+        with self._stage_lock:
+            if self._closed:
+                raise RuntimeError(f"the event log at {self._directory} is closed")
+            record = Record(self._next_seq, self._clock(), kind, trial, text)
+            self._next_seq += 1
+            self._staged.append(record)
+        return Event(record.seq, record.ts, kind, trial, decode_payload(text))
+
+    def commit(self) -> int:
+        """Write all staged events as one batch and fsync; return how many were written.
+
+        Nothing staged: no I/O, returns 0. On an I/O error the events stay staged (a later commit
+        writes them into a fresh segment) and StorageError is raised.
+        """
+        with self._write_lock:
+            return self._commit_locked()
+
+    def append(self, kind: str, trial: int | None, payload: dict[str, Any]) -> Event:
+        """Stage and commit one event (and anything staged before it)."""
+        event = self.stage(kind, trial, payload)
+        self.commit()
+        return event
+
+    def _commit_locked(self) -> int:
+        with self._stage_lock:
+            records, self._staged = self._staged, []
+        if not records:
+            return 0
+        try:
+            self._write_batch(records)
+        except BaseException as exc:
+            # Whatever happened (a full disk, an interrupt), the segment may now end in a partial
+            # batch, so nothing more goes into it; the events return to the front of the buffer.
+            self._abandon_segment()
+            with self._stage_lock:
+                self._staged[:0] = records
+            if isinstance(exc, OSError) and not isinstance(exc, StorageError):
+                raise StorageError(
+                    f"cannot write events {records[0].seq}..{records[-1].seq} to the event log "
+                    f"at {self._directory} ({exc}); they stay staged: free space or fix the "
+                    "storage, then commit again"
+                ) from exc
+            raise
+        self._segment_events += len(records)
+        if self._segment_events >= self._rotate_after:
+            self._seal_segment()
+        return len(records)
+
+    def _write_batch(self, records: list[Record]) -> None:
+        payload = batch_from_records(records).serialize()
+        if self._fd is not None:
+            write_all(self._fd, memoryview(payload))
+            os.fsync(self._fd)
+            return
+        fd = self._start_segment(records[0].seq)
+        # Schema and first batch in one write and one fsync: a segment with a schema and no
+        # data exists only as a torn write, never on purpose.
+        write_all(fd, SCHEMA.serialize().to_pybytes() + payload.to_pybytes())
+        os.fsync(fd)
+        fsync_directory(self._directory / SEGMENTS)
+
+    def _start_segment(self, first_seq: int) -> int:
+        attempt = 0
+        while True:
+            path = self._directory / SEGMENTS / segment_name(first_seq, attempt)
+            try:
+                fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+            except FileExistsError:
+                attempt += 1
+                continue
+            self._fd, self._segment, self._segment_events = fd, path, 0
+            return fd
+
+    def _seal_segment(self) -> None:
+        if self._fd is None:
+            return
+        # The end-of-stream marker tells readers the segment was closed, not cut short. It is a
+        # courtesy: every batch before it is already durable, and a reader drops a torn marker
+        # like any torn tail, so a failure here must not fail the commit that triggered it.
+        with contextlib.suppress(OSError):
+            write_all(self._fd, END_OF_STREAM)
+            os.fsync(self._fd)
+        self._abandon_segment()
+
+    def _abandon_segment(self) -> None:
+        if self._fd is not None:
+            with contextlib.suppress(OSError):
+                os.close(self._fd)
+        self._fd = None
+        self._segment = None
+        self._segment_events = 0
+
+    def snapshot(self) -> Path | None:
+        """Commit, then write every event so far into one snapshot file; return its path.
+
+        Segments wholly covered by the snapshot, and older snapshots, are deleted once the
+        snapshot is durable. Reads the log back from disk, so the snapshot holds exactly what a
+        replay would return. None if the log is empty.
+        """
+        with self._write_lock:
+            self._commit_locked()
+            # Later events must go to a new segment, so the current one can be covered and deleted.
+            self._seal_segment()
+            scan = scan_log(self._directory)
+            if not scan.entries:
+                return None
+            last = scan.entries[-1][0].seq
+            path = self._directory / SNAPSHOTS / snapshot_name(last)
+            table = pa.Table.from_batches(
+                [batch_from_records([record for record, _ in scan.entries])], schema=SCHEMA
+            )
+            try:
+                with atomic_write(path) as sink, ipc.new_file(sink, SCHEMA) as writer:
+                    writer.write_table(table)
+                for segment in scan.segments:
+                    if segment.last_seq is None or segment.last_seq <= last:
+                        segment.path.unlink(missing_ok=True)
+                for old, old_last in scan.snapshots:
+                    # An unreadable snapshot is kept for whoever wants to inspect it by hand.
+                    if old != path and old_last <= last and old not in scan.unreadable_snapshots:
+                        old.unlink(missing_ok=True)
+                fsync_directory(self._directory / SEGMENTS)
+                fsync_directory(self._directory / SNAPSHOTS)
+            except OSError as exc:
+                raise StorageError(
+                    f"cannot write snapshot {path} ({exc}); the log itself is intact: "
+                    "free space or fix the storage"
+                ) from exc
+            return path
+
+    def close(self) -> None:
+        """Commit what is staged, close the segment; later stages raise. Idempotent."""
+        with self._write_lock:
+            with self._stage_lock:
+                if self._closed:
+                    return
+                # Refuse new events first, so none can slip in after the last commit.
+                self._closed = True
+            try:
+                self._commit_locked()
+            finally:
+                self._seal_segment()
+
+    def __enter__(self) -> EventLog:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.close()

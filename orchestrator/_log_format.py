@@ -1,0 +1,208 @@
+"""What one event is, and how events are laid out in Arrow and in the study directory.
+
+Version history of the on-disk format (``raysweep.schema_version`` in the schema metadata):
+
+1. columns ``seq`` int64, ``ts`` float64, ``kind`` utf8, ``trial`` int64 (nullable),
+   ``payload`` utf8 holding a JSON object.
+
+A reader accepts every version up to :data:`SCHEMA_VERSION`; when the format changes, the
+conversion from older versions goes into :func:`records_from_batch` so old logs keep replaying.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, NamedTuple
+
+import pyarrow as pa
+
+from raysweep.orchestrator._errors import CorruptLogError
+
+__all__ = [
+    "SCHEMA",
+    "SCHEMA_VERSION",
+    "Event",
+    "Record",
+    "batch_from_records",
+    "check_event_fields",
+    "check_schema",
+    "decode_payload",
+    "encode_payload",
+    "parse_segment_name",
+    "parse_snapshot_name",
+    "record_to_event",
+    "records_from_batch",
+    "segment_name",
+    "snapshot_name",
+]
+
+SCHEMA_VERSION = 1
+VERSION_KEY = b"raysweep.schema_version"
+
+SCHEMA = pa.schema(
+    [
+        pa.field("seq", pa.int64(), nullable=False),
+        pa.field("ts", pa.float64(), nullable=False),
+        pa.field("kind", pa.string(), nullable=False),
+        pa.field("trial", pa.int64(), nullable=True),
+        pa.field("payload", pa.string(), nullable=False),
+    ],
+    metadata={VERSION_KEY: str(SCHEMA_VERSION).encode()},
+)
+
+_INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
+# Wide enough for any int64, so names sort the same as numbers in a directory listing.
+_SEQ_DIGITS = 20
+_SEGMENT_RE = re.compile(r"seg-(\d+)(?:-(\d+))?\.arrows")
+_SNAPSHOT_RE = re.compile(r"snap-(\d+)\.arrow")
+
+
+@dataclass(frozen=True)
+class Event:
+    """One fact of a study, as it is stored in and replayed from the log.
+
+    ``seq`` numbers events from 0 without gaps; ``ts`` is unix seconds when it was staged;
+    ``trial`` is the trial number the event concerns, if any; ``payload`` holds JSON values only.
+    """
+
+    seq: int
+    ts: float
+    kind: str
+    trial: int | None
+    payload: dict[str, Any]
+
+
+class Record(NamedTuple):
+    """An event with its payload still as the JSON text that is written to disk."""
+
+    seq: int
+    ts: float
+    kind: str
+    trial: int | None
+    payload: str
+
+
+def encode_payload(payload: dict[str, Any]) -> str:
+    """Return the JSON text stored for ``payload``; ValueError if it cannot be stored exactly."""
+    if not isinstance(payload, dict):
+        raise TypeError(f"an event payload must be a dict, not {type(payload).__name__}")
+    try:
+        text = json.dumps(payload, allow_nan=False, ensure_ascii=False, separators=(",", ":"))
+        # A lone surrogate passes json.dumps but cannot become UTF-8 when the batch is built,
+        # which would fail the whole commit instead of this one event.
+        text.encode("utf-8")
+    except (TypeError, ValueError) as exc:
+        raise ValueError(
+            f"event payload cannot be stored as JSON ({exc}); use only dict/list/str/int/"
+            "float/bool/None, with finite floats and valid Unicode strings"
+        ) from exc
+    return text
+
+
+def check_event_fields(kind: str, trial: int | None) -> None:
+    if not isinstance(kind, str) or not kind:
+        raise TypeError(f"an event kind must be a non-empty str, got {kind!r}")
+    if trial is not None and (
+        not isinstance(trial, int)
+        or isinstance(trial, bool)
+        or not _INT64_MIN <= trial <= _INT64_MAX
+    ):
+        raise TypeError(f"an event's trial must be an int64 or None, got {trial!r}")
+
+
+def decode_payload(text: str) -> dict[str, Any]:
+    payload = json.loads(text)
+    if not isinstance(payload, dict):
+        raise ValueError("an event payload is not a JSON object")
+    return payload
+
+
+def record_to_event(record: Record) -> Event:
+    return Event(record.seq, record.ts, record.kind, record.trial, decode_payload(record.payload))
+
+
+def batch_from_records(records: list[Record]) -> pa.RecordBatch:
+    arrays = [pa.array([r[i] for r in records], type=f.type) for i, f in enumerate(SCHEMA)]
+    return pa.RecordBatch.from_arrays(arrays, schema=SCHEMA)
+
+
+def records_from_batch(batch: pa.RecordBatch) -> list[Record]:
+    """Decode a batch already accepted by :func:`check_schema`."""
+    seqs = batch.column("seq").to_pylist()
+    stamps = batch.column("ts").to_pylist()
+    kinds = batch.column("kind").to_pylist()
+    trials = batch.column("trial").to_pylist()
+    payloads = batch.column("payload").to_pylist()
+    if any(s is None for s in seqs) or any(t is None or not math.isfinite(t) for t in stamps):
+        raise ValueError("null seq or bad timestamp")
+    if any(not k for k in kinds) or any(p is None for p in payloads):
+        raise ValueError("empty kind or null payload")
+    return [Record(*row) for row in zip(seqs, stamps, kinds, trials, payloads, strict=True)]
+
+
+def _is_text(type_: pa.DataType) -> bool:
+    if pa.types.is_dictionary(type_):
+        type_ = type_.value_type
+    return bool(pa.types.is_string(type_) or pa.types.is_large_string(type_))
+
+
+def check_schema(schema: pa.Schema, source: Path) -> int:
+    """Return the schema version of a segment or snapshot, or raise CorruptLogError."""
+    raw = (schema.metadata or {}).get(VERSION_KEY)
+    try:
+        version = int(raw) if raw is not None else 0
+    except ValueError:
+        version = 0
+    if version < 1:
+        raise CorruptLogError(
+            f"{source} is not a raysweep event log file (no valid {VERSION_KEY.decode()} in its "
+            "schema metadata); move it out of the study directory"
+        )
+    if version > SCHEMA_VERSION:
+        raise CorruptLogError(
+            f"{source} was written by a newer raysweep (log schema version {version}; this one "
+            f"reads up to {SCHEMA_VERSION}); upgrade raysweep to replay this study"
+        )
+    expected = {
+        "seq": pa.types.is_int64,
+        "ts": pa.types.is_float64,
+        "kind": _is_text,
+        "trial": pa.types.is_int64,
+        "payload": _is_text,
+    }
+    for name, type_ok in expected.items():
+        index = schema.get_field_index(name)
+        if index < 0 or not type_ok(schema.field(index).type):
+            raise CorruptLogError(
+                f"{source} claims log schema version {version} but its column {name!r} is "
+                f"missing or of the wrong type ({schema}); move it out of the study directory"
+            )
+    return version
+
+
+def segment_name(first_seq: int, attempt: int = 0) -> str:
+    # The suffix only appears when a file of the plain name already exists (a crash left an
+    # empty segment there): we never reuse or overwrite a file that may hold someone's data.
+    suffix = f"-{attempt}" if attempt else ""
+    return f"seg-{first_seq:0{_SEQ_DIGITS}d}{suffix}.arrows"
+
+
+def parse_segment_name(name: str) -> tuple[int, int] | None:
+    """(first seq, attempt) of a segment file name, or None if it is not one."""
+    match = _SEGMENT_RE.fullmatch(name)
+    if match is None:
+        return None
+    return int(match.group(1)), int(match.group(2) or 0)
+
+
+def snapshot_name(last_seq: int) -> str:
+    return f"snap-{last_seq:0{_SEQ_DIGITS}d}.arrow"
+
+
+def parse_snapshot_name(name: str) -> int | None:
+    match = _SNAPSHOT_RE.fullmatch(name)
+    return int(match.group(1)) if match else None

@@ -1,0 +1,149 @@
+"""The driver's loop behind `Study.optimize`: start runners, watch them, stop cleanly.
+
+The TrialScheduler decides which trial runs next; this loop only keeps the right number of
+runners alive, replaces a runner whose process or node died (its trial is re-run, not failed),
+shows progress, and turns a timeout or Ctrl-C into "no new trials".
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import ray
+
+from raysweep.orchestrator._actors import RunnerRemote
+from raysweep.orchestrator._progress import ProgressDisplay
+from raysweep.orchestrator._protocol import Progress
+from raysweep.orchestrator._resources import ResourceShape
+from raysweep.orchestrator._runner import ServeResult
+
+# Once Ctrl-C is pressed, running trials get this long to reach their next report.
+INTERRUPT_GRACE_S = 5.0
+_POLL_S = 0.5
+_INFRASTRUCTURE_ERRORS = (
+    ray.exceptions.RayActorError,
+    ray.exceptions.NodeDiedError,
+    ray.exceptions.WorkerCrashedError,
+    ray.exceptions.ObjectLostError,
+)
+
+
+@dataclass
+class _Pool:
+    scheduler: Any
+    objective: Any
+    catch: tuple[type[BaseException], ...]
+    shape: ResourceShape
+    running: dict[Any, tuple[str, Any]] = field(default_factory=dict)  # serve ref -> runner
+
+    def spawn(self) -> None:
+        name = f"runner-{uuid.uuid4().hex[:8]}"
+        actor = RunnerRemote.options(  # type: ignore[attr-defined]
+            max_concurrency=2, **self.shape.actor_options()
+        ).remote()
+        ref = actor.serve.remote(self.scheduler, self.objective, self.catch, name)
+        self.running[ref] = (name, actor)
+
+    def retire(self, ref: Any) -> tuple[str, Any]:
+        name, actor = self.running.pop(ref)
+        ray.kill(actor)
+        return name, actor
+
+    def kill_all(self, reason: str) -> None:
+        for ref in list(self.running):
+            name, _ = self.retire(ref)
+            ray.get(self.scheduler.runner_lost.remote(name, reason, False))
+
+
+def run_optimize(
+    scheduler: Any,
+    objective: Callable[..., Any],
+    *,
+    n_trials: int,
+    timeout: float | None,
+    max_concurrent: int,
+    shape: ResourceShape,
+    catch: tuple[type[BaseException], ...],
+    show_progress: bool,
+) -> None:
+    remaining: int = ray.get(scheduler.start_optimize.remote(n_trials))
+    if remaining == 0:
+        return
+    try:
+        objective_ref = ray.put(objective)
+    except Exception as exc:
+        raise ValueError(
+            f"the objective cannot be sent to Ray workers ({exc}); define it at module level "
+            "and keep unpicklable objects (open files, locks, clients) out of its closure"
+        ) from exc
+    pool = _Pool(scheduler, objective_ref, catch, shape)
+    for _ in range(min(max_concurrent, remaining)):
+        pool.spawn()
+    progress: Progress | None = None
+    display = ProgressDisplay(total=n_trials, already=n_trials - remaining, enabled=show_progress)
+    deadline = None if timeout is None else time.monotonic() + timeout
+    try:
+        while pool.running:
+            ready, _ = ray.wait(list(pool.running), num_returns=1, timeout=_POLL_S)
+            for ref in ready:
+                _collect(pool, ref)
+            if deadline is not None and time.monotonic() >= deadline:
+                scheduler.stop_new_trials.remote()
+                deadline = None
+            progress = ray.get(scheduler.progress.remote())
+            display.update(progress)
+    except KeyboardInterrupt:
+        _interrupt(pool)
+        raise
+    except BaseException:
+        _interrupt(pool)
+        raise
+    finally:
+        display.close(progress)
+
+
+def _collect(pool: _Pool, ref: Any) -> None:
+    """A runner's `serve` returned or failed: act on why."""
+    try:
+        result: ServeResult = ray.get(ref)
+    except _INFRASTRUCTURE_ERRORS as exc:
+        name, _ = pool.retire(ref)
+        ray.get(pool.scheduler.runner_lost.remote(name, _describe(exc), True))
+        if ray.get(pool.scheduler.wants_more.remote()):
+            pool.spawn()
+        return
+    pool.retire(ref)
+    if result.fatal is not None:
+        raise result.fatal
+
+
+def _interrupt(pool: _Pool) -> None:
+    """No new trials; ask running ones to stop at their next report; kill what lingers."""
+    pool.scheduler.stop_new_trials.remote()
+    for _, actor in pool.running.values():
+        actor.interrupt.remote()
+    deadline = time.monotonic() + INTERRUPT_GRACE_S
+    try:
+        while pool.running and time.monotonic() < deadline:
+            ready, _ = ray.wait(
+                list(pool.running), num_returns=1, timeout=deadline - time.monotonic()
+            )
+            for ref in ready:
+                # Already stopping: whatever the runner ended with, its trial is recorded.
+                with contextlib.suppress(Exception):
+                    ray.get(ref)
+                name, _ = pool.retire(ref)
+                ray.get(pool.scheduler.runner_lost.remote(name, "stopped by the user", False))
+    except KeyboardInterrupt:
+        pass  # a second Ctrl-C: stop waiting
+    pool.kill_all("stopped by the user before the trial reached a report")
+
+
+def _describe(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {text[0] if text else ''}"[:500]

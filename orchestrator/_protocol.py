@@ -1,0 +1,71 @@
+"""Messages between runners, the driver and the TrialScheduler actor.
+
+Plain frozen values, pickled by Ray. A runner batches what it learned inside the objective
+(parameters it drew from the up-front proposal, reports between rungs, user attributes) and sends
+the batch with its next message that must wait for an answer anyway, so that a trial costs as few
+round trips as the decisions it needs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from raysweep.samplers import Distribution, TrialState
+from raysweep.scheduling import Scheduler
+
+
+@dataclass(frozen=True)
+class ParamNote:
+    name: str
+    distribution: Distribution
+    value: Any
+
+
+@dataclass(frozen=True)
+class ReportNote:
+    step: int
+    value: float
+
+
+@dataclass(frozen=True)
+class UserAttrNote:
+    key: str
+    value: Any
+
+
+Note = ParamNote | ReportNote | UserAttrNote
+
+
+@dataclass(frozen=True)
+class Assignment:
+    """A trial handed to a runner (or to an ask/tell caller)."""
+
+    number: int
+    attempt: int
+    params: dict[str, Any]
+    distributions: dict[str, Distribution]
+    proposal: dict[str, tuple[Distribution, Any]]
+    scheduler: Scheduler
+    n_objectives: int
+
+
+@dataclass(frozen=True)
+class TrialOutcome:
+    """How one attempt of a trial ended, as the runner saw it."""
+
+    number: int
+    attempt: int
+    state: TrialState | None  # None: interrupted, to be re-run as a new attempt
+    values: tuple[float, ...] | None = None
+    error: str | None = None
+    notes: tuple[Note, ...] = field(default_factory=tuple)
+
+
+@dataclass(frozen=True)
+class Progress:
+    counts: dict[str, int]
+    best_value: float | None
+    target: int | None
+    finished: int
+    accepting: bool

@@ -1,0 +1,147 @@
+"""Runners: long-lived worker actors that run trial after trial of one objective.
+
+A runner pulls its next trial in the same call that hands back the last one's outcome, so a
+trial costs one round trip plus the decisions it needs, and the process (with its imports and
+CUDA context) is paid for once. Runners are threaded actors with two threads: one runs the
+objective, the other takes `interrupt()` from the driver while it does.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import ray
+
+from raysweep.orchestrator._errors import ObjectiveUsageError, TrialInterrupted, TrialPruned
+from raysweep.orchestrator._protocol import Assignment, Note, TrialOutcome
+from raysweep.orchestrator._trial import Trial, objective_values
+from raysweep.samplers import (
+    Distribution,
+    IncompatibleDistributionError,
+    InvalidDistributionError,
+    TrialState,
+)
+from raysweep.scheduling import Decision
+
+_FLUSH_EVERY_S = 1.0
+
+
+@dataclass(frozen=True)
+class ServeResult:
+    """Why a runner's `serve` loop ended."""
+
+    runner: str
+    trials: int
+    fatal: BaseException | None = None
+    fatal_trial: int | None = None
+
+
+class _RunnerLink:
+    raises_on_prune = True
+
+    def __init__(self, scheduler: Any, assignment: Assignment, stop: threading.Event) -> None:
+        self._scheduler = scheduler
+        self._a = assignment
+        self._stop = stop
+        self._last_flush = time.monotonic()
+
+    def suggest(self, name: str, distribution: Distribution, notes: tuple[Note, ...]) -> Any:
+        ref = self._scheduler.suggest.remote(
+            self._a.number, self._a.attempt, name, distribution, notes
+        )
+        return ray.get(ref)
+
+    def send(self, notes: tuple[Note, ...], *, wait: bool) -> Decision | None:
+        self._last_flush = time.monotonic()
+        if not wait:
+            self._scheduler.report_later.remote(self._a.number, self._a.attempt, notes)
+            return None
+        decision: Decision | None = ray.get(
+            self._scheduler.report.remote(self._a.number, self._a.attempt, notes)
+        )
+        return decision
+
+    def interrupted(self) -> bool:
+        return self._stop.is_set()
+
+    def flush_due(self) -> bool:
+        return time.monotonic() - self._last_flush >= _FLUSH_EVERY_S
+
+
+class Runner:
+    """Created with `ray.remote(max_concurrency=2)` and the trial's resources (see `_pool`)."""
+
+    def __init__(self) -> None:
+        self._stop = threading.Event()
+
+    def interrupt(self) -> None:
+        self._stop.set()
+
+    def ping(self) -> bool:
+        return True
+
+    def serve(
+        self,
+        scheduler: Any,
+        objective: Callable[[Trial], Any],
+        catch: tuple[type[BaseException], ...],
+        runner: str,
+    ) -> ServeResult:
+        outcome: TrialOutcome | None = None
+        done = 0
+        while True:
+            assignment: Assignment | None = ray.get(scheduler.next_trial.remote(runner, outcome))
+            if assignment is None:
+                return ServeResult(runner, done)
+            outcome, fatal = self._run(scheduler, objective, catch, assignment)
+            done += 1
+            if fatal is not None:
+                scheduler.stop_new_trials.remote()
+                ray.get(scheduler.next_trial.remote(runner, outcome))
+                return ServeResult(runner, done, fatal, assignment.number)
+            if self._stop.is_set():
+                ray.get(scheduler.next_trial.remote(runner, outcome))
+                return ServeResult(runner, done)
+
+    def _run(
+        self,
+        scheduler: Any,
+        objective: Callable[[Trial], Any],
+        catch: tuple[type[BaseException], ...],
+        a: Assignment,
+    ) -> tuple[TrialOutcome, BaseException | None]:
+        trial = Trial(a, _RunnerLink(scheduler, a, self._stop))
+        fatal: BaseException | None = None
+        try:
+            result = objective(trial)
+        except TrialPruned:
+            state, values, error = TrialState.PRUNED, None, None
+        except TrialInterrupted as exc:
+            state, values, error = None, None, str(exc)
+        except Exception as exc:
+            state, values, error = TrialState.FAILED, None, traceback.format_exc()
+            if not isinstance(exc, catch) or _is_usage_error(exc):
+                fatal = exc
+        else:
+            try:
+                state, values, error = (
+                    TrialState.COMPLETE,
+                    objective_values(result, a.n_objectives),
+                    None,
+                )
+            except ValueError as exc:
+                state, values, error = TrialState.FAILED, None, str(exc)
+        outcome = TrialOutcome(a.number, a.attempt, state, values, error, trial.take_notes())
+        return outcome, fatal
+
+
+def _is_usage_error(exc: BaseException) -> bool:
+    """A misuse of the trial API fails every trial the same way: stop the study and say so."""
+    return isinstance(
+        exc, (InvalidDistributionError, IncompatibleDistributionError, ObjectiveUsageError)
+    )

@@ -1,0 +1,192 @@
+"""Study state rebuilt from the event log: events in, trial records out.
+
+`StudyState.apply` is the only way state changes, both while the study runs and on replay, so a
+study reopened from its log is the study that was written. It does no I/O and needs no Ray.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from raysweep.orchestrator import _events as ev
+from raysweep.orchestrator._log import Event
+from raysweep.samplers import (
+    Distribution,
+    StudyDirection,
+    TrialRecord,
+    TrialState,
+    distribution_from_json,
+)
+
+
+@dataclass(frozen=True)
+class StudyInfo:
+    """What `study_created` fixed for the life of the study."""
+
+    name: str
+    directions: tuple[StudyDirection, ...]
+    seed: int
+    seed_source: str
+    sampler: dict[str, Any]
+    scheduler: dict[str, Any]
+
+    def to_payload(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "directions": [d.value for d in self.directions],
+            "seed": self.seed,
+            "seed_source": self.seed_source,
+            "sampler": self.sampler,
+            "scheduler": self.scheduler,
+        }
+
+    @classmethod
+    def from_payload(cls, payload: dict[str, Any]) -> StudyInfo:
+        return cls(
+            name=payload["name"],
+            directions=tuple(StudyDirection(d) for d in payload["directions"]),
+            seed=int(payload["seed"]),
+            seed_source=payload["seed_source"],
+            sampler=payload["sampler"],
+            scheduler=payload["scheduler"],
+        )
+
+
+@dataclass
+class _Trial:
+    number: int
+    origin: str
+    state: TrialState = TrialState.WAITING
+    attempt: int = -1
+    params: dict[str, Any] = field(default_factory=dict)
+    distributions: dict[str, Distribution] = field(default_factory=dict)
+    values: tuple[float, ...] | None = None
+    intermediate: dict[int, float] = field(default_factory=dict)
+    user_attrs: dict[str, Any] = field(default_factory=dict)
+    error: str | None = None
+    started: float | None = None
+    completed: float | None = None
+    runner: str | None = None
+    crashes: int = 0
+
+    def record(self) -> TrialRecord:
+        return TrialRecord(
+            number=self.number,
+            state=self.state,
+            params=dict(self.params),
+            distributions=dict(self.distributions),
+            values=self.values,
+            intermediate_values=dict(self.intermediate),
+            attempt=max(self.attempt, 0),
+            user_attrs=dict(self.user_attrs),
+            error=self.error,
+            datetime_start=self.started,
+            datetime_complete=self.completed,
+        )
+
+
+class StudyState:
+    """The trials of one study, as the log says they are."""
+
+    def __init__(self) -> None:
+        self.info: StudyInfo | None = None
+        self.trials: dict[int, _Trial] = {}
+        # The latest distribution of each parameter name in the study, for compatibility checks.
+        self.distributions: dict[str, Distribution] = {}
+        self.last_seq = -1
+
+    @classmethod
+    def replay(cls, events: Iterable[Event]) -> StudyState:
+        state = cls()
+        for event in events:
+            state.apply(event)
+        return state
+
+    @property
+    def next_number(self) -> int:
+        return len(self.trials)
+
+    def apply(self, event: Event) -> None:
+        self.last_seq = event.seq
+        kind, p = event.kind, event.payload
+        if kind == ev.STUDY_CREATED:
+            self.info = StudyInfo.from_payload(p)
+            return
+        if kind == ev.WRITER_STARTED:
+            return
+        if event.trial is None:
+            raise ValueError(f"event {event.seq} of kind {kind!r} names no trial")
+        if kind == ev.TRIAL_CREATED:
+            self.trials[event.trial] = _Trial(number=event.trial, origin=p["origin"])
+            if p["origin"] == ev.ORIGIN_ASK:
+                self._start(self.trials[event.trial], 0, event.ts, None)
+            return
+        trial = self.trials[event.trial]
+        if kind == ev.TRIAL_STARTED:
+            self._start(trial, int(p["attempt"]), event.ts, p.get("runner"))
+        elif kind == ev.PARAM:
+            distribution = distribution_from_json(p["distribution"])
+            trial.distributions[p["name"]] = distribution
+            self.distributions[p["name"]] = distribution
+            trial.params[p["name"]] = p["value"]
+        elif kind == ev.REPORT:
+            if int(p["attempt"]) == trial.attempt:
+                trial.intermediate[int(p["step"])] = ev.decode_float(p["value"])
+        elif kind == ev.USER_ATTR:
+            trial.user_attrs[p["key"]] = p["value"]
+        elif kind == ev.TRIAL_FINISHED:
+            trial.state = TrialState(p["state"])
+            trial.values = ev.decode_values(p.get("values"))
+            trial.error = p.get("error")
+            trial.completed = event.ts
+            trial.runner = None
+        elif kind == ev.TRIAL_INTERRUPTED:
+            trial.state = TrialState.WAITING
+            trial.error = p.get("reason")
+            trial.crashes += bool(p.get("crash", False))
+            trial.runner = None
+        # Decisions are kept for the reader of the log; the scheduler state replays reports.
+
+    @staticmethod
+    def _start(trial: _Trial, attempt: int, ts: float, runner: str | None) -> None:
+        trial.state = TrialState.RUNNING
+        trial.attempt = attempt
+        trial.runner = runner
+        # Steps are counted per attempt: a new attempt starts a fresh curve.
+        trial.intermediate = {}
+        if trial.started is None:
+            trial.started = ts
+
+    def records(self) -> list[TrialRecord]:
+        return [t.record() for t in self.trials.values()]
+
+    def record(self, number: int) -> TrialRecord:
+        return self.trials[number].record()
+
+    def count(self, *states: TrialState) -> int:
+        return sum(1 for t in self.trials.values() if t.state in states)
+
+    def finished_count(self) -> int:
+        return sum(1 for t in self.trials.values() if t.state.is_finished())
+
+    def waiting_optimize_trials(self) -> list[int]:
+        return [
+            t.number
+            for t in self.trials.values()
+            if t.state is TrialState.WAITING and t.origin == ev.ORIGIN_OPTIMIZE
+        ]
+
+    def orphaned_running(self) -> list[_Trial]:
+        """Trials that were running under `optimize` when a previous writer stopped."""
+        return [
+            t
+            for t in self.trials.values()
+            if t.state is TrialState.RUNNING and t.origin == ev.ORIGIN_OPTIMIZE
+        ]
+
+
+def with_state(record: TrialRecord, state: TrialState) -> TrialRecord:
+    return dataclasses.replace(record, state=state)

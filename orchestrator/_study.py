@@ -1,0 +1,368 @@
+"""`create_study` and `Study`: the public face of a study, in the driver process."""
+
+from __future__ import annotations
+
+import math
+import os
+import re
+import secrets
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import ray
+
+from raysweep.orchestrator._actors import start_study_actors
+from raysweep.orchestrator._ask_tell import AskLink
+from raysweep.orchestrator._errors import StorageError
+from raysweep.orchestrator._optimize import run_optimize
+from raysweep.orchestrator._ray_session import ensure_ray
+from raysweep.orchestrator._resources import ResourceShape, check_placeable
+from raysweep.orchestrator._state import StudyInfo
+from raysweep.orchestrator._table import trials_table
+from raysweep.orchestrator._trial import Trial, objective_values
+from raysweep.samplers import (
+    RandomSampler,
+    Sampler,
+    StudyDirection,
+    TrialRecord,
+    TrialState,
+)
+from raysweep.scheduling import NoPruning, Scheduler
+
+# A previous writer of this study on this host (a driver just killed, say) can take a few
+# seconds to be gone; wait that long before saying the study is in use.
+_LEASE_WAIT_S = 5.0
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
+# Studies opened by this process, so that opening one again reuses its actors (a re-run
+# notebook cell, say) instead of colliding with its own lease.
+_OPEN: dict[str, tuple[Any, Any, StudyInfo]] = {}
+
+
+class Study:
+    """A study whose trials run on Ray. Create or load one with `create_study`."""
+
+    def __init__(self, directory: Path, scheduler: Any, sampler: Any, info: StudyInfo) -> None:
+        self._directory = directory
+        self._scheduler = scheduler
+        self._sampler_actor = sampler
+        self._info = info
+
+    # ----- what the study is --------------------------------------------------------------------
+
+    @property
+    def name(self) -> str:
+        return self._info.name
+
+    @property
+    def directory(self) -> Path:
+        """Where the study's log lives."""
+        return self._directory
+
+    @property
+    def seed(self) -> int:
+        """The root of all randomness in the study (recorded in its log)."""
+        return self._info.seed
+
+    @property
+    def directions(self) -> tuple[StudyDirection, ...]:
+        return self._info.directions
+
+    @property
+    def direction(self) -> StudyDirection:
+        if len(self._info.directions) != 1:
+            raise ValueError("this study has several objectives; use Study.directions")
+        return self._info.directions[0]
+
+    # ----- running trials -----------------------------------------------------------------------
+
+    def optimize(
+        self,
+        objective: Callable[[Trial], Any],
+        n_trials: int | None = None,
+        *,
+        timeout: float | None = None,
+        max_concurrent: int = 1,
+        resources: Mapping[str, float] | None = None,
+        catch: type[BaseException] | Sequence[type[BaseException]] = (Exception,),
+        show_progress: bool = True,
+    ) -> None:
+        """Run trials of `objective` on Ray until the study has `n_trials` finished trials.
+
+        `n_trials` counts every finished trial of the study (complete, pruned or failed), not
+        just those of this call, so re-running a script after a crash continues the study
+        instead of doubling it. `timeout` (seconds) bounds this call: no trial starts after
+        it, and running trials finish. Each trial runs on a runner actor holding `resources`
+        (default one CPU; GPU shares and custom resources as Ray names them), with at most
+        `max_concurrent` at once. An exception of a type in `catch` marks its trial FAILED with
+        the traceback and the study goes on; any other ends the study and is raised here.
+        Ctrl-C stops new trials, asks running ones to stop at their next report, and records
+        them as interrupted; they are re-run by the next `optimize`.
+        """
+        if not callable(objective):
+            raise TypeError(f"objective must be a callable taking a trial, not {objective!r}")
+        target = _check_n_trials(n_trials, timeout)
+        if (
+            isinstance(max_concurrent, bool)
+            or not isinstance(max_concurrent, int)
+            or (max_concurrent < 1)
+        ):
+            raise ValueError(f"max_concurrent must be an int ≥ 1, not {max_concurrent!r}")
+        shape = ResourceShape.parse(resources)
+        check_placeable(shape, [n["Resources"] for n in ray.nodes() if n["Alive"]])
+        run_optimize(
+            self._scheduler,
+            objective,
+            n_trials=target,
+            timeout=timeout,
+            max_concurrent=max_concurrent,
+            shape=shape,
+            catch=_check_catch(catch),
+            show_progress=show_progress,
+        )
+
+    def ask(self) -> Trial:
+        """Start a trial that the caller runs; finish it with `tell`.
+
+        The trial stays RUNNING, across restarts too, until it is told by number.
+        """
+        assignment = ray.get(self._scheduler.ask.remote())
+        return Trial(assignment, AskLink(self._scheduler, assignment.number, assignment.attempt))
+
+    def tell(
+        self,
+        trial: Trial | int,
+        values: float | Sequence[float] | None = None,
+        *,
+        state: TrialState | None = None,
+    ) -> TrialRecord:
+        """Finish a trial from `ask`: with its value(s), or as PRUNED or FAILED.
+
+        A value that is not a finite number marks the trial FAILED with the reason.
+        """
+        number = trial.number if isinstance(trial, Trial) else trial
+        if isinstance(number, bool) or not isinstance(number, int):
+            raise TypeError(f"tell takes a Trial or a trial number, not {trial!r}")
+        notes = trial.take_notes() if isinstance(trial, Trial) else ()
+        error: str | None = None
+        checked: tuple[float, ...] | None = None
+        if state is None:
+            state = TrialState.COMPLETE if values is not None else TrialState.FAILED
+        if state is TrialState.COMPLETE:
+            if values is None:
+                raise ValueError("tell(..., state=COMPLETE) needs the trial's value(s)")
+            try:
+                checked = objective_values(values, len(self.directions))
+            except ValueError as exc:
+                state, error = TrialState.FAILED, str(exc)
+        elif state not in (TrialState.PRUNED, TrialState.FAILED):
+            raise ValueError(f"a trial can be told COMPLETE, PRUNED or FAILED, not {state.value}")
+        elif values is not None:
+            raise ValueError(f"a trial told {state.value} takes no values")
+        record: TrialRecord = ray.get(
+            self._scheduler.tell.remote(number, state, checked, error, notes)
+        )
+        return record
+
+    # ----- results ------------------------------------------------------------------------------
+
+    @property
+    def trials(self) -> list[TrialRecord]:
+        records: list[TrialRecord] = ray.get(self._scheduler.records.remote())
+        return records
+
+    def trial(self, number: int) -> TrialRecord:
+        record: TrialRecord = ray.get(self._scheduler.record.remote(number))
+        return record
+
+    @property
+    def best_trial(self) -> TrialRecord:
+        direction = self.direction
+        complete = [
+            t for t in self.trials if t.state is TrialState.COMPLETE and t.values is not None
+        ]
+        if not complete:
+            raise ValueError(f"study {self.name!r} has no completed trial yet")
+        sign = -1.0 if direction is StudyDirection.MAXIMIZE else 1.0
+        return min(complete, key=lambda t: (sign * t.value, t.number))
+
+    @property
+    def best_params(self) -> dict[str, Any]:
+        return dict(self.best_trial.params)
+
+    @property
+    def best_value(self) -> float:
+        return self.best_trial.value
+
+    def trials_table(self) -> pa.Table:
+        """One row per trial: state, value(s), times, `params_<name>`, curves, user attributes."""
+        return trials_table(self.trials, len(self.directions))
+
+    def close(self) -> None:
+        """Commit the log, release the study's lease and stop its actors."""
+        _OPEN.pop(str(self._directory), None)
+        try:
+            ray.get(self._scheduler.close.remote())
+        finally:
+            ray.kill(self._scheduler)
+            ray.kill(self._sampler_actor)
+
+    def __repr__(self) -> str:
+        return f"Study(name={self.name!r}, directory={str(self._directory)!r})"
+
+
+def create_study(
+    *,
+    name: str,
+    storage: str | os.PathLike[str] = "./studies",
+    direction: str | StudyDirection | None = None,
+    directions: Sequence[str | StudyDirection] | None = None,
+    sampler: Sampler | None = None,
+    scheduler: Scheduler | None = None,
+    seed: int | None = None,
+    load_if_exists: bool = False,
+) -> Study:
+    """Create a study (or, with `load_if_exists`, continue the one already in `storage`).
+
+    The study lives in `<storage>/<name>/`: its event log, and everything needed to resume it.
+    One seed is the root of all randomness: `seed`, else the sampler's seed, else one drawn now
+    and recorded in the log.
+    """
+    if not isinstance(name, str) or not _NAME.match(name):
+        raise ValueError(
+            f"study name {name!r} must be 1-128 letters, digits, '.', '_' or '-', starting "
+            "with a letter or digit (it names a folder)"
+        )
+    resolved = _resolve_directions(direction, directions)
+    sampler = RandomSampler() if sampler is None else sampler
+    if not isinstance(sampler, Sampler):
+        raise TypeError(f"sampler must be a raysweep Sampler, not {type(sampler).__name__}")
+    scheduler = NoPruning() if scheduler is None else scheduler
+    if not isinstance(scheduler, Scheduler):
+        raise TypeError(f"scheduler must be a raysweep Scheduler, not {type(scheduler).__name__}")
+    if len(resolved) > 1 and not isinstance(scheduler, NoPruning):
+        raise ValueError(
+            f"{type(scheduler).__name__} prunes on one objective; this study has "
+            f"{len(resolved)}. Use the default NoPruning for multi-objective studies"
+        )
+    root_seed, seed_given = _root_seed(seed, sampler)
+    directory = _prepare_storage(storage, name)
+    requested = StudyInfo(
+        name=name,
+        directions=resolved,
+        seed=root_seed,
+        seed_source="create_study"
+        if seed is not None
+        else ("sampler" if sampler.seed is not None else "drawn"),
+        sampler=sampler.to_json(),
+        scheduler=scheduler.to_json(),
+    )
+    ensure_ray()
+    key = str(directory)
+    if key in _OPEN:
+        handles = _OPEN[key]
+        study = Study(directory, *handles)
+        _check_matches(study._info, requested, seed_given)
+        return study
+    scheduler_actor, sampler_actor, info = start_study_actors(
+        key,
+        requested,
+        sampler,
+        load_if_exists=load_if_exists,
+        seed_given=seed_given,
+        lease_wait=_LEASE_WAIT_S,
+    )
+    _OPEN[key] = (scheduler_actor, sampler_actor, info)
+    return Study(directory, scheduler_actor, sampler_actor, info)
+
+
+def _check_matches(info: StudyInfo, requested: StudyInfo, seed_given: bool) -> None:
+    if info.directions != requested.directions:
+        raise ValueError(
+            f"study {info.name!r} has directions {[d.value for d in info.directions]}; "
+            "a study's directions cannot change"
+        )
+    if seed_given and info.seed != requested.seed:
+        raise ValueError(
+            f"study {info.name!r} was created with seed {info.seed}, not {requested.seed}"
+        )
+
+
+def _resolve_directions(
+    direction: str | StudyDirection | None, directions: Sequence[str | StudyDirection] | None
+) -> tuple[StudyDirection, ...]:
+    if direction is not None and directions is not None:
+        raise ValueError("pass direction= or directions=, not both")
+    if directions is None:
+        items: Sequence[str | StudyDirection] = ["minimize" if direction is None else direction]
+    elif isinstance(directions, str) or not directions:
+        raise ValueError("directions must be a non-empty list such as ['minimize', 'maximize']")
+    else:
+        items = directions
+    resolved = []
+    for item in items:
+        try:
+            resolved.append(StudyDirection(item))
+        except ValueError:
+            raise ValueError(f"direction must be 'minimize' or 'maximize', not {item!r}") from None
+    return tuple(resolved)
+
+
+def _root_seed(seed: int | None, sampler: Sampler) -> tuple[int, bool]:
+    for label, value in (("seed", seed), ("sampler.seed", sampler.seed)):
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
+            raise ValueError(f"{label} must be an int, not {value!r}")
+    if seed is not None and sampler.seed is not None and seed != sampler.seed:
+        raise ValueError(
+            f"two different seeds for one study: create_study(seed={seed}) and the sampler's "
+            f"seed={sampler.seed}. One seed is the root of all randomness: give one of them"
+        )
+    if seed is not None:
+        return seed, True
+    if sampler.seed is not None:
+        return sampler.seed, True
+    return secrets.randbits(62), False
+
+
+def _prepare_storage(storage: str | os.PathLike[str], name: str) -> Path:
+    root = Path(storage).expanduser().absolute()
+    directory = root / name
+    probe = directory / f".write-probe-{os.getpid()}"
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as exc:
+        raise StorageError(
+            f"cannot write the study's log under {directory}: {exc.strerror or exc}. "
+            "Pass storage= a folder this process can create and write"
+        ) from exc
+    return directory
+
+
+def _check_n_trials(n_trials: int | None, timeout: float | None) -> int:
+    if timeout is not None and (
+        isinstance(timeout, bool)
+        or not isinstance(timeout, (int, float))
+        or not (math.isfinite(timeout) and timeout > 0)
+    ):
+        raise ValueError(f"timeout must be a number of seconds > 0, not {timeout!r}")
+    if n_trials is None:
+        return 2**62
+    if isinstance(n_trials, bool) or not isinstance(n_trials, int) or n_trials <= 0:
+        raise ValueError(
+            f"n_trials must be an int ≥ 1 (the number of finished trials the study should "
+            f"have in total), not {n_trials!r}"
+        )
+    return n_trials
+
+
+def _check_catch(
+    catch: type[BaseException] | Sequence[type[BaseException]],
+) -> tuple[type[BaseException], ...]:
+    items = (catch,) if isinstance(catch, type) else tuple(catch)
+    for item in items:
+        if not (isinstance(item, type) and issubclass(item, BaseException)):
+            raise TypeError(f"catch must hold exception classes, not {item!r}")
+    return items

@@ -1,0 +1,208 @@
+"""`Trial`: the handle an objective receives, in Optuna's define-by-run style.
+
+A parameter the up-front proposal already covers is answered here, with no round trip; so is a
+report whose step crosses no rung, which waits in the batch for the next message. Only a
+parameter met for the first time, a report at a rung and the end of the trial reach the
+TrialScheduler while the objective waits.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import numbers
+from collections.abc import Sequence
+from typing import Any, Protocol
+
+from raysweep.orchestrator._errors import ObjectiveUsageError, TrialInterrupted, TrialPruned
+from raysweep.orchestrator._protocol import Assignment, Note, ParamNote, ReportNote, UserAttrNote
+from raysweep.samplers import (
+    CategoricalChoice,
+    CategoricalDistribution,
+    Distribution,
+    FloatDistribution,
+    IncompatibleDistributionError,
+    IntDistribution,
+)
+from raysweep.scheduling import Action, Decision
+
+
+class TrialLink(Protocol):
+    """How a trial reaches the TrialScheduler: from a runner, or from an ask/tell caller."""
+
+    def suggest(self, name: str, distribution: Distribution, notes: tuple[Note, ...]) -> Any: ...
+
+    def send(self, notes: tuple[Note, ...], *, wait: bool) -> Decision | None: ...
+
+    def interrupted(self) -> bool: ...
+
+    def flush_due(self) -> bool:
+        """Whether reports that need no answer should be sent now rather than batched."""
+        ...
+
+    @property
+    def raises_on_prune(self) -> bool: ...
+
+
+class Trial:
+    def __init__(self, assignment: Assignment, link: TrialLink) -> None:
+        self._a = assignment
+        self._link = link
+        self._params: dict[str, Any] = dict(assignment.params)
+        self._distributions: dict[str, Distribution] = dict(assignment.distributions)
+        self._notes: list[Note] = []
+        self._uncrossed = sorted(assignment.scheduler.decision_steps())
+        self._last_step: int | None = None
+        self._last_decision: Decision | None = None
+        self._user_attrs: dict[str, Any] = {}
+
+    @property
+    def number(self) -> int:
+        return self._a.number
+
+    @property
+    def attempt(self) -> int:
+        """0 for the first run of this trial; higher when an interrupted trial is re-run."""
+        return self._a.attempt
+
+    @property
+    def params(self) -> dict[str, Any]:
+        return dict(self._params)
+
+    @property
+    def distributions(self) -> dict[str, Distribution]:
+        return dict(self._distributions)
+
+    @property
+    def user_attrs(self) -> dict[str, Any]:
+        return dict(self._user_attrs)
+
+    # ----- suggestions --------------------------------------------------------------------------
+
+    def suggest_float(
+        self, name: str, low: float, high: float, *, step: float | None = None, log: bool = False
+    ) -> float:
+        value = self._suggest(name, FloatDistribution(low=low, high=high, log=log, step=step))
+        return float(value)
+
+    def suggest_int(
+        self, name: str, low: int, high: int, *, step: int = 1, log: bool = False
+    ) -> int:
+        return int(self._suggest(name, IntDistribution(low=low, high=high, log=log, step=step)))
+
+    def suggest_categorical(
+        self, name: str, choices: Sequence[CategoricalChoice]
+    ) -> CategoricalChoice:
+        return self._suggest(name, CategoricalDistribution(choices=tuple(choices)))  # type: ignore[no-any-return]
+
+    def _suggest(self, name: str, distribution: Distribution) -> Any:
+        if not isinstance(name, str) or not name:
+            raise ObjectiveUsageError(f"a parameter name must be a non-empty string, not {name!r}")
+        known = self._distributions.get(name)
+        if known is not None:
+            if known != distribution:
+                raise IncompatibleDistributionError(
+                    f"parameter {name!r} was already suggested in trial {self.number} as "
+                    f"{known}; suggesting it again as {distribution} is ambiguous: use one "
+                    "definition, or another name"
+                )
+            return self._params[name]
+        proposed = self._a.proposal.get(name)
+        if proposed is not None and proposed[0] == distribution:
+            value = proposed[1]
+            self._notes.append(ParamNote(name, distribution, value))
+        else:
+            value = self._link.suggest(name, distribution, self._take_notes())
+        self._params[name] = value
+        self._distributions[name] = distribution
+        return value
+
+    # ----- reports ------------------------------------------------------------------------------
+
+    def report(self, value: float, step: int) -> None:
+        """Record the objective's value at `step` (an epoch, say).
+
+        Inside `Study.optimize` this raises `TrialPruned` when the scheduler stops the trial;
+        ask/tell callers check `should_prune()` instead.
+        """
+        if isinstance(step, bool) or not isinstance(step, numbers.Integral) or step < 1:
+            raise ObjectiveUsageError(f"step must be an int ≥ 1, not {step!r}")
+        step = int(step)
+        if self._last_step is not None and step <= self._last_step:
+            raise ObjectiveUsageError(
+                f"trial {self.number} reported step {step} after step {self._last_step}; "
+                "steps must increase (report each step once, in order)"
+            )
+        if isinstance(value, bool) or not isinstance(value, numbers.Real):
+            raise ObjectiveUsageError(
+                f"a reported value must be a number, not {type(value).__name__}"
+            )
+        try:
+            self._a.scheduler.validate_step(step)
+        except ValueError as exc:
+            raise ObjectiveUsageError(str(exc)) from None
+        if self._link.interrupted():
+            raise TrialInterrupted(f"trial {self.number} was asked to stop")
+        self._last_step = step
+        self._notes.append(ReportNote(step, float(value)))
+        crosses = bool(self._uncrossed) and self._uncrossed[0] <= step
+        while self._uncrossed and self._uncrossed[0] <= step:
+            self._uncrossed.pop(0)
+        if crosses:
+            decision = self._link.send(self._take_notes(), wait=True)
+            if decision is not None:
+                self._last_decision = decision
+                if decision.action is Action.STOP and self._link.raises_on_prune:
+                    raise TrialPruned(decision.reason)
+        elif self._link.flush_due():
+            self._link.send(self._take_notes(), wait=False)
+
+    def should_prune(self) -> bool:
+        """True when the scheduler decided, at the last rung reported, to stop this trial."""
+        return self._last_decision is not None and self._last_decision.action is Action.STOP
+
+    def set_user_attr(self, key: str, value: Any) -> None:
+        if not isinstance(key, str) or not key:
+            raise ObjectiveUsageError(
+                f"a user attribute key must be a non-empty string, not {key!r}"
+            )
+        try:
+            json.dumps(value, allow_nan=False)
+        except (TypeError, ValueError) as exc:
+            raise ObjectiveUsageError(
+                f"user attribute {key!r} must be JSON data (str, number, bool, None, list, "
+                f"dict), not {type(value).__name__}: {exc}"
+            ) from None
+        self._user_attrs[key] = value
+        self._notes.append(UserAttrNote(key, value))
+
+    def _take_notes(self) -> tuple[Note, ...]:
+        notes, self._notes = tuple(self._notes), []
+        return notes
+
+    def take_notes(self) -> tuple[Note, ...]:
+        """What the trial learned and has not sent yet (for the message that ends it)."""
+        return self._take_notes()
+
+
+def objective_values(result: Any, n_objectives: int) -> tuple[float, ...]:
+    """Check what an objective returned; raise ValueError saying what is wrong with it."""
+    items = result if n_objectives > 1 else (result,)
+    if n_objectives > 1 and (isinstance(result, (str, bytes)) or not isinstance(result, Sequence)):
+        raise ValueError(
+            f"the study has {n_objectives} objectives; return a sequence of {n_objectives} "
+            f"numbers, not {type(result).__name__}"
+        )
+    if len(items) != n_objectives:
+        raise ValueError(
+            f"the objective returned {len(items)} values; the study has {n_objectives}"
+        )
+    values = []
+    for item in items:
+        if isinstance(item, bool) or not isinstance(item, numbers.Real):
+            raise ValueError(f"the objective returned {item!r}; return a finite number")
+        value = float(item)
+        if not math.isfinite(value):
+            raise ValueError(f"the objective returned {value}; return a finite number")
+        values.append(value)
+    return tuple(values)

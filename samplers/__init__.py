@@ -1,0 +1,35 @@
+"""Search spaces, trial records and samplers: the pure core that proposes parameter values.
+
+Nothing here talks to Ray, reads a clock or touches a global random state; every proposal is a
+function of a :class:`SamplingContext`, so replaying a study's event log reproduces it.
+"""
+
+from raysweep.samplers._base import Sampler, SamplingContext, sampler_rng
+from raysweep.samplers._categorical import CategoricalDistribution
+from raysweep.samplers._distributions import Distribution, check_compatible, distribution_from_json
+from raysweep.samplers._errors import IncompatibleDistributionError, InvalidDistributionError
+from raysweep.samplers._float import FloatDistribution
+from raysweep.samplers._int import IntDistribution
+from raysweep.samplers._jsonvalues import CategoricalChoice
+from raysweep.samplers._random import RandomSampler
+from raysweep.samplers._trial import StudyDirection, TrialRecord, TrialState, trial_record_from_json
+
+__all__ = [
+    "CategoricalChoice",
+    "CategoricalDistribution",
+    "Distribution",
+    "FloatDistribution",
+    "IncompatibleDistributionError",
+    "IntDistribution",
+    "InvalidDistributionError",
+    "RandomSampler",
+    "Sampler",
+    "SamplingContext",
+    "StudyDirection",
+    "TrialRecord",
+    "TrialState",
+    "check_compatible",
+    "distribution_from_json",
+    "sampler_rng",
+    "trial_record_from_json",
+]

@@ -1,0 +1,134 @@
+"""The sampler contract, the context a sampler is given, and the seeded random streams."""
+
+from __future__ import annotations
+
+import abc
+import functools
+import zlib
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from raysweep.samplers._distributions import Distribution
+from raysweep.samplers._trial import StudyDirection, TrialRecord, TrialState
+
+# The joint stream (name=None) needs a digest no parameter name can have; CRC-32 stays below 2**32.
+JOINT_STREAM_DIGEST = 2**32
+
+
+def sampler_rng(seed: int, trial_number: int, name: str | None = None) -> np.random.Generator:
+    """The random stream of one trial, for one parameter name or (``None``) for joint proposals.
+
+    A pure function of its arguments, using CRC-32 of the UTF-8 name rather than ``hash()``, whose
+    value changes per process: replaying a study's log in any process redraws the same values,
+    and the stream of one name does not depend on which other names were drawn before it.
+    """
+    for label, number in (("seed", seed), ("trial_number", trial_number)):
+        if isinstance(number, bool) or not isinstance(number, int) or number < 0:
+            raise ValueError(f"sampler_rng: {label}={number!r} must be a non-negative int")
+    digest = JOINT_STREAM_DIGEST if name is None else zlib.crc32(name.encode("utf-8"))
+    return np.random.default_rng([seed, trial_number, digest])
+
+
+@dataclass(frozen=True)
+class SamplingContext:
+    """Everything a sampler may use to propose values for trial ``trial_number``.
+
+    ``history`` holds every other trial of the study in any state (not the trial being sampled),
+    as the orchestrator knows them when it asks; ``directions`` has one entry per objective.
+    """
+
+    study_seed: int
+    trial_number: int
+    directions: tuple[StudyDirection, ...]
+    history: Sequence[TrialRecord]
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "directions", tuple(self.directions))
+        object.__setattr__(self, "history", tuple(self.history))
+        if not self.directions:
+            raise ValueError("SamplingContext: directions is empty; pass one per objective")
+        if any(trial.number == self.trial_number for trial in self.history):
+            raise ValueError(
+                f"SamplingContext: trial {self.trial_number} is in its own history; "
+                "pass only the other trials of the study"
+            )
+        sampler_rng(self.study_seed, self.trial_number)  # validates both numbers
+
+    @functools.cached_property
+    def running(self) -> tuple[TrialRecord, ...]:
+        """Trials running now: their points are taken, so proposals should avoid them."""
+        return tuple(t for t in self.history if t.state is TrialState.RUNNING)
+
+    @functools.cached_property
+    def finished(self) -> tuple[TrialRecord, ...]:
+        """Trials in a final state (PRUNED, COMPLETE, FAILED)."""
+        return tuple(t for t in self.history if t.state.is_finished())
+
+    def rng(self, name: str | None = None) -> np.random.Generator:
+        """A fresh stream for ``name`` in this trial (see :func:`sampler_rng`)."""
+        return sampler_rng(self.study_seed, self.trial_number, name)
+
+
+class Sampler(abc.ABC):
+    """Proposes parameter values for a trial; the orchestrator owns everything else.
+
+    A trial is sampled in two steps. At trial start the orchestrator calls
+    :meth:`infer_relative_search_space` and then :meth:`sample_relative` once, to propose every
+    parameter the sampler can see in advance jointly. Inside the objective, a parameter that the
+    joint proposal did not cover (a new name, or one behind an ``if``) is sampled on its own with
+    :meth:`sample_independent`. The orchestrator then checks each value with the distribution the
+    objective asked for, so a joint proposal made over an older distribution of a name is redone
+    independently when it does not fit.
+
+    A sampler may assume:
+
+    * each distribution it is given is valid, and for a name that appears in ``history`` it is
+      compatible with the earlier ones (``check_compatible``), though its range may differ;
+    * ``context`` is a snapshot: the records in it do not change during the call.
+
+    A sampler must:
+
+    * return external values (``float`` for floats, ``int`` for ints, a choice for categoricals)
+      that the distribution ``contains``; for ``sample_relative``, one per name of the given
+      search space and no others;
+    * be deterministic: the result is a function of the sampler's configuration, the context and
+      the arguments only, never of earlier calls, their order, a clock or a global random state.
+      Randomness comes from ``context.rng(name)``, so a restarted service that replays the event
+      log proposes the same values;
+    * keep no state that a replay could not rebuild from the context.
+
+    ``seed`` is the study seed the orchestrator should use when the study is created with this
+    sampler (``None``: let it choose one and record it in the log); samplers themselves read
+    ``context.study_seed``, which is what the log preserves.
+    """
+
+    def __init__(self, *, seed: int | None = None) -> None:
+        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int) or seed < 0):
+            raise ValueError(f"{type(self).__name__}: seed={seed!r} must be a non-negative int")
+        self.seed = seed
+
+    def infer_relative_search_space(self, context: SamplingContext) -> dict[str, Distribution]:
+        """The parameters to propose jointly at trial start; by default none."""
+        return {}
+
+    def sample_relative(
+        self, context: SamplingContext, search_space: dict[str, Distribution]
+    ) -> dict[str, Any]:
+        """Propose a value for every name of ``search_space``; by default none (all independent)."""
+        return {}
+
+    @abc.abstractmethod
+    def sample_independent(
+        self, context: SamplingContext, name: str, distribution: Distribution
+    ) -> Any:
+        """Propose a value of ``distribution`` for the parameter ``name`` alone."""
+
+    def to_json(self) -> dict[str, Any]:
+        """The sampler's configuration for the event log: its class and constructor arguments.
+
+        A subclass with more constructor arguments extends ``"arguments"``; every value is JSON.
+        """
+        return {"class": type(self).__name__, "arguments": {"seed": self.seed}}

@@ -1,0 +1,13 @@
+"""Errors raised by the search-space types.
+
+Both subclass ``ValueError`` so a caller that validates user input can catch the built-in, and a
+caller that wants to tell a malformed distribution from a clash between trials can catch ours.
+"""
+
+
+class InvalidDistributionError(ValueError):
+    """A distribution was built from values that cannot describe a search space."""
+
+
+class IncompatibleDistributionError(ValueError):
+    """One parameter name was given two distributions that cannot share its history."""

@@ -1,0 +1,83 @@
+"""The scheduler contract: an immutable configuration that makes mutable per-study state."""
+
+from __future__ import annotations
+
+import abc
+import numbers
+from typing import Any
+
+from raysweep.scheduling._decision import Decision
+
+
+class Scheduler(abc.ABC):
+    """An immutable, validated scheduler configuration.
+
+    Subclasses take keyword-only arguments, validate them on construction (``TypeError`` for a
+    wrong type, ``ValueError`` for a wrong value, each saying what to fix), compare equal by
+    value, and hold no study state: :meth:`new_state` makes that, so one configuration can serve
+    any number of studies, and a study's state can always be rebuilt from scratch.
+
+    Steps are positive ints counted per attempt: a trial's re-run starts again from step 1.
+    """
+
+    @abc.abstractmethod
+    def decision_steps(self) -> tuple[int, ...]:
+        """The sorted steps at which a report can change a decision; empty for no pruning.
+
+        A report is *crossing* when its step is at or past one of these steps that no earlier
+        report of the same attempt reached. Only a crossing report can get anything but a plain
+        ``CONTINUE`` with ``rung=None``, so a runner may send the other reports without waiting
+        for the answer.
+        """
+
+    @abc.abstractmethod
+    def new_state(self, *, maximize: bool) -> SchedulerState:
+        """Fresh state for one study whose objective is maximised (or minimised)."""
+
+    @abc.abstractmethod
+    def to_json(self) -> dict[str, Any]:
+        """A JSON-ready dict with a ``"type"`` key; ``scheduler_from_json`` reads it back."""
+
+    def validate_step(self, step: int) -> None:
+        """Raise ``TypeError`` / ``ValueError`` for a step this scheduler cannot accept.
+
+        The base rule, shared by every scheduler so that switching schedulers never turns valid
+        reports into errors: a step is an int (not a bool) of at least 1.
+        """
+        if isinstance(step, bool) or not isinstance(step, numbers.Integral):
+            raise TypeError(f"step must be an int, got {step!r} ({type(step).__name__})")
+        if step < 1:
+            raise ValueError(f"step {step} is below 1; steps count from 1 in each attempt")
+
+
+class SchedulerState(abc.ABC):
+    """The mutable state of one study's scheduler, fed one report at a time.
+
+    The state is a deterministic function of the sequence of ``on_report`` calls made on it and
+    of the configuration and direction it was made with: it reads no clock and draws no random
+    numbers, so replaying the reports from the event log into a fresh state gives the same
+    decisions, reasons included. It is never saved.
+    """
+
+    @abc.abstractmethod
+    def on_report(self, trial: int, attempt: int, step: int, value: float) -> Decision:
+        """Record one intermediate value and decide what the trial does next.
+
+        ``trial`` is the trial number, ``attempt`` counts re-runs of that trial (an interrupted
+        trial run again keeps its number and gets a higher attempt), ``step`` counts from 1 in
+        each attempt, ``value`` is the objective so far (NaN allowed: it counts as the worst
+        value). Invalid arguments raise ``TypeError`` / ``ValueError`` and change nothing.
+        """
+
+
+def check_report(scheduler: Scheduler, trial: int, attempt: int, step: int, value: float) -> float:
+    """Validate one report's arguments; return the value as a float."""
+    for name, number in (("trial", trial), ("attempt", attempt)):
+        if isinstance(number, bool) or not isinstance(number, numbers.Integral):
+            raise TypeError(f"{name} must be an int, got {number!r} ({type(number).__name__})")
+        if number < 0:
+            raise ValueError(f"{name} must be at least 0, got {number}")
+    scheduler.validate_step(step)
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"value must be a real number, got {value!r} ({type(value).__name__})")
+    return float(value)

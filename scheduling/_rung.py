@@ -1,0 +1,81 @@
+"""One ASHA rung: the values recorded there and the cutoff that separates the best 1/η.
+
+Values are held as *scores*, where higher is better whatever the study's direction (the value
+itself when maximising, its negation when minimising, and -inf for NaN), so the rule below is
+written once and minimising ``v`` is exactly maximising ``-v``.
+
+The rule: a score passes when it is at least the (1 - 1/η) quantile of all the scores at the
+rung, its own included, with the quantile taken by linear interpolation between order
+statistics (Hyndman & Fan's type 7, numpy's default ``method="linear"``). For n scores sorted
+ascending that quantile sits at position ``(n - 1)(η - 1)/η = k + r/η``. The score being judged is
+itself one of the n, so it is at least the interpolated quantile exactly when it is at least the
+order statistic at rank ``k`` (if ``r == 0``) or ``k + 1`` (if not): nothing lies strictly
+between two neighbours. We compare with that order statistic: exact (integer arithmetic, no
+rounding), and still well defined where an infinite neighbour would make the interpolation -inf
+or NaN. There it decides as if each infinity were a finite value beyond all the others, and a
+NaN one below all of them, tied with -inf. The interpolated quantile is computed only for the
+reason shown to people.
+"""
+
+from __future__ import annotations
+
+import math
+from bisect import bisect_left, insort
+
+
+def to_score(value: float, *, maximize: bool) -> float:
+    """Map an objective value to a score where higher is better and NaN is the worst."""
+    if math.isnan(value):
+        return -math.inf
+    # Adding 0.0 turns -0.0 into 0.0, so equal scores are also the same float.
+    return (value if maximize else -value) + 0.0
+
+
+def from_score(score: float, *, maximize: bool) -> float:
+    """The objective value a score stands for (NaN comes back as the worst infinity)."""
+    return (score if maximize else -score) + 0.0
+
+
+class Rung:
+    """The scores recorded at one rung, at most one per trial, kept sorted ascending."""
+
+    def __init__(self, resource: int) -> None:
+        self.resource = resource
+        self._score_by_trial: dict[int, float] = {}
+        self._ascending: list[float] = []
+
+    def __len__(self) -> int:
+        return len(self._ascending)
+
+    def record(self, trial: int, score: float) -> None:
+        """Record a trial's score, replacing the one an earlier attempt recorded here."""
+        old = self._score_by_trial.get(trial)
+        if old is not None:
+            del self._ascending[bisect_left(self._ascending, old)]
+        insort(self._ascending, score)
+        self._score_by_trial[trial] = score
+
+    def passes(self, score: float, reduction_factor: int) -> bool:
+        """Whether a recorded score is at least the rung's (1 - 1/η) quantile."""
+        k, r = _quantile_position(len(self._ascending), reduction_factor)
+        return score >= self._ascending[k if r == 0 else k + 1]
+
+    def cutoff(self, reduction_factor: int) -> float:
+        """The (1 - 1/η) quantile of the scores, for display; see the module docstring."""
+        k, r = _quantile_position(len(self._ascending), reduction_factor)
+        low = self._ascending[k]
+        if r == 0 or low == self._ascending[k + 1]:
+            return low
+        high = self._ascending[k + 1]
+        if math.isinf(low) or math.isinf(high):
+            return high
+        fraction = r / reduction_factor
+        # This form cannot overflow for finite ends; the clamp absorbs the last rounding.
+        return min(max(low * (1.0 - fraction) + high * fraction, low), high)
+
+
+def _quantile_position(n: int, reduction_factor: int) -> tuple[int, int]:
+    """``(k, r)`` with ``(n - 1)(η - 1)/η == k + r/η``, computed exactly."""
+    if n < 1:
+        raise ValueError("a rung with no scores has no cutoff")
+    return divmod((n - 1) * (reduction_factor - 1), reduction_factor)

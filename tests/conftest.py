@@ -1,0 +1,36 @@
+"""Shared fixtures: one Ray session for the whole test run, started only if a test needs it."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+
+import pytest
+
+os.environ.setdefault("RAY_AUTH_MODE", "disabled")
+os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+
+# Fake accelerators: Ray accepts declared resources without hardware.
+RAY_RESOURCES = {"num_cpus": 2, "num_gpus": 2, "resources": {"TPU": 4, "fast_disk": 1}}
+
+
+@pytest.fixture(scope="session")
+def ray_session() -> Iterator[str]:
+    """A local Ray for the whole session; yields its address (for subprocess drivers)."""
+    import ray
+
+    temp_dir = tempfile.mkdtemp(prefix="rs-", dir="/tmp")
+    context = ray.init(
+        include_dashboard=False,
+        object_store_memory=100 * 1024 * 1024,
+        _temp_dir=temp_dir,
+        log_to_driver=False,
+        **RAY_RESOURCES,  # type: ignore[arg-type]
+    )
+    try:
+        yield context.address_info["address"]
+    finally:
+        ray.shutdown()
+        shutil.rmtree(temp_dir, ignore_errors=True)

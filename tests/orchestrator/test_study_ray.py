@@ -1,0 +1,159 @@
+"""End-to-end studies on a real (local) Ray: optimize, ASHA, resume, runner reuse, results."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import pyarrow as pa
+import pytest
+from objectives import quadratic
+
+from raysweep.orchestrator import create_study
+from raysweep.samplers import RandomSampler, TrialState
+from raysweep.scheduling import ASHA
+
+pytestmark = pytest.mark.usefixtures("ray_session")
+
+
+def test_optimize_runs_prunes_and_records(tmp_path: Path) -> None:
+    study = create_study(
+        name="e2e",
+        storage=tmp_path,
+        direction="maximize",
+        sampler=RandomSampler(seed=1),
+        scheduler=ASHA(min_resource=1, max_resource=9, reduction_factor=3),
+    )
+    study.optimize(quadratic, n_trials=24, max_concurrent=2, show_progress=False)
+    trials = study.trials
+    assert [t.number for t in trials] == list(range(24))
+    states = {t.state for t in trials}
+    assert states <= {TrialState.COMPLETE, TrialState.PRUNED}
+    assert TrialState.PRUNED in states and TrialState.COMPLETE in states
+    for t in trials:
+        assert 1 <= t.params["n_layers"] <= 3
+        assert {f"n_units_l{i}" for i in range(t.params["n_layers"])} <= set(t.params)
+        assert "n_units_l3" not in t.params
+        assert 1e-5 <= t.params["lr"] <= 1e-1
+        assert t.params["optimizer"] in {"Adam", "RMSprop", "SGD"}
+        if t.state is TrialState.PRUNED:
+            assert max(t.intermediate_values) < 9
+        else:
+            assert sorted(t.intermediate_values) == list(range(1, 10))
+    best = study.best_trial
+    assert best.state is TrialState.COMPLETE
+    assert best.value == max(t.value for t in trials if t.state is TrialState.COMPLETE)
+    assert study.best_params == dict(best.params)
+    # Runners are reused: two runners served all 24 trials.
+    assert len({t.user_attrs["pid"] for t in trials if "pid" in t.user_attrs}) <= 2
+    study.close()
+
+
+def test_trials_table_is_plain_arrow(tmp_path: Path) -> None:
+    study = create_study(name="table", storage=tmp_path, sampler=RandomSampler(seed=3))
+    study.optimize(quadratic, n_trials=5, show_progress=False)
+    table = study.trials_table()
+    assert isinstance(table, pa.Table)
+    assert table.num_rows == 5
+    assert table.column("number").to_pylist() == list(range(5))
+    assert table.schema.field("params_lr").type == pa.float64()
+    assert table.schema.field("params_n_layers").type == pa.int64()
+    assert table.schema.field("params_optimizer").type == pa.string()
+    assert table.column("state").to_pylist() == ["complete"] * 5
+    values = table.column("value").to_pylist()
+    assert values == [t.value for t in study.trials]
+    # Trials with one layer have no second layer: a null, not a made-up value.
+    layers = table.column("params_n_layers").to_pylist()
+    second = table.column("params_n_units_l1").to_pylist() if layers != [1] * 5 else []
+    for n, units in zip(layers, second, strict=False):
+        assert (units is None) == (n < 2)
+    curves = table.column("intermediate_values").to_pylist()
+    assert [p["step"] for p in curves[0]] == list(range(1, 10))
+    study.close()
+
+
+def test_n_trials_counts_the_whole_study_across_reopen(tmp_path: Path) -> None:
+    study = create_study(name="resume", storage=tmp_path, sampler=RandomSampler(seed=5))
+    study.optimize(quadratic, n_trials=4, max_concurrent=2, show_progress=False)
+    before = {t.number: t.values for t in study.trials}
+    study.close()
+
+    again = create_study(
+        name="resume", storage=tmp_path, sampler=RandomSampler(seed=5), load_if_exists=True
+    )
+    again.optimize(quadratic, n_trials=7, max_concurrent=2, show_progress=False)
+    after = again.trials
+    assert [t.number for t in after] == list(range(7))
+    assert {t.number: t.values for t in after if t.number in before} == before
+    # Asking for fewer than the study has runs nothing.
+    again.optimize(quadratic, n_trials=3, show_progress=False)
+    assert len(again.trials) == 7
+    again.close()
+
+
+def test_same_seed_same_suggestions(tmp_path: Path) -> None:
+    params = []
+    for name in ("seeded-a", "seeded-b"):
+        study = create_study(name=name, storage=tmp_path, seed=11)
+        study.optimize(quadratic, n_trials=3, max_concurrent=2, show_progress=False)
+        params.append([t.params for t in study.trials])
+        assert study.seed == 11
+        study.close()
+    assert params[0] == params[1]
+
+
+def test_drawn_seed_is_recorded_and_reused(tmp_path: Path) -> None:
+    study = create_study(name="drawn", storage=tmp_path)
+    seed = study.seed
+    study.optimize(quadratic, n_trials=1, show_progress=False)
+    study.close()
+    again = create_study(name="drawn", storage=tmp_path, load_if_exists=True)
+    assert again.seed == seed
+    again.close()
+
+
+def test_ask_tell_and_should_prune(tmp_path: Path) -> None:
+    study = create_study(
+        name="asktell",
+        storage=tmp_path,
+        direction="minimize",
+        sampler=RandomSampler(seed=2),
+        scheduler=ASHA(min_resource=1, max_resource=4, reduction_factor=2),
+    )
+    good = study.ask()
+    x = good.suggest_float("x", -1.0, 1.0)
+    good.report(0.1, step=1)
+    assert not good.should_prune()
+    record = study.tell(good, x * x)
+    assert record.state is TrialState.COMPLETE and record.params == {"x": x}
+
+    bad = study.ask()
+    bad.suggest_float("x", -1.0, 1.0)
+    bad.report(5.0, step=1)  # worse than the 0.1 already at rung 1 with η = 2
+    assert bad.should_prune()
+    assert study.tell(bad, state=TrialState.PRUNED).state is TrialState.PRUNED
+
+    nan = study.ask()
+    failed = study.tell(nan, math.nan)
+    assert failed.state is TrialState.FAILED and "finite" in (failed.error or "")
+
+    with pytest.raises(Exception, match="already"):
+        study.tell(good, 1.0)
+    study.close()
+
+
+def test_asked_trial_survives_restart_and_is_told_by_number(tmp_path: Path) -> None:
+    study = create_study(name="asked", storage=tmp_path, sampler=RandomSampler(seed=4))
+    trial = study.ask()
+    value = trial.suggest_int("k", 1, 10)
+    number = trial.number
+    study.close()
+
+    again = create_study(name="asked", storage=tmp_path, load_if_exists=True)
+    assert again.trial(number).state is TrialState.RUNNING
+    assert again.trial(number).params == {"k": value}
+    again.optimize(quadratic, n_trials=2, show_progress=False)
+    numbers = [t.number for t in again.trials]
+    assert numbers == sorted(set(numbers)) and number in numbers  # numbers never reused
+    assert again.tell(number, float(value)).state is TrialState.COMPLETE
+    again.close()
