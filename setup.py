@@ -26,4 +26,6 @@ def _packages() -> tuple[list[str], dict[str, str]]:
 
 _PACKAGES, _PACKAGE_DIR = _packages()
 
-setup(packages=_PACKAGES, package_dir=_PACKAGE_DIR, package_data={p: ["py.typed"] for p in _PACKAGES})
+setup(
+    packages=_PACKAGES, package_dir=_PACKAGE_DIR, package_data={p: ["py.typed"] for p in _PACKAGES}
+)

@@ -47,9 +47,9 @@ class TrialSchedulerActor(TrialSchedulerCore):
         self.attach_sampler(_RaySamplerClient(handle))
 
 
-SchedulerRemote = ray.remote(TrialSchedulerActor)
-SamplerRemote = ray.remote(SamplerServiceCore)
-RunnerRemote = ray.remote(Runner)
+SchedulerRemote: Any = ray.remote(TrialSchedulerActor)
+SamplerRemote: Any = ray.remote(SamplerServiceCore)
+RunnerRemote: Any = ray.remote(Runner)
 
 
 def start_study_actors(
@@ -69,7 +69,7 @@ def start_study_actors(
     here = NodeAffinitySchedulingStrategy(
         node_id=ray.get_runtime_context().get_node_id(), soft=False
     )
-    scheduler = SchedulerRemote.options(  # type: ignore[attr-defined]
+    scheduler: Any = SchedulerRemote.options(  # type: ignore[attr-defined]
         num_cpus=0, max_concurrency=_SCHEDULER_CONCURRENCY, scheduling_strategy=here
     ).remote(
         directory,
@@ -84,7 +84,7 @@ def start_study_actors(
         ray.kill(scheduler)
         raise
     # The study may be older than this call: the sampler follows the seed the log recorded.
-    sampler_service = SamplerRemote.options(  # type: ignore[attr-defined]
+    sampler_service: Any = SamplerRemote.options(  # type: ignore[attr-defined]
         num_cpus=0, scheduling_strategy=here
     ).remote(sampler, info.seed, info.directions)
     ray.get(scheduler.attach_sampler_actor.remote(sampler_service))

@@ -13,22 +13,19 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import datetime
 import fcntl
-import json
 import os
 import socket
 import threading
 import time
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
-from typing import Any
 
 from raysweep.orchestrator._errors import StorageError, StudyLockedError
 from raysweep.orchestrator._fsutil import atomic_write, fsync_directory, remove_temp_files
+from raysweep.orchestrator._lease_owner import LeaseOwner, this_process, why_dead
 
 __all__ = ["LEASE_FILE", "Lease", "LeaseOwner"]
 
@@ -38,105 +35,6 @@ LOCK_FILE = "LEASE.lock"
 # long is stopped (SIGSTOP, a hung disk), and we say so rather than hang.
 _LOCK_TIMEOUT = 10.0
 _LOCK_POLL = 0.002
-
-
-@dataclass(frozen=True)
-class LeaseOwner:
-    """Who holds a lease, as written in ``LEASE.json``. Times are unix seconds."""
-
-    owner_id: str
-    host: str
-    boot_id: str | None
-    pid: int
-    pid_start: int | None
-    description: str
-    acquired_at: float
-    heartbeat_at: float
-
-    @classmethod
-    def from_json(cls, text: str) -> LeaseOwner:
-        data: Any = json.loads(text)
-        if not isinstance(data, dict):
-            raise ValueError("not a JSON object")
-        try:
-            owner = cls(**{f.name: data[f.name] for f in dataclasses.fields(cls)})
-        except KeyError as exc:
-            raise ValueError(f"field {exc} is missing") from exc
-        if not isinstance(owner.pid, int) or owner.pid <= 0:
-            raise ValueError(f"bad pid {owner.pid!r}")
-        if not all(isinstance(t, int | float) for t in (owner.acquired_at, owner.heartbeat_at)):
-            raise ValueError("bad time stamps")
-        return owner
-
-    def to_json(self) -> str:
-        return json.dumps(dataclasses.asdict(self), indent=1) + "\n"
-
-    def describe(self, now: float) -> str:
-        since = datetime.datetime.fromtimestamp(self.acquired_at).isoformat(timespec="seconds")
-        return (
-            f"pid {self.pid} on host {self.host!r} ({self.description!r}), holding the lease "
-            f"since {since} (last heartbeat {now - self.heartbeat_at:.1f} s ago)"
-        )
-
-
-def _boot_id() -> str | None:
-    try:
-        return Path("/proc/sys/kernel/random/boot_id").read_text().strip() or None
-    except OSError:
-        return None
-
-
-def _process_stat(pid: int) -> tuple[str, int] | None:
-    """(state, start time in clock ticks since boot) from /proc/<pid>/stat, if readable."""
-    try:
-        text = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return None
-    # The command name (field 2) may hold spaces and parentheses; fields after it start at 3.
-    try:
-        fields = text[text.rindex(")") + 2 :].split()
-        return fields[0], int(fields[19])
-    except (ValueError, IndexError):
-        return None
-
-
-def _process_alive(pid: int, start: int | None) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        pass  # it exists, owned by another user
-    stat = _process_stat(pid)
-    if stat is None:
-        # No /proc (not Linux) or a format we do not know: the signal test is all we have. With
-        # /proc, a missing entry means the process ended after the signal test.
-        return not Path("/proc/self").exists() or Path(f"/proc/{pid}").exists()
-    state, started = stat
-    if state in ("Z", "X"):
-        return False
-    return start is None or started == start
-
-
-def _this_process() -> tuple[str, str | None, int, int | None]:
-    pid = os.getpid()
-    stat = _process_stat(pid)
-    return socket.gethostname(), _boot_id(), pid, stat[1] if stat else None
-
-
-def why_dead(owner: LeaseOwner, now: float, stale_after: float) -> str | None:
-    """Why ``owner``'s lease may be taken over, or None while it is live."""
-    age = now - owner.heartbeat_at
-    if age > stale_after:
-        return f"its last heartbeat is {age:.1f} s old (stale after {stale_after:g} s)"
-    host, boot_id, _, _ = _this_process()
-    if owner.host != host:
-        return None
-    if owner.boot_id and boot_id and owner.boot_id != boot_id:
-        return "this host has rebooted since it took the lease"
-    if not _process_alive(owner.pid, owner.pid_start):
-        return f"its process (pid {owner.pid}) is gone"
-    return None
 
 
 @contextlib.contextmanager
@@ -194,7 +92,9 @@ def _write_owner(path: Path, owner: LeaseOwner) -> None:
 
 def _locked_message(directory: Path, owner: LeaseOwner, now: float, stale_after: float) -> str:
     wait = max(0.0, stale_after - (now - owner.heartbeat_at))
-    if owner.host == socket.gethostname():
+    if owner.host == socket.gethostname() and owner.pid == os.getpid():
+        advice = "It is this very process: release the lease it holds (or reuse it)"
+    elif owner.host == socket.gethostname():
         advice = f"Stop that process (kill {owner.pid}) and try again"
     else:
         advice = (
@@ -235,7 +135,7 @@ class Lease:
     @classmethod
     def acquire(
         cls,
-        directory: Path,
+        directory: str | os.PathLike[str],
         *,
         description: str,
         stale_after: float = 30.0,
@@ -270,7 +170,7 @@ class Lease:
                 if current is not None:
                     reason = why_dead(current, now, stale_after)
                 if current is None or reason is not None:
-                    host, boot_id, pid, pid_start = _this_process()
+                    host, boot_id, pid, pid_start = this_process()
                     owner = LeaseOwner(
                         uuid.uuid4().hex, host, boot_id, pid, pid_start, description, now, now
                     )

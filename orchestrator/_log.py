@@ -12,7 +12,6 @@ one.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import threading
 import time
@@ -30,7 +29,6 @@ from raysweep.orchestrator._fsutil import (
     atomic_write,
     fsync_directory,
     remove_temp_files,
-    write_all,
 )
 from raysweep.orchestrator._log_format import (
     SCHEMA,
@@ -41,11 +39,9 @@ from raysweep.orchestrator._log_format import (
     check_event_fields,
     decode_payload,
     encode_payload,
-    segment_name,
     snapshot_name,
 )
 from raysweep.orchestrator._log_replay import (
-    END_OF_STREAM,
     SEGMENTS,
     SNAPSHOTS,
     ReplayReport,
@@ -55,6 +51,7 @@ from raysweep.orchestrator._log_replay import (
     require_log_directory,
     scan_log,
 )
+from raysweep.orchestrator._log_segment import SegmentWriter
 
 __all__ = [
     "SCHEMA",
@@ -107,26 +104,21 @@ class EventLog:
         rotate_after: int,
         clock: Callable[[], float],
     ) -> None:
-        if rotate_after < 1:
-            raise ValueError(f"rotate_after must be at least 1, got {rotate_after}")
         self._directory = directory
-        self._rotate_after = rotate_after
         self._clock = clock
         # _stage_lock guards the seq counter and the buffer; _write_lock serialises commits and
-        # owns the segment. Staging never waits for the disk.
+        # guards the segment writer. Staging never waits for the disk.
         self._stage_lock = threading.Lock()
         self._write_lock = threading.Lock()
         self._next_seq = next_seq
         self._staged: list[Record] = []
         self._closed = False
-        self._fd: int | None = None
-        self._segment: Path | None = None
-        self._segment_events = 0
+        self._segments = SegmentWriter(directory / SEGMENTS, rotate_after=rotate_after)
 
     @classmethod
     def open(
         cls,
-        directory: Path,
+        directory: str | os.PathLike[str],
         *,
         create: bool,
         rotate_after: int = DEFAULT_ROTATE_AFTER,
@@ -204,11 +196,11 @@ class EventLog:
         if not records:
             return 0
         try:
-            self._write_batch(records)
+            self._segments.write(records)
         except BaseException as exc:
             # Whatever happened (a full disk, an interrupt), the segment may now end in a partial
             # batch, so nothing more goes into it; the events return to the front of the buffer.
-            self._abandon_segment()
+            self._segments.abandon()
             with self._stage_lock:
                 self._staged[:0] = records
             if isinstance(exc, OSError) and not isinstance(exc, StorageError):
@@ -218,54 +210,7 @@ class EventLog:
                     "storage, then commit again"
                 ) from exc
             raise
-        self._segment_events += len(records)
-        if self._segment_events >= self._rotate_after:
-            self._seal_segment()
         return len(records)
-
-    def _write_batch(self, records: list[Record]) -> None:
-        payload = batch_from_records(records).serialize()
-        if self._fd is not None:
-            write_all(self._fd, memoryview(payload))
-            os.fsync(self._fd)
-            return
-        fd = self._start_segment(records[0].seq)
-        # Schema and first batch in one write and one fsync: a segment with a schema and no
-        # data exists only as a torn write, never on purpose.
-        write_all(fd, SCHEMA.serialize().to_pybytes() + payload.to_pybytes())
-        os.fsync(fd)
-        fsync_directory(self._directory / SEGMENTS)
-
-    def _start_segment(self, first_seq: int) -> int:
-        attempt = 0
-        while True:
-            path = self._directory / SEGMENTS / segment_name(first_seq, attempt)
-            try:
-                fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
-            except FileExistsError:
-                attempt += 1
-                continue
-            self._fd, self._segment, self._segment_events = fd, path, 0
-            return fd
-
-    def _seal_segment(self) -> None:
-        if self._fd is None:
-            return
-        # The end-of-stream marker tells readers the segment was closed, not cut short. It is a
-        # courtesy: every batch before it is already durable, and a reader drops a torn marker
-        # like any torn tail, so a failure here must not fail the commit that triggered it.
-        with contextlib.suppress(OSError):
-            write_all(self._fd, END_OF_STREAM)
-            os.fsync(self._fd)
-        self._abandon_segment()
-
-    def _abandon_segment(self) -> None:
-        if self._fd is not None:
-            with contextlib.suppress(OSError):
-                os.close(self._fd)
-        self._fd = None
-        self._segment = None
-        self._segment_events = 0
 
     def snapshot(self) -> Path | None:
         """Commit, then write every event so far into one snapshot file; return its path.
@@ -277,7 +222,7 @@ class EventLog:
         with self._write_lock:
             self._commit_locked()
             # Later events must go to a new segment, so the current one can be covered and deleted.
-            self._seal_segment()
+            self._segments.seal()
             scan = scan_log(self._directory)
             if not scan.entries:
                 return None
@@ -316,7 +261,7 @@ class EventLog:
             try:
                 self._commit_locked()
             finally:
-                self._seal_segment()
+                self._segments.seal()
 
     def __enter__(self) -> EventLog:
         return self

@@ -7,6 +7,7 @@ prefix of the log, possibly with a torn tail that is only a write in progress).
 from __future__ import annotations
 
 import itertools
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -261,6 +262,12 @@ def scan_log(directory: Path) -> LogScan:
         if record.seq != expected:
             gaps.append((expected, record.seq - 1))
         expected = record.seq + 1
+    # A snapshot is renamed into place only when complete, so an unreadable one that reaches
+    # past everything we could read proves that the events after are lost, not never written.
+    unreadable = {s.path for s in skipped}
+    claimed = max((last for path, last in snapshots if path in unreadable), default=-1)
+    if claimed >= expected:
+        gaps.append((expected, claimed))
 
     report = ReplayReport(
         directory=directory,
@@ -271,19 +278,19 @@ def scan_log(directory: Path) -> LogScan:
         torn_tails=tuple(s.torn for s in segments if s.torn is not None),
         gaps=tuple(gaps),
     )
-    return LogScan(ordered, report, segments, snapshots, {s.path for s in skipped})
+    return LogScan(ordered, report, segments, snapshots, unreadable)
 
 
-def replay(directory: Path) -> tuple[list[Event], ReplayReport]:
+def replay(directory: str | os.PathLike[str]) -> tuple[list[Event], ReplayReport]:
     """All events of the log in ``directory``, in seq order, and what was dropped on the way.
 
     Read-only: takes no lease, creates no file. Raises StorageError if ``directory`` holds no
     log or cannot be read, CorruptLogError if a file in it is not ours or too new to read.
     """
-    scan = scan_log(directory)
+    scan = scan_log(Path(directory))
     return scan.events, scan.report
 
 
-def read_events(directory: Path) -> list[Event]:
+def read_events(directory: str | os.PathLike[str]) -> list[Event]:
     """The events of the log in ``directory``; see :func:`replay`."""
     return replay(directory)[0]

@@ -82,6 +82,14 @@ class ResourceShape:
         return "{" + ", ".join(f"{k}: {v:g}" for k, v in self.amounts) + "}"
 
 
+def live_node_capacities() -> list[dict[str, float]]:
+    """Total resources of each live node of the Ray cluster this process is connected to."""
+    import ray
+
+    nodes = ray.nodes()  # type: ignore[no-untyped-call]
+    return [dict(n["Resources"]) for n in nodes if n["Alive"]]
+
+
 def check_placeable(shape: ResourceShape, node_capacities: Iterable[Mapping[str, float]]) -> None:
     """Raise when no live node could ever hold `shape`, naming what the nodes have."""
     capacities = list(node_capacities)

@@ -18,7 +18,11 @@ from raysweep.orchestrator._ask_tell import AskLink
 from raysweep.orchestrator._errors import StorageError
 from raysweep.orchestrator._optimize import run_optimize
 from raysweep.orchestrator._ray_session import ensure_ray
-from raysweep.orchestrator._resources import ResourceShape, check_placeable
+from raysweep.orchestrator._resources import (
+    ResourceShape,
+    check_placeable,
+    live_node_capacities,
+)
 from raysweep.orchestrator._state import StudyInfo
 from raysweep.orchestrator._table import trials_table
 from raysweep.orchestrator._trial import Trial, objective_values
@@ -110,7 +114,7 @@ class Study:
         ):
             raise ValueError(f"max_concurrent must be an int ≥ 1, not {max_concurrent!r}")
         shape = ResourceShape.parse(resources)
-        check_placeable(shape, [n["Resources"] for n in ray.nodes() if n["Alive"]])
+        check_placeable(shape, live_node_capacities())
         run_optimize(
             self._scheduler,
             objective,
@@ -180,12 +184,12 @@ class Study:
     def best_trial(self) -> TrialRecord:
         direction = self.direction
         complete = [
-            t for t in self.trials if t.state is TrialState.COMPLETE and t.values is not None
+            (t.values[0], t) for t in self.trials if t.state is TrialState.COMPLETE and t.values
         ]
         if not complete:
             raise ValueError(f"study {self.name!r} has no completed trial yet")
         sign = -1.0 if direction is StudyDirection.MAXIMIZE else 1.0
-        return min(complete, key=lambda t: (sign * t.value, t.number))
+        return min(complete, key=lambda vt: (sign * vt[0], vt[1].number))[1]
 
     @property
     def best_params(self) -> dict[str, Any]:
@@ -193,7 +197,9 @@ class Study:
 
     @property
     def best_value(self) -> float:
-        return self.best_trial.value
+        values = self.best_trial.values
+        assert values is not None  # best_trial only picks trials with values
+        return values[0]
 
     def trials_table(self) -> pa.Table:
         """One row per trial: state, value(s), times, `params_<name>`, curves, user attributes."""

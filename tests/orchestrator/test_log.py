@@ -300,7 +300,7 @@ def test_unreadable_newest_snapshot_falls_back_to_older_one_and_segments(tmp_pat
         good = log.snapshot()
         for i in range(3):
             log.append("b", None, {"i": i})
-    bad = tmp_path / "snapshots" / f"snap-{7:020d}.arrow"
+    bad = tmp_path / "snapshots" / f"snap-{6:020d}.arrow"
     bad.write_bytes(b"ARROW1 cut short")
     leftover = tmp_path / "snapshots" / f".snap-{7:020d}.arrow.tmp-123"
     leftover.write_bytes(b"half a snapshot")
@@ -313,9 +313,16 @@ def test_unreadable_newest_snapshot_falls_back_to_older_one_and_segments(tmp_pat
     log, _, _ = EventLog.open(tmp_path, create=False)  # a writer clears temporary leftovers
     with log:
         newest = log.snapshot()
-    assert not leftover.exists() and bad.exists()  # kept for inspection, still skipped
-    assert set(snapshots(tmp_path)) == {bad, newest}
+    assert not leftover.exists()
+    assert set(snapshots(tmp_path)) == {bad, newest}  # the bad one is kept for inspection
     assert [e.seq for e in read_events(tmp_path)] == list(range(8))
+
+
+def test_an_unreadable_snapshot_beyond_the_readable_events_is_a_gap(tmp_path: Path) -> None:
+    write_events(tmp_path, 3)
+    (tmp_path / "snapshots" / f"snap-{9:020d}.arrow").write_bytes(b"")
+    events, report = replay(tmp_path)
+    assert len(events) == 3 and report.gaps == ((3, 9),)
 
 
 def test_lost_events_are_reported_as_a_gap(tmp_path: Path) -> None:

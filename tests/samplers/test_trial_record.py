@@ -139,6 +139,14 @@ def test_numbers_are_normalized() -> None:
     assert record.datetime_start == 10.0
 
 
+def test_nan_intermediate_value_is_kept_and_round_trips() -> None:
+    # A diverged run reports NaN; the scheduler ranks it worst, so the record keeps it.
+    record = _record(intermediate_values={1: 0.5, 2: math.nan})
+    again = trial_record_from_json(json.loads(json.dumps(record.to_json(), allow_nan=False)))
+    assert again.intermediate_values[1] == 0.5
+    assert math.isnan(again.intermediate_values[2])
+
+
 @pytest.mark.parametrize(
     ("changes", "fragment"),
     [
@@ -150,7 +158,7 @@ def test_numbers_are_normalized() -> None:
         ({"values": ()}, "values is empty"),
         ({"values": (math.nan,)}, "NaN; record the trial as FAILED"),
         ({"values": ("1",)}, "is not a number"),
-        ({"intermediate_values": {1: math.nan}}, "intermediate_values[1]"),
+        ({"intermediate_values": {1: "0.5"}}, "intermediate_values[1]"),
         ({"intermediate_values": {-1: 0.5}}, "intermediate step -1"),
         ({"params": {"lr": 0.01, "layers": 4}}, "must name the same parameters"),
         ({"params": {"lr": 0.01, "layers": 4, "act": "tanh"}}, "params['act']"),
@@ -177,7 +185,7 @@ def test_invalid_record_is_refused(changes: dict[str, Any], fragment: str) -> No
         ({"extra": 1}, "unknown keys ['extra']"),
         ({"state": "done"}, "'done' is not a valid TrialState"),
         ({"intermediate_values": {"x": 1.0}}, "intermediate step 'x'"),
-        ({"values": ["NaN"]}, "not a number"),
+        ({"values": ["NaN"]}, "NaN"),
         ({"values": 0.5}, "'values' is neither an array nor null"),
         ({"distributions": [1]}, "'distributions' is not a JSON object"),
     ],

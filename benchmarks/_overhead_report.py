@@ -1,0 +1,175 @@
+"""The overhead benchmark's markdown: table, ratios, a reading, and its RESULTS.md section."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+from _overhead_systems import Measured
+
+START, END = "<!-- overhead:start -->", "<!-- overhead:end -->"
+THROUGHPUT_GOAL = 10.0  # raysweep trials/s ÷ Tune trials/s
+LATENCY_GOAL = 1.5  # decision p50 ÷ bare actor round trip p50
+
+_LABELS = {
+    "raysweep": "raysweep",
+    "Ray Tune": "Ray Tune ᵃ",
+    "Optuna": "Optuna, in-process ᵇ",
+}
+
+
+def percentile_ms(samples: Sequence[float], q: float) -> float | None:
+    return float(np.percentile(samples, q)) * 1e3 if samples else None
+
+
+def _ms(value: float | None) -> str:
+    return "–" if value is None else f"{value:.2f}"
+
+
+def _ratio(a: float | None, b: float | None) -> float | None:
+    return None if a is None or not b else a / b
+
+
+def _times(value: float | None) -> str:
+    return "–" if value is None else f"{value:.2f}×"
+
+
+def _by(results: Sequence[Measured], system: str, reports: int) -> Measured | None:
+    return next((m for m in results if m.system == system and m.reports == reports), None)
+
+
+def table(results: Sequence[Measured]) -> str:
+    head = (
+        "| reports/trial | system | trials | wall (s) | trials/s | results/s | pruned "
+        "| decision p50 (ms) | decision p99 (ms) | samples |\n"
+        "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|\n"
+    )
+    rows = []
+    for m in results:
+        lat = m.latency_s
+        rows.append(
+            f"| {m.reports} | {_LABELS[m.system]} | {m.trials} | {m.wall_s:.1f} "
+            f"| {m.trials_per_s:.1f} | {m.results_per_s:.1f} "
+            f"| {100 * m.pruned / max(m.trials, 1):.0f}% "
+            f"| {_ms(percentile_ms(lat, 50))} | {_ms(percentile_ms(lat, 99))} | {len(lat)} |"
+        )
+        for label, samples in (
+            ("bare Ray actor round trip ᶜ", m.rtt_s),
+            ("hand-off between trials ᵈ", m.handoff_s),
+        ):
+            if samples:
+                rows.append(
+                    f"| {m.reports} | {label} | | | | | "
+                    f"| {_ms(percentile_ms(samples, 50))} | {_ms(percentile_ms(samples, 99))} "
+                    f"| {len(samples)} |"
+                )
+    return head + "\n".join(rows) + "\n"
+
+
+def ratios(results: Sequence[Measured], reports: Sequence[int]) -> str:
+    head = (
+        f"| reports/trial | raysweep ÷ Tune, trials/s (goal ≥ {THROUGHPUT_GOAL:g}×) "
+        "| raysweep ÷ Optuna, trials/s "
+        f"| decision p50 ÷ round trip p50 (goal ≤ {LATENCY_GOAL:g}×) |\n"
+        "|---:|---:|---:|---:|\n"
+    )
+    rows = []
+    for r in reports:
+        ours, tune, optuna = (_by(results, s, r) for s in ("raysweep", "Ray Tune", "Optuna"))
+        if ours is None:
+            continue
+        rows.append(
+            f"| {r} | {_times(_ratio(ours.trials_per_s, tune and tune.trials_per_s))} "
+            f"| {_times(_ratio(ours.trials_per_s, optuna and optuna.trials_per_s))} "
+            f"| {_times(latency_ratio(ours))} |"
+        )
+    return head + "\n".join(rows) + "\n"
+
+
+def latency_ratio(m: Measured) -> float | None:
+    return _ratio(percentile_ms(m.latency_s, 50), percentile_ms(m.rtt_s, 50))
+
+
+FOOTNOTES = """\
+Decision latency is timed inside the objective with `time.perf_counter()`, only at rung steps
+(1, 3, 9): raysweep, `trial.report()` until it returns or raises `TrialPruned`; Ray Tune,
+`tune.report()`; Optuna, `trial.report()` + `trial.should_prune()`. Reports between rungs are
+counted in results/s but not timed. Wall time is the one call (`study.optimize`, `Tuner.fit`),
+start-up of runner actors and Tune's controller included. Every system runs 2 trials at a time
+(Optuna: one process, `n_jobs=1`) with one CPU each, on one Ray session of 2 CPUs.
+
+ᵃ Ray Tune: function trainable, `reuse_actors=True`, default loggers and callbacks. A trial that
+ASHA stops never returns from its last `tune.report()` (the trainable is torn down), so Tune's
+latency covers only reports that let the trial go on; a stop costs Tune more than that.
+ᵇ Optuna: `JournalStorage(JournalFileBackend)`, `SuccessiveHalvingPruner` — no Ray, no processes:
+the floor for an in-process loop, not a distributed peer.
+ᶜ One `ray.get(probe.ping.remote())` to a plain synchronous actor (`num_cpus=0`), timed in the same
+raysweep objective just before each timed report: the same processes under the same load.
+ᵈ raysweep, diagnostic: from one trial's return to the next trial's call on the same runner —
+the `next_trial` round trip that hands back the outcome and fetches the next assignment.
+"""
+
+
+def reading(results: Sequence[Measured], reports: Sequence[int]) -> str:
+    lines = []
+    for r in reports:
+        ours, tune, optuna = (_by(results, s, r) for s in ("raysweep", "Ray Tune", "Optuna"))
+        if ours is None:
+            continue
+        parts = [f"With {r} report(s) per trial raysweep ran {ours.trials_per_s:.1f} trials/s"]
+        vs_tune = _ratio(ours.trials_per_s, tune and tune.trials_per_s)
+        if vs_tune is not None:
+            met = "meets" if vs_tune >= THROUGHPUT_GOAL else "misses"
+            parts.append(f"{vs_tune:.1f}× Ray Tune ({met} the ≥ {THROUGHPUT_GOAL:g}× goal)")
+        vs_optuna = _ratio(ours.trials_per_s, optuna and optuna.trials_per_s)
+        if vs_optuna is not None:
+            parts.append(f"{vs_optuna:.2f}× Optuna in-process")
+        sentence = ", ".join(parts) + "."
+        lat = latency_ratio(ours)
+        if lat is not None:
+            met = "meets" if lat <= LATENCY_GOAL else "misses"
+            sentence += (
+                f" Its decision p50 is {_ms(percentile_ms(ours.latency_s, 50))} ms, "
+                f"{lat:.2f}× the bare actor round trip of "
+                f"{_ms(percentile_ms(ours.rtt_s, 50))} ms measured in the same runners "
+                f"({met} the ≤ {LATENCY_GOAL:g}× goal)."
+            )
+        lines.append("- " + sentence)
+    return "\n".join(lines) + "\n"
+
+
+def section(
+    results: Sequence[Measured],
+    reports: Sequence[int],
+    *,
+    command: str,
+    date: str,
+    machine: str,
+    total_s: float,
+    notes: Sequence[str],
+) -> str:
+    extra = "".join(f"- {n}\n" for n in notes)
+    return (
+        f"{START}\n## Overhead: no-op trials\n\n"
+        f"Command: `{command}`  \nDate: {date}; total run time {total_s / 60:.1f} min  \n"
+        f"Machine: {machine}\n\n"
+        "A no-op objective (one `suggest_float`, then `report` at steps 1..R, return x), "
+        "random sampling with seed 0, ASHA with rungs at steps 1, 3 and 9 "
+        "(min 1, max 10, reduction factor 3).\n\n"
+        f"{table(results)}\n{ratios(results, reports)}\n{FOOTNOTES}\n"
+        f"### Reading\n\n{reading(results, reports)}{extra}\n{END}\n"
+    )
+
+
+def write_section(path: Path, text: str) -> None:
+    """Replace this benchmark's section of `path` (between its markers), or append it."""
+    old = path.read_text(encoding="utf-8") if path.exists() else "# raysweep benchmarks\n"
+    pattern = re.compile(re.escape(START) + r".*?" + re.escape(END) + r"\n?", re.DOTALL)
+    if pattern.search(old):
+        new = pattern.sub(lambda _: text, old, count=1)
+    else:
+        new = old.rstrip("\n") + "\n\n" + text
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(new, encoding="utf-8")

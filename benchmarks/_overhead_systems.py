@@ -1,0 +1,190 @@
+"""Run the no-op study on each system and measure it: raysweep, Ray Tune, Optuna.
+
+Ray Tune and Optuna are benchmark-only dependencies, imported here and nowhere in raysweep.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import ray
+from _overhead_trials import Probe, raysweep_objective, read_samples, tune_trainable
+
+from raysweep.orchestrator import create_study
+from raysweep.samplers import RandomSampler, TrialState
+from raysweep.scheduling import ASHA
+
+MIN_RESOURCE, MAX_RESOURCE, REDUCTION_FACTOR = 1, 10, 3
+RUNGS = (1, 3, 9)  # min_resource * reduction_factor**k below max_resource
+CONCURRENCY = 2
+
+
+@dataclass
+class Measured:
+    system: str
+    reports: int
+    trials: int
+    wall_s: float
+    results: int
+    pruned: int
+    latency_s: list[float] = field(default_factory=list)
+    rtt_s: list[float] = field(default_factory=list)
+    handoff_s: list[float] = field(default_factory=list)
+
+    @property
+    def trials_per_s(self) -> float:
+        return self.trials / self.wall_s
+
+    @property
+    def results_per_s(self) -> float:
+        return self.results / self.wall_s
+
+
+def start_probe() -> ray.actor.ActorHandle:
+    probe = ray.remote(Probe).options(num_cpus=0).remote()
+    ray.get(probe.ping.remote())
+    return probe
+
+
+def run_raysweep(trials: int, reports: int, work: Path, probe: object) -> Measured:
+    samples = work / "samples"
+    samples.mkdir(parents=True)
+    study = create_study(
+        name=f"overhead-r{reports}",
+        storage=work / "studies",
+        direction="maximize",
+        sampler=RandomSampler(seed=0),
+        scheduler=ASHA(
+            min_resource=MIN_RESOURCE,
+            max_resource=MAX_RESOURCE,
+            reduction_factor=REDUCTION_FACTOR,
+        ),
+    )
+    objective = functools.partial(
+        raysweep_objective, reports=reports, rungs=RUNGS, probe=probe, out_dir=str(samples)
+    )
+    try:
+        start = time.perf_counter()
+        study.optimize(
+            objective,
+            n_trials=trials,
+            max_concurrent=CONCURRENCY,
+            resources={"CPU": 1},
+            show_progress=False,
+        )
+        wall = time.perf_counter() - start
+        records = study.trials
+    finally:
+        study.close()
+    found = read_samples(str(samples), "raysweep")
+    return Measured(
+        system="raysweep",
+        reports=reports,
+        trials=len(records),
+        wall_s=wall,
+        results=sum(len(r.intermediate_values) for r in records),
+        pruned=sum(r.state is TrialState.PRUNED for r in records),
+        latency_s=found.get("decision", []),
+        rtt_s=found.get("rtt", []),
+        handoff_s=found.get("handoff", []),
+    )
+
+
+def run_tune(trials: int, reports: int, work: Path) -> Measured:
+    from ray import tune
+    from ray.tune.schedulers import ASHAScheduler
+
+    samples = work / "samples"
+    samples.mkdir(parents=True)
+    tuner = tune.Tuner(
+        tune.with_resources(tune_trainable, {"cpu": 1}),
+        param_space={
+            "x": tune.uniform(0.0, 1.0),
+            "reports": reports,
+            "rungs": list(RUNGS),
+            "out_dir": str(samples),
+        },
+        tune_config=tune.TuneConfig(
+            num_samples=trials,
+            scheduler=ASHAScheduler(
+                time_attr="training_iteration",
+                metric="v",
+                mode="max",
+                max_t=MAX_RESOURCE,
+                grace_period=MIN_RESOURCE,
+                reduction_factor=REDUCTION_FACTOR,
+            ),
+            reuse_actors=True,
+            max_concurrent_trials=CONCURRENCY,
+        ),
+        run_config=tune.RunConfig(
+            name=f"overhead-r{reports}", storage_path=str(work / "tune"), verbose=0
+        ),
+    )
+    start = time.perf_counter()
+    grid = tuner.fit()
+    wall = time.perf_counter() - start
+    done = [grid[i] for i in range(len(grid))]
+    results = sum(int((r.metrics or {}).get("training_iteration", 0)) for r in done)
+    errors = sum(r.error is not None for r in done)
+    if errors:
+        raise RuntimeError(f"{errors} Tune trials failed; first: {grid.errors[0]!r}")
+    return Measured(
+        system="Ray Tune",
+        reports=reports,
+        trials=len(done),
+        wall_s=wall,
+        results=results,
+        # ASHA stops a trial before its last report; a trial that ran to the end is complete.
+        pruned=sum(int((r.metrics or {}).get("training_iteration", 0)) < reports for r in done),
+        latency_s=read_samples(str(samples), "tune").get("decision", []),
+    )
+
+
+def run_optuna(trials: int, reports: int, work: Path) -> Measured:
+    import optuna
+    from optuna.storages.journal import JournalFileBackend
+
+    optuna.logging.set_verbosity(logging.WARNING)
+    work.mkdir(parents=True)
+    storage = optuna.storages.JournalStorage(JournalFileBackend(str(work / "journal.log")))
+    study = optuna.create_study(
+        study_name=f"overhead-r{reports}",
+        storage=storage,
+        direction="maximize",
+        sampler=optuna.samplers.RandomSampler(seed=0),
+        pruner=optuna.pruners.SuccessiveHalvingPruner(
+            min_resource=MIN_RESOURCE, reduction_factor=REDUCTION_FACTOR
+        ),
+    )
+    latency: list[float] = []
+
+    def objective(trial: optuna.Trial) -> float:
+        x = trial.suggest_float("x", 0.0, 1.0)
+        for step in range(1, reports + 1):
+            start = time.perf_counter()
+            trial.report(x, step)
+            prune = trial.should_prune()
+            if step in RUNGS:
+                latency.append(time.perf_counter() - start)
+            if prune:
+                raise optuna.TrialPruned()
+        return x
+
+    start = time.perf_counter()
+    study.optimize(objective, n_trials=trials, n_jobs=1)
+    wall = time.perf_counter() - start
+    done = study.get_trials(deepcopy=False)
+    return Measured(
+        system="Optuna",
+        reports=reports,
+        trials=len(done),
+        wall_s=wall,
+        results=sum(len(t.intermediate_values) for t in done),
+        pruned=sum(t.state is optuna.trial.TrialState.PRUNED for t in done),
+        latency_s=latency,
+    )

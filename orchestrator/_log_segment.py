@@ -1,0 +1,88 @@
+"""Writing one segment file: the Arrow IPC stream a writer appends its commits to."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from pathlib import Path
+
+from raysweep.orchestrator._fsutil import fsync_directory, write_all
+from raysweep.orchestrator._log_format import SCHEMA, Record, batch_from_records, segment_name
+from raysweep.orchestrator._log_replay import END_OF_STREAM
+
+__all__ = ["SegmentWriter"]
+
+
+class SegmentWriter:
+    """Appends batches to the current segment of ``directory``, opening and sealing segments.
+
+    A segment is created at the first batch after construction, after :meth:`seal`, after
+    :meth:`abandon`, and after ``rotate_after`` events. Not thread-safe: the event log
+    serialises its calls.
+    """
+
+    def __init__(self, directory: Path, *, rotate_after: int) -> None:
+        if rotate_after < 1:
+            raise ValueError(f"rotate_after must be at least 1, got {rotate_after}")
+        self._directory = directory
+        self._rotate_after = rotate_after
+        self._fd: int | None = None
+        self._path: Path | None = None
+        self._events = 0
+
+    @property
+    def path(self) -> Path | None:
+        """The segment being written, if one is open."""
+        return self._path
+
+    def write(self, records: list[Record]) -> None:
+        """Append ``records`` as one batch and fsync it. On error, call :meth:`abandon`."""
+        batch = batch_from_records(records).serialize()
+        if self._fd is None:
+            fd = self._create(records[0].seq)
+            # Schema and first batch in one write and one fsync: a segment with a schema and no
+            # data exists only as a torn write, never on purpose.
+            write_all(fd, SCHEMA.serialize().to_pybytes() + batch.to_pybytes())
+            os.fsync(fd)
+            fsync_directory(self._directory)
+        else:
+            write_all(self._fd, memoryview(batch))
+            os.fsync(self._fd)
+        self._events += len(records)
+        if self._events >= self._rotate_after:
+            self.seal()
+
+    def _create(self, first_seq: int) -> int:
+        attempt = 0
+        while True:
+            # A file of this name exists when a crash (or a failed write of ours) left a segment
+            # whose first batch never completed; never reuse it, whatever it holds.
+            path = self._directory / segment_name(first_seq, attempt)
+            try:
+                fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+            except FileExistsError:
+                attempt += 1
+                continue
+            self._fd, self._path, self._events = fd, path, 0
+            return fd
+
+    def seal(self) -> None:
+        """Close the current segment with an end-of-stream marker; never raises."""
+        if self._fd is None:
+            return
+        # The marker tells readers the segment was closed, not cut short. It is a courtesy:
+        # every batch before it is already durable, and a reader drops a torn marker like any
+        # torn tail, so a failure here must not fail the commit that triggered it.
+        with contextlib.suppress(OSError):
+            write_all(self._fd, END_OF_STREAM)
+            os.fsync(self._fd)
+        self.abandon()
+
+    def abandon(self) -> None:
+        """Stop writing the current segment as it is (it may end in a partial batch)."""
+        if self._fd is not None:
+            with contextlib.suppress(OSError):
+                os.close(self._fd)
+        self._fd = None
+        self._path = None
+        self._events = 0

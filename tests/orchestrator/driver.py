@@ -1,0 +1,44 @@
+"""A driver process for the fault tests: runs a study against an existing Ray cluster."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+import cloudpickle
+import objectives
+import ray
+
+from raysweep.orchestrator import create_study
+from raysweep.samplers import RandomSampler
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--address", required=True)
+    parser.add_argument("--storage", required=True)
+    parser.add_argument("--name", required=True)
+    parser.add_argument("--n-trials", type=int, required=True)
+    parser.add_argument("--objective", default="slow_quadratic")
+    parser.add_argument("--max-concurrent", type=int, default=2)
+    args = parser.parse_args()
+    cloudpickle.register_pickle_by_value(objectives)
+    ray.init(address=args.address, log_to_driver=False)
+    study = create_study(
+        name=args.name, storage=args.storage, sampler=RandomSampler(seed=7), load_if_exists=True
+    )
+    print("opened", flush=True)
+    study.optimize(
+        getattr(objectives, args.objective),
+        n_trials=args.n_trials,
+        max_concurrent=args.max_concurrent,
+        show_progress=False,
+    )
+    print("finished", flush=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,170 @@
+"""The fault model: a driver SIGKILLed or interrupted, a runner that dies, a second writer."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+from objectives import slow_quadratic
+
+from raysweep.orchestrator import Trial, create_study
+from raysweep.orchestrator._log import read_events
+from raysweep.samplers import RandomSampler, TrialState
+
+DRIVER = Path(__file__).parent / "driver.py"
+
+
+def _start_driver(address: str, storage: Path, name: str, n_trials: int) -> subprocess.Popen[str]:
+    env = dict(os.environ, RAY_ADDRESS="", PYTHONUNBUFFERED="1")
+    return subprocess.Popen(
+        [
+            sys.executable,
+            str(DRIVER),
+            "--address",
+            address,
+            "--storage",
+            str(storage),
+            "--name",
+            name,
+            "--n-trials",
+            str(n_trials),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=env,
+        start_new_session=True,
+    )
+
+
+def _finished(directory: Path) -> dict[int, dict[str, Any]]:
+    """Trials whose end is durable in the log: number -> payload of `trial_finished`."""
+    if not (directory / "segments").is_dir():
+        return {}
+    events = read_events(directory)
+    return {
+        e.trial: e.payload for e in events if e.kind == "trial_finished" and e.trial is not None
+    }
+
+
+def _wait_for(predicate: Any, timeout: float, proc: subprocess.Popen[str]) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        if proc.poll() is not None:
+            raise AssertionError(
+                f"driver exited early:\n{proc.stdout.read() if proc.stdout else ''}"
+            )
+        time.sleep(0.2)
+    proc.kill()
+    raise AssertionError(f"timed out; driver said:\n{proc.stdout.read() if proc.stdout else ''}")
+
+
+def test_sigkilled_driver_resumes_with_no_completed_trial_lost(
+    ray_session: str, tmp_path: Path
+) -> None:
+    directory = tmp_path / "killed"
+    proc = _start_driver(ray_session, tmp_path, "killed", n_trials=40)
+    _wait_for(lambda: len(_finished(directory)) >= 4, 90, proc)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait(timeout=10)
+    durable = _finished(directory)
+    assert len(durable) < 40
+
+    study = create_study(name="killed", storage=tmp_path, load_if_exists=True)
+    after = {t.number: t for t in study.trials}
+    for number, payload in durable.items():
+        assert after[number].state.value == payload["state"]
+        assert list(after[number].values or []) == payload["values"]
+    interrupted = [t for t in after.values() if t.state is TrialState.WAITING]
+    study.optimize(slow_quadratic, n_trials=len(durable) + 3, max_concurrent=2, show_progress=False)
+    final = {t.number: t for t in study.trials}
+    assert sorted(final) == list(range(len(final)))  # numbers never reused, none skipped
+    assert sum(t.state.is_finished() for t in final.values()) == len(durable) + 3
+    for number, payload in durable.items():
+        assert final[number].state.value == payload["state"]
+        assert final[number].attempt == after[number].attempt  # completed trials are not re-run
+    for trial in interrupted:
+        rerun = final[trial.number]
+        if rerun.state.is_finished():
+            assert rerun.attempt == trial.attempt + 1
+            assert rerun.params["x"] == trial.params.get("x", rerun.params["x"])
+    study.close()
+
+
+def test_ctrl_c_stops_cleanly_and_interrupted_trials_resume(
+    ray_session: str, tmp_path: Path
+) -> None:
+    directory = tmp_path / "interrupted"
+    proc = _start_driver(ray_session, tmp_path, "interrupted", n_trials=40)
+    _wait_for(lambda: len(_finished(directory)) >= 2, 90, proc)
+    started = time.monotonic()
+    os.kill(proc.pid, signal.SIGINT)
+    output, _ = proc.communicate(timeout=30)
+    assert time.monotonic() - started < 20
+    assert proc.returncode != 0 and "KeyboardInterrupt" in output
+    assert "finished" not in output.splitlines()
+
+    events = read_events(directory)
+    kinds = [e.kind for e in events]
+    assert "trial_interrupted" in kinds
+    study = create_study(name="interrupted", storage=tmp_path, load_if_exists=True)
+    waiting = [t for t in study.trials if t.state is TrialState.WAITING]
+    assert waiting, "the trials running at Ctrl-C are recorded as waiting to be re-run"
+    assert not [t for t in study.trials if t.state is TrialState.RUNNING]
+    total = len(study.trials) + 1
+    study.optimize(slow_quadratic, n_trials=total, max_concurrent=2, show_progress=False)
+    by_number = {t.number: t for t in study.trials}
+    for trial in waiting:
+        assert by_number[trial.number].state is TrialState.COMPLETE
+        assert by_number[trial.number].attempt == trial.attempt + 1
+    study.close()
+
+
+def _crashes_once(trial: Trial) -> float:
+    x = trial.suggest_float("x", 0.0, 1.0)
+    if trial.number == 1 and trial.attempt == 0:
+        os._exit(3)  # the runner's process dies, as on a lost node
+    return x
+
+
+def _always_crashes(trial: Trial) -> float:
+    trial.suggest_float("x", 0.0, 1.0)
+    os._exit(3)
+
+
+@pytest.mark.usefixtures("ray_session")
+def test_runner_death_reruns_the_trial_without_failing_it(tmp_path: Path) -> None:
+    study = create_study(name="crash", storage=tmp_path, sampler=RandomSampler(seed=0))
+    study.optimize(_crashes_once, n_trials=3, show_progress=False)
+    trials = {t.number: t for t in study.trials}
+    assert [trials[n].state for n in range(3)] == [TrialState.COMPLETE] * 3
+    assert trials[1].attempt == 1 and trials[0].attempt == 0
+    study.close()
+
+
+@pytest.mark.usefixtures("ray_session")
+def test_a_trial_that_always_kills_its_runner_ends_failed(tmp_path: Path) -> None:
+    study = create_study(name="crashes", storage=tmp_path, sampler=RandomSampler(seed=0))
+    study.optimize(_always_crashes, n_trials=1, show_progress=False)
+    (trial,) = study.trials
+    assert trial.state is TrialState.FAILED
+    assert "crashed 3 times" in (trial.error or "")
+    study.close()
+
+
+def test_a_second_driver_gets_an_error_naming_the_owner(ray_session: str, tmp_path: Path) -> None:
+    study = create_study(name="owned", storage=tmp_path)
+    proc = _start_driver(ray_session, tmp_path, "owned", n_trials=1)
+    output, _ = proc.communicate(timeout=60)
+    assert proc.returncode != 0
+    assert "StudyLockedError" in output
+    assert "pid" in output and "raysweep study 'owned'" in output
+    study.close()
