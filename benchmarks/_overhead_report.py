@@ -36,6 +36,10 @@ def _times(value: float | None) -> str:
     return "–" if value is None else f"{value:.2f}×"
 
 
+def _pruned(m: Measured) -> str:
+    return "–" if m.pruned is None else f"{100 * m.pruned / max(m.trials, 1):.0f}%"
+
+
 def _by(results: Sequence[Measured], system: str, reports: int) -> Measured | None:
     return next((m for m in results if m.system == system and m.reports == reports), None)
 
@@ -52,7 +56,7 @@ def table(results: Sequence[Measured]) -> str:
         rows.append(
             f"| {m.reports} | {_LABELS[m.system]} | {m.trials} | {m.wall_s:.1f} "
             f"| {m.trials_per_s:.1f} | {m.results_per_s:.1f} "
-            f"| {100 * m.pruned / max(m.trials, 1):.0f}% "
+            f"| {_pruned(m)} "
             f"| {_ms(percentile_ms(lat, 50))} | {_ms(percentile_ms(lat, 99))} | {len(lat)} |"
         )
         for label, samples in (
@@ -102,7 +106,8 @@ start-up of runner actors and Tune's controller included. Every system runs 2 tr
 
 ᵃ Ray Tune: function trainable, `reuse_actors=True`, default loggers and callbacks. A trial that
 ASHA stops never returns from its last `tune.report()` (the trainable is torn down), so Tune's
-latency covers only reports that let the trial go on; a stop costs Tune more than that.
+latency covers only reports that let the trial go on; a stop costs Tune more than that. With one
+report per trial a stop looks like the trial's end, so Tune's pruned share is unknown (–).
 ᵇ Optuna: `JournalStorage(JournalFileBackend)`, `SuccessiveHalvingPruner` — no Ray, no processes:
 the floor for an in-process loop, not a distributed peer.
 ᶜ One `ray.get(probe.ping.remote())` to a plain synchronous actor (`num_cpus=0`), timed in the same
@@ -135,6 +140,13 @@ def reading(results: Sequence[Measured], reports: Sequence[int]) -> str:
                 f"{lat:.2f}× the bare actor round trip of "
                 f"{_ms(percentile_ms(ours.rtt_s, 50))} ms measured in the same runners "
                 f"({met} the ≤ {LATENCY_GOAL:g}× goal)."
+            )
+        if ours.handoff_drift_s is not None:
+            early, late = ours.handoff_drift_s
+            sentence += (
+                f" The hand-off between trials took {_ms(percentile_ms(ours.handoff_s, 50))} ms "
+                f"(p50): {early * 1e3:.2f} ms over each runner's first fifth of trials, "
+                f"{late * 1e3:.2f} ms over its last fifth."
             )
         lines.append("- " + sentence)
     return "\n".join(lines) + "\n"

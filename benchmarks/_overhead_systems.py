@@ -11,8 +11,9 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import ray
-from _overhead_trials import Probe, raysweep_objective, read_samples, tune_trainable
+from _overhead_trials import Probe, flat, raysweep_objective, read_samples, tune_trainable
 
 from raysweep.orchestrator import create_study
 from raysweep.samplers import RandomSampler, TrialState
@@ -30,10 +31,12 @@ class Measured:
     trials: int
     wall_s: float
     results: int
-    pruned: int
+    pruned: int | None  # None where the system does not say (Tune with one report)
     latency_s: list[float] = field(default_factory=list)
     rtt_s: list[float] = field(default_factory=list)
     handoff_s: list[float] = field(default_factory=list)
+    # Hand-off p50 over the first and the last fifth of each runner's trials (seconds).
+    handoff_drift_s: tuple[float, float] | None = None
 
     @property
     def trials_per_s(self) -> float:
@@ -81,6 +84,7 @@ def run_raysweep(trials: int, reports: int, work: Path, probe: object) -> Measur
     finally:
         study.close()
     found = read_samples(str(samples), "raysweep")
+    handoffs = found.get("handoff", [])
     return Measured(
         system="raysweep",
         reports=reports,
@@ -88,10 +92,19 @@ def run_raysweep(trials: int, reports: int, work: Path, probe: object) -> Measur
         wall_s=wall,
         results=sum(len(r.intermediate_values) for r in records),
         pruned=sum(r.state is TrialState.PRUNED for r in records),
-        latency_s=found.get("decision", []),
-        rtt_s=found.get("rtt", []),
-        handoff_s=found.get("handoff", []),
+        latency_s=flat(found.get("decision", [])),
+        rtt_s=flat(found.get("rtt", [])),
+        handoff_s=flat(handoffs),
+        handoff_drift_s=_drift(handoffs),
     )
+
+
+def _drift(per_process: list[list[float]]) -> tuple[float, float] | None:
+    first = [x for values in per_process for x in values[: len(values) // 5]]
+    last = [x for values in per_process for x in values[len(values) - len(values) // 5 :]]
+    if not first or not last:
+        return None
+    return float(np.median(first)), float(np.median(last))
 
 
 def run_tune(trials: int, reports: int, work: Path) -> Measured:
@@ -139,9 +152,12 @@ def run_tune(trials: int, reports: int, work: Path) -> Measured:
         trials=len(done),
         wall_s=wall,
         results=results,
-        # ASHA stops a trial before its last report; a trial that ran to the end is complete.
-        pruned=sum(int((r.metrics or {}).get("training_iteration", 0)) < reports for r in done),
-        latency_s=read_samples(str(samples), "tune").get("decision", []),
+        # ASHA stops a trial before its last report, and a stop at the last one looks like the
+        # trial's end: with one report per trial Tune cannot tell them apart.
+        pruned=sum(int((r.metrics or {}).get("training_iteration", 0)) < reports for r in done)
+        if reports > 1
+        else None,
+        latency_s=flat(read_samples(str(samples), "tune").get("decision", [])),
     )
 
 

@@ -40,17 +40,24 @@ def flush(out_dir: str, system: str) -> None:
     _pending.clear()
 
 
-def read_samples(out_dir: str, system: str) -> dict[str, list[float]]:
-    """Every sample the processes of `system` wrote, by kind."""
-    samples: dict[str, list[float]] = {}
+def read_samples(out_dir: str, system: str) -> dict[str, list[list[float]]]:
+    """The samples the processes of `system` wrote, by kind: one list per process, in order."""
+    samples: dict[str, list[list[float]]] = {}
     for name in sorted(os.listdir(out_dir)):
         if not name.startswith(f"{system}-"):
             continue
+        mine: dict[str, list[float]] = {}
         with open(os.path.join(out_dir, name), encoding="ascii") as handle:
             for line in handle:
                 kind, value = line.split()
-                samples.setdefault(kind, []).append(float(value))
+                mine.setdefault(kind, []).append(float(value))
+        for kind, values in mine.items():
+            samples.setdefault(kind, []).append(values)
     return samples
+
+
+def flat(per_process: list[list[float]]) -> list[float]:
+    return [x for values in per_process for x in values]
 
 
 class Probe:

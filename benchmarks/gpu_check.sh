@@ -34,6 +34,10 @@ bounded() {
 
 # ----- 1. Ray from the bundle, raysweep without its dependencies (see ../shared/gpu/README.md) -----
 say "setting up Ray from .gpu/ and raysweep into build/gpu-site"
+if [[ ! -f .gpu/ray.tar.xz ]]; then
+  echo "FAILED setup: no .gpu/ray.tar.xz here ($PWD); carry .gpu/ along" | tee -a "$RESULTS"
+  exit 2
+fi
 mkdir -p /tmp/site
 bounded 60 tar xJf .gpu/ray.tar.xz -C /tmp/site
 bounded 45 python3 -m pip install -q --no-index --no-deps --upgrade --target /tmp/site .gpu/deps/*.whl
@@ -70,7 +74,7 @@ except ImportError:
 EOF
 
 # ----- 3a. raysweep: 24 trials, a quarter GPU each -------------------------------------------------
-storage=$(mktemp -d /tmp/raysweep-gpu-check.XXXXXX)
+storage=$(mktemp -d /tmp/raysweep-gpu-check.XXXXXX) # also marks when our run began
 say "raysweep: examples/pytorch_digits.py, 24 trials, GPU 0.25 per trial, storage $storage"
 if bounded 150 python3 examples/pytorch_digits.py --storage "$storage" --n-trials 24 \
   --gpu-per-trial 0.25 --max-concurrent 4 >"$OUT/raysweep.log" 2>&1; then
@@ -83,10 +87,10 @@ if ((rc == 0)) && grep -q '^RESULT raysweep ' "$OUT/raysweep.log"; then
   grep '^RESULT raysweep ' "$OUT/raysweep.log" >>"$RESULTS"
 else
   failures=$((failures + 1))
-  echo "FAILED raysweep examples/pytorch_digits.py rc=$rc (124: timed out); see raysweep.log" \
+  echo "FAILED raysweep examples/pytorch_digits.py rc=$rc (124 = timed out); see raysweep.log" \
     >>"$RESULTS"
-  # Ray's own logs of that session say what the runners did.
-  if [[ -d /tmp/ray/session_latest/logs ]]; then
+  # Ray's own logs of that session (if it got that far) say what the runners did.
+  if [[ -d /tmp/ray/session_latest/logs && /tmp/ray/session_latest -nt $storage ]]; then
     tar czf "$OUT/raysweep_ray_logs.tgz" -C /tmp/ray/session_latest logs 2>/dev/null || true
   fi
 fi
@@ -106,7 +110,7 @@ if ((rc == 0)) && grep -q '^RESULT ' "$OUT/ray_tune.log"; then
   grep '^RESULT ' "$OUT/ray_tune.log" >>"$RESULTS"
 else
   failures=$((failures + 1))
-  echo "FAILED ray_tune_baseline.py rc=$rc (124: timed out); see ray_tune.log" >>"$RESULTS"
+  echo "FAILED ray_tune_baseline.py rc=$rc (124 = timed out); see ray_tune.log" >>"$RESULTS"
 fi
 # Start-up times, outside both wall_s figures.
 grep -h '^create_study ' "$OUT/raysweep.log" >>"$RESULTS" || true

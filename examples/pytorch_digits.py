@@ -8,8 +8,8 @@ accuracy after each one; ASHA stops the weak trials at 1, 3 and 9 epochs.
 
 With a GPU, trials share it: each runner holds a quarter of the GPU and one CPU, and four run at
 once. A runner keeps its process (and its CUDA context) from trial to trial, and each trial puts
-the whole data set on the device once, so an epoch is a few milliseconds of kernels. Without a
-GPU the same script runs on the CPU.
+the whole data set on the device once, so an epoch moves no data between host and device. Without
+a GPU the same script runs on the CPU.
 
     python examples/pytorch_digits.py                 # GPU if there is one, else CPU
     python examples/pytorch_digits.py --n-trials 6    # a short run; run again to resume
@@ -42,6 +42,10 @@ BATCH_SIZE = 64
 
 
 def objective(trial: Trial) -> float:
+    # Seeded per trial, before any layer is built: the same trial number draws the same weights,
+    # dropout masks and batches, whichever runner runs it after whichever trial (bit for bit on
+    # the CPU; CUDA kernels may still differ in the last bits).
+    torch.manual_seed(trial.number)
     n_layers = trial.suggest_int("n_layers", 1, 3)
     layers: list[nn.Module] = []
     width = 64  # 8×8 pixels
@@ -54,9 +58,6 @@ def objective(trial: Trial) -> float:
     optimizer_name = str(trial.suggest_categorical("optimizer", ["Adam", "RMSprop", "SGD"]))
     lr = trial.suggest_float("lr", 1e-5, 1e-1, log=True)
 
-    # Seeded per trial: the same trial number draws the same weights, dropout masks and batches
-    # (bit for bit on the CPU; CUDA kernels may still differ in the last bits).
-    torch.manual_seed(trial.number)
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     x, y = load_digits(return_X_y=True)
     x_train, x_val, y_train, y_val = train_test_split(
@@ -104,7 +105,9 @@ def main() -> None:
 
     gpu = torch.cuda.is_available()
     resources = {"GPU": args.gpu_per_trial, "CPU": 1} if gpu else {"CPU": 1}
-    max_concurrent = args.max_concurrent or (4 if gpu else 2)
+    max_concurrent = args.max_concurrent
+    if max_concurrent is None:
+        max_concurrent = 4 if gpu else 2
 
     started = time.perf_counter()
     study = create_study(  # starts a local Ray unless one is running (or RAY_ADDRESS names one)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import atexit
+import contextlib
 import math
 import os
 import re
@@ -18,6 +20,7 @@ from raysweep.orchestrator._ask_tell import AskLink
 from raysweep.orchestrator._errors import StorageError
 from raysweep.orchestrator._optimize import run_optimize
 from raysweep.orchestrator._ray_session import ensure_ray
+from raysweep.orchestrator._recorder import check_reopen
 from raysweep.orchestrator._resources import (
     ResourceShape,
     check_placeable,
@@ -269,7 +272,7 @@ def create_study(
     if key in _OPEN:
         handles = _OPEN[key]
         study = Study(directory, *handles)
-        _check_matches(study._info, requested, seed_given)
+        check_reopen(study._info, requested, seed_given=seed_given)
         return study
     scheduler_actor, sampler_actor, info = start_study_actors(
         key,
@@ -279,20 +282,21 @@ def create_study(
         seed_given=seed_given,
         lease_wait=_LEASE_WAIT_S,
     )
+    if not _OPEN:
+        atexit.register(_close_open_studies)
     _OPEN[key] = (scheduler_actor, sampler_actor, info)
     return Study(directory, scheduler_actor, sampler_actor, info)
 
 
-def _check_matches(info: StudyInfo, requested: StudyInfo, seed_given: bool) -> None:
-    if info.directions != requested.directions:
-        raise ValueError(
-            f"study {info.name!r} has directions {[d.value for d in info.directions]}; "
-            "a study's directions cannot change"
-        )
-    if seed_given and info.seed != requested.seed:
-        raise ValueError(
-            f"study {info.name!r} was created with seed {info.seed}, not {requested.seed}"
-        )
+def _close_open_studies() -> None:
+    """At interpreter exit: commit each open study's log and release its lease.
+
+    Registered after `ray.init`, so it runs before Ray's own exit handler shuts Ray down.
+    """
+    for key, (scheduler, _, _) in list(_OPEN.items()):
+        with contextlib.suppress(Exception):
+            ray.get(scheduler.close.remote(), timeout=5)
+        _OPEN.pop(key, None)
 
 
 def _resolve_directions(

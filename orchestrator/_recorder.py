@@ -1,0 +1,158 @@
+"""The study's facts as they happen: stage an event, apply it, let the pruner judge reports.
+
+`StudyRecorder` is what the TrialScheduler does to its log and state, without the locking, the
+lease, the sampler or the runners. Every change goes through `emit`, which stages an event in the
+log and applies it to the in-memory state, so the state is always what a replay would give.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from raysweep.orchestrator import _events as ev
+from raysweep.orchestrator._errors import DuplicatedStudyError
+from raysweep.orchestrator._log import Event, EventLog, ReplayReport
+from raysweep.orchestrator._protocol import Note, ParamNote, ReportNote, TrialOutcome, UserAttrNote
+from raysweep.orchestrator._state import StudyInfo, StudyState
+from raysweep.samplers import Distribution, StudyDirection, TrialRecord, TrialState
+from raysweep.scheduling import Decision, Scheduler, SchedulerState, scheduler_from_json
+
+# A runner process that dies this many times on one trial fails the trial: it would kill the
+# next runner too.
+MAX_CRASHES = 3
+
+
+def check_reopen(existing: StudyInfo, requested: StudyInfo, *, seed_given: bool) -> None:
+    """Refuse to continue a study under settings it was not created with."""
+    if existing.directions != requested.directions:
+        raise ValueError(
+            f"study {existing.name!r} was created with directions "
+            f"{[d.value for d in existing.directions]}, not "
+            f"{[d.value for d in requested.directions]}; a study's directions cannot change"
+        )
+    if seed_given and existing.seed != requested.seed:
+        raise ValueError(
+            f"study {existing.name!r} was created with seed {existing.seed}, not "
+            f"{requested.seed}; drop the seed argument or pass seed={existing.seed}"
+        )
+
+
+class StudyRecorder:
+    def __init__(self, log: EventLog, state: StudyState, events: list[Event]) -> None:
+        assert state.info is not None
+        self.log = log
+        self.state = state
+        self.info: StudyInfo = state.info
+        self.scheduler: Scheduler = scheduler_from_json(self.info.scheduler)
+        self._pruner: SchedulerState = self.scheduler.new_state(
+            maximize=self.info.directions[0] is StudyDirection.MAXIMIZE
+        )
+        for event in events:
+            if event.kind == ev.REPORT and event.trial is not None:
+                p = event.payload
+                self._pruner.on_report(
+                    event.trial, int(p["attempt"]), int(p["step"]), ev.decode_float(p["value"])
+                )
+        # Trials whose record the sampler service has not seen since they changed.
+        self.dirty: set[int] = set(state.trials)
+
+    @classmethod
+    def open(
+        cls, directory: Path, requested: StudyInfo, *, load_if_exists: bool, seed_given: bool
+    ) -> tuple[StudyRecorder, ReplayReport]:
+        log, events, report = EventLog.open(directory, create=True)
+        try:
+            state = StudyState.replay(events)
+            if state.info is None:
+                events.append(log.append(ev.STUDY_CREATED, None, requested.to_payload()))
+                state.apply(events[-1])
+            elif not load_if_exists:
+                raise DuplicatedStudyError(
+                    f"study {state.info.name!r} already exists in this storage; pass "
+                    "load_if_exists=True to continue it, or choose another name"
+                )
+            else:
+                check_reopen(state.info, requested, seed_given=seed_given)
+        except BaseException:
+            log.close()
+            raise
+        return cls(log, state, events), report
+
+    def emit(self, kind: str, trial: int | None, payload: dict[str, Any]) -> None:
+        event = self.log.stage(kind, trial, payload)
+        self.state.apply(event)
+        if trial is not None:
+            self.dirty.add(trial)
+
+    def take_updates(self) -> list[TrialRecord]:
+        updates = [self.state.record(n) for n in sorted(self.dirty)]
+        self.dirty.clear()
+        return updates
+
+    def apply_notes(
+        self, number: int, attempt: int, notes: tuple[Note, ...], *, judge: bool = True
+    ) -> Decision | None:
+        """Record what a trial learned; with `judge`, the pruner decides on its reports."""
+        decision = None
+        for note in notes:
+            if isinstance(note, ParamNote):
+                self.record_param(number, note.name, note.distribution, note.value)
+            elif isinstance(note, UserAttrNote):
+                self.emit(ev.USER_ATTR, number, {"key": note.key, "value": note.value})
+            elif isinstance(note, ReportNote):
+                payload = {
+                    "attempt": attempt,
+                    "step": note.step,
+                    "value": ev.encode_float(note.value),
+                }
+                self.emit(ev.REPORT, number, payload)
+                if judge:
+                    decision = self._judge(number, attempt, note)
+        return decision
+
+    def _judge(self, number: int, attempt: int, note: ReportNote) -> Decision:
+        decision = self._pruner.on_report(number, attempt, note.step, note.value)
+        if decision.rung is not None:
+            self.emit(ev.DECISION, number, {"attempt": attempt, **decision.to_json()})
+        return decision
+
+    def record_param(self, number: int, name: str, dist: Distribution, value: Any) -> None:
+        if name not in self.state.trials[number].params:
+            payload = {"name": name, "distribution": dist.to_json(), "value": value}
+            self.emit(ev.PARAM, number, payload)
+
+    def close_attempt(self, outcome: TrialOutcome) -> None:
+        trial = self.state.trials.get(outcome.number)
+        if trial is None or trial.attempt != outcome.attempt or trial.state.is_finished():
+            return  # a late message about an attempt already closed
+        self.apply_notes(outcome.number, outcome.attempt, outcome.notes)
+        if outcome.state is None:
+            self.interrupt(outcome.number, outcome.error or "interrupted", crash=False)
+            return
+        self.finish(outcome.number, outcome.state, outcome.values, outcome.error)
+
+    def finish(
+        self, number: int, state: TrialState, values: tuple[float, ...] | None, error: str | None
+    ) -> None:
+        payload = {
+            "attempt": self.state.trials[number].attempt,
+            "state": state.value,
+            "values": ev.encode_values(values),
+            "error": error,
+        }
+        self.emit(ev.TRIAL_FINISHED, number, payload)
+
+    def interrupt(self, number: int, reason: str, *, crash: bool) -> None:
+        """End the attempt without a result, so that the trial is re-run.
+
+        A stop the user asked for is not the trial's fault and never counts; a crash of the
+        runner counts, so that a trial which kills its process every time ends as FAILED.
+        """
+        trial = self.state.trials[number]
+        if crash and trial.crashes + 1 >= MAX_CRASHES:
+            error = f"its runner crashed {MAX_CRASHES} times; the last time: {reason}"
+            self.finish(number, TrialState.FAILED, None, error)
+            return
+        payload = {"attempt": trial.attempt, "reason": reason, "crash": crash}
+        self.emit(ev.TRIAL_INTERRUPTED, number, payload)
