@@ -122,7 +122,7 @@ def main() -> None:
     before = {t.number for t in study.trials if t.state.is_finished()}
 
     with GpuBusySampler(enabled=gpu) as busy:
-        started = time.perf_counter()
+        started, started_at = time.perf_counter(), time.time()
         study.optimize(
             objective,
             n_trials=args.n_trials,
@@ -130,6 +130,7 @@ def main() -> None:
             resources=resources,
         )
         wall_s = time.perf_counter() - started
+    returned_at = time.time()
 
     trials = study.trials
     finished_here = [t for t in trials if t.number not in before and t.state.is_finished()]
@@ -140,6 +141,13 @@ def main() -> None:
     counts = ", ".join(f"{s} {states.count(s)}" for s in sorted(set(states)))
     print(f"device: {'cuda' if gpu else 'cpu'}, resources per trial: {resources}")
     print(f"create_study (Ray start, study actors): {setup_s:.1f}s")
+    if finished_here:
+        # Where optimize's wall time went: runner start-up, trials, and the wind-down.
+        first = min(t.datetime_start or returned_at for t in finished_here) - started_at
+        last = returned_at - max(t.datetime_complete or started_at for t in finished_here)
+        print(
+            f"optimize: first trial started at +{first:.1f}s, last ended {last:.1f}s before return"
+        )
     print(f"trials: {len(states)} ({counts}); this run finished {len(finished_here)}")
     if complete:
         print(f"best value: {study.best_value:.4f}")

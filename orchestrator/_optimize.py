@@ -120,6 +120,12 @@ def _collect(pool: _Pool, ref: Any) -> None:
     pool.retire(ref)
     if result.fatal is not None:
         raise result.fatal
+    if not ray.get(pool.scheduler.wants_more.remote()):
+        # No trial will be handed out any more: runners still waiting for resources (or for
+        # their first trial) would only start to be told so. Free their places now.
+        busy = ray.get(pool.scheduler.busy_runners.remote())
+        for idle in [r for r, (name, _) in pool.running.items() if name not in busy]:
+            pool.retire(idle)
 
 
 def _interrupt(pool: _Pool) -> None:

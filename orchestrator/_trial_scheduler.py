@@ -33,6 +33,9 @@ from raysweep.scheduling import Decision
 
 _FLUSH_INTERVAL_S = 0.25
 _HEARTBEAT_INTERVAL_S = 5.0
+# Replay reads the newest snapshot and the segments after it: take one every so many events so
+# that reopening a long study stays fast.
+SNAPSHOT_EVERY = 20_000
 
 
 class SamplerClient(Protocol):
@@ -104,6 +107,7 @@ class TrialSchedulerCore:
                 reason = "the study's previous writer stopped while it ran"
                 self._rec.interrupt(trial.number, reason, crash=False)
             self._rec.log.commit()
+            self._snapshot_seq = self._rec.log.next_seq
             self._background = threading.Thread(target=self._flush_loop, daemon=True)
             self._background.start()
             return self.info
@@ -118,8 +122,15 @@ class TrialSchedulerCore:
         self._closed.set()
         self._background.join()
         with self._lock:
+            if self._fenced is None:
+                self._snapshot()
             self._rec.log.close()
             self._lease.release()
+
+    def _snapshot(self) -> None:
+        if self._rec.log.next_seq > self._snapshot_seq:
+            self._rec.log.snapshot()
+            self._snapshot_seq = self._rec.log.next_seq
 
     def _flush_loop(self) -> None:
         last_beat = time.monotonic()
@@ -129,6 +140,8 @@ class TrialSchedulerCore:
                 if time.monotonic() - last_beat >= _HEARTBEAT_INTERVAL_S:
                     self._lease.heartbeat()
                     last_beat = time.monotonic()
+                if self._rec.log.next_seq - self._snapshot_seq >= SNAPSHOT_EVERY:
+                    self._snapshot()
             except StudyLockedError as exc:
                 # Another writer took the study over (we stalled past the lease's staleness):
                 # write nothing more, and say why to every caller.
@@ -202,6 +215,11 @@ class TrialSchedulerCore:
             scheduler=self._rec.scheduler,
             n_objectives=len(self.info.directions),
         )
+
+    def busy_runners(self) -> set[str]:
+        """Runners that hold a trial now."""
+        with self._lock:
+            return set(self._runner_trials)
 
     def runner_lost(self, runner: str, reason: str, crash: bool) -> None:
         """A runner is gone (died, or killed on Ctrl-C): its trial is re-run, not failed."""

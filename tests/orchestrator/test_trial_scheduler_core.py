@@ -1,0 +1,136 @@
+"""The TrialScheduler driven directly, without Ray: the log is the state."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import pytest
+
+from raysweep.orchestrator import StudyLockedError
+from raysweep.orchestrator import _trial_scheduler as ts
+from raysweep.orchestrator._lease import LEASE_FILE
+from raysweep.orchestrator._log import read_events
+from raysweep.orchestrator._protocol import ParamNote, ReportNote, TrialOutcome
+from raysweep.orchestrator._sampler_service import SamplerServiceCore
+from raysweep.orchestrator._state import StudyInfo, StudyState
+from raysweep.samplers import FloatDistribution, RandomSampler, StudyDirection, TrialState
+from raysweep.scheduling import ASHA, Action
+
+X = FloatDistribution(low=0.0, high=1.0)
+
+
+def _info(scheduler: ASHA | None = None) -> StudyInfo:
+    asha = scheduler or ASHA(min_resource=1, max_resource=9, reduction_factor=3)
+    return StudyInfo(
+        name="core",
+        directions=(StudyDirection.MAXIMIZE,),
+        seed=3,
+        seed_source="create_study",
+        sampler=RandomSampler(seed=3).to_json(),
+        scheduler=asha.to_json(),
+    )
+
+
+def _open(directory: Path, *, load: bool = False) -> ts.TrialSchedulerCore:
+    core = ts.TrialSchedulerCore(str(directory), _info(), load_if_exists=load, seed_given=True)
+    core.open()
+    core.attach_sampler(SamplerServiceCore(RandomSampler(seed=3), 3, (StudyDirection.MAXIMIZE,)))
+    return core
+
+
+def _run(core: ts.TrialSchedulerCore, runner: str, value_of: dict[int, float]) -> int:
+    """Run trials on one runner until the scheduler says stop; returns how many ran."""
+    outcome = None
+    ran = 0
+    while (a := core.next_trial(runner, outcome)) is not None:
+        x = a.params.get("x", a.proposal.get("x", (X, None))[1])
+        if x is None:
+            x = core.suggest(a.number, a.attempt, "x", X, ())
+            notes: tuple[ParamNote | ReportNote, ...] = ()
+        else:
+            notes = (ParamNote("x", X, x),)
+        decision = core.report(
+            a.number, a.attempt, (*notes, ReportNote(1, value_of.get(a.number, x)))
+        )
+        state = (
+            TrialState.PRUNED
+            if decision and decision.action is Action.STOP
+            else TrialState.COMPLETE
+        )
+        values = None if state is TrialState.PRUNED else (x,)
+        outcome = TrialOutcome(a.number, a.attempt, state, values)
+        ran += 1
+    return ran
+
+
+def test_trials_flow_through_the_log_and_replay_to_the_same_state(tmp_path: Path) -> None:
+    core = _open(tmp_path)
+    assert core.start_optimize(5) == 5
+    assert _run(core, "r1", {}) == 5
+    records = core.records()
+    assert [r.number for r in records] == list(range(5))
+    assert all(r.state.is_finished() for r in records)
+    core.close()
+
+    replayed = StudyState.replay(read_events(tmp_path)).records()
+    assert replayed == records
+    again = _open(tmp_path, load=True)
+    assert again.records() == records
+    assert again.start_optimize(5) == 0
+    again.close()
+
+
+def test_running_trials_of_a_dead_writer_are_queued_for_a_rerun(tmp_path: Path) -> None:
+    core = _open(tmp_path)
+    core.start_optimize(3)
+    first = core.next_trial("r1", None)
+    assert first is not None
+    core.report(first.number, first.attempt, (ParamNote("x", X, 0.5), ReportNote(1, 0.5)))
+    # The writer vanishes without closing (its process was killed): nothing more is written.
+    core._closed.set()
+    core._rec.log.commit()
+    core._lease.release()
+
+    again = _open(tmp_path, load=True)
+    (record,) = again.records()
+    assert record.state is TrialState.WAITING
+    again.start_optimize(3)
+    rerun = again.next_trial("r2", None)
+    assert rerun is not None and (rerun.number, rerun.attempt) == (first.number, 1)
+    assert rerun.params == {"x": 0.5}  # a re-run keeps its parameters
+    again.close()
+
+
+def test_late_reports_of_a_closed_attempt_are_still_recorded(tmp_path: Path) -> None:
+    core = _open(tmp_path)
+    core.start_optimize(1)
+    a = core.next_trial("r1", None)
+    assert a is not None
+    finished = TrialOutcome(a.number, a.attempt, TrialState.COMPLETE, (1.0,))
+    assert core.next_trial("r1", finished) is None
+    core.report_later(a.number, a.attempt, (ReportNote(2, 0.25),))
+    assert core.records()[0].intermediate_values == {2: 0.25}
+    with pytest.raises(Exception, match="not running"):
+        core.report(a.number, a.attempt, (ReportNote(3, 0.1),))
+    core.close()
+
+
+def test_a_writer_whose_lease_is_taken_over_stops_writing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(ts, "_HEARTBEAT_INTERVAL_S", 0.0)
+    monkeypatch.setattr(ts, "_FLUSH_INTERVAL_S", 0.01)
+    core = _open(tmp_path)
+    core.start_optimize(2)
+    lease = json.loads((tmp_path / LEASE_FILE).read_text())
+    lease["owner_id"] = "someone-else"
+    (tmp_path / LEASE_FILE).write_text(json.dumps(lease))
+    deadline = time.monotonic() + 5
+    while core._fenced is None and time.monotonic() < deadline:
+        time.sleep(0.01)
+    before = len(read_events(tmp_path))
+    with pytest.raises(StudyLockedError, match="taken over"):
+        core.next_trial("r1", None)
+    assert len(read_events(tmp_path)) == before
