@@ -15,7 +15,7 @@ OUT=${OUT:-$PWD/build/gpu-check}
 mkdir -p "$OUT"
 RESULTS=$OUT/gpu_results.txt
 : >"$RESULTS"
-DEADLINE=$((SECONDS + 350)) # the whole script, setup included
+DEADLINE=$((SECONDS + 420)) # the whole script, setup included
 failures=0
 
 say() { echo "[gpu_check +${SECONDS}s] $*"; }
@@ -76,7 +76,7 @@ EOF
 # ----- 3a. raysweep: 24 trials, a quarter GPU each -------------------------------------------------
 storage=$(mktemp -d /tmp/raysweep-gpu-check.XXXXXX) # also marks when our run began
 say "raysweep: examples/pytorch_digits.py, 24 trials, GPU 0.25 per trial, storage $storage"
-if bounded 150 python3 examples/pytorch_digits.py --storage "$storage" --n-trials 24 \
+if bounded 120 python3 examples/pytorch_digits.py --storage "$storage" --n-trials 24 \
   --gpu-per-trial 0.25 --max-concurrent 4 >"$OUT/raysweep.log" 2>&1; then
   rc=0
 else
@@ -98,9 +98,25 @@ fi
 bounded 20 nvidia-smi --query-compute-apps=pid,process_name,used_memory --format=csv \
   >"$OUT/gpu_apps_after_raysweep.csv" 2>&1 || true
 
-# ----- 3b. Ray Tune baseline, same machine, same share of the GPU ---------------------------------
+# ----- 3b. raysweep on the baseline's own workload (like for like) --------------------------------
+say "raysweep on the baseline's workload: benchmarks/gpu_same_workload.py, GPU 0.25 per trial"
+if bounded 100 python3 benchmarks/gpu_same_workload.py --gpu-per-trial 0.25 \
+  >"$OUT/raysweep_same_workload.log" 2>&1; then
+  rc=0
+else
+  rc=$?
+fi
+tail -n 5 "$OUT/raysweep_same_workload.log"
+if ((rc == 0)) && grep -q '^RESULT raysweep-same-workload ' "$OUT/raysweep_same_workload.log"; then
+  grep '^RESULT raysweep-same-workload ' "$OUT/raysweep_same_workload.log" >>"$RESULTS"
+else
+  failures=$((failures + 1))
+  echo "FAILED benchmarks/gpu_same_workload.py rc=$rc; see raysweep_same_workload.log" >>"$RESULTS"
+fi
+
+# ----- 3c. Ray Tune baseline, same machine, same share of the GPU ---------------------------------
 say "baseline: REUSE=1 GPUS=0.25 .gpu/ray_tune_baseline.py"
-if bounded 120 env REUSE=1 GPUS=0.25 python3 .gpu/ray_tune_baseline.py >"$OUT/ray_tune.log" 2>&1; then
+if bounded 100 env REUSE=1 GPUS=0.25 python3 .gpu/ray_tune_baseline.py >"$OUT/ray_tune.log" 2>&1; then
   rc=0
 else
   rc=$?
