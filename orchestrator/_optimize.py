@@ -98,10 +98,10 @@ def run_optimize(
             progress = ray.get(scheduler.progress.remote())
             display.update(progress)
     except KeyboardInterrupt:
-        _interrupt(pool)
+        _interrupt(pool, "stopped by the user (Ctrl-C)")
         raise
-    except BaseException:
-        _interrupt(pool)
+    except BaseException as exc:
+        _interrupt(pool, f"stopped because another trial raised {type(exc).__name__}")
         raise
     finally:
         display.close(progress)
@@ -128,7 +128,7 @@ def _collect(pool: _Pool, ref: Any) -> None:
             pool.retire(idle)
 
 
-def _interrupt(pool: _Pool) -> None:
+def _interrupt(pool: _Pool, reason: str) -> None:
     """No new trials; ask running ones to stop at their next report; kill what lingers."""
     pool.scheduler.stop_new_trials.remote()
     for _, actor in pool.running.values():
@@ -144,10 +144,10 @@ def _interrupt(pool: _Pool) -> None:
                 with contextlib.suppress(Exception):
                     ray.get(ref)
                 name, _ = pool.retire(ref)
-                ray.get(pool.scheduler.runner_lost.remote(name, "stopped by the user", False))
+                ray.get(pool.scheduler.runner_lost.remote(name, reason, False))
     except KeyboardInterrupt:
         pass  # a second Ctrl-C: stop waiting
-    pool.kill_all("stopped by the user before the trial reached a report")
+    pool.kill_all(f"{reason}; killed before the trial reached a report")
 
 
 def _describe(exc: BaseException) -> str:

@@ -187,8 +187,11 @@ class Trial:
 
 def objective_values(result: Any, n_objectives: int) -> tuple[float, ...]:
     """Check what an objective returned; raise ValueError saying what is wrong with it."""
+    is_sequence = isinstance(result, Sequence) and not isinstance(result, (str, bytes))
+    if n_objectives == 1 and is_sequence and len(result) == 1:
+        result = result[0]  # [0.93] for a single objective, as Optuna's tell accepts
     items = result if n_objectives > 1 else (result,)
-    if n_objectives > 1 and (isinstance(result, (str, bytes)) or not isinstance(result, Sequence)):
+    if n_objectives > 1 and not is_sequence:
         raise ValueError(
             f"the study has {n_objectives} objectives; return a sequence of {n_objectives} "
             f"numbers, not {type(result).__name__}"

@@ -9,7 +9,7 @@ import pyarrow as pa
 import pytest
 from objectives import quadratic
 
-from raysweep.orchestrator import create_study
+from raysweep.orchestrator import Trial, create_study
 from raysweep.samplers import RandomSampler, TrialState
 from raysweep.scheduling import ASHA
 
@@ -157,3 +157,21 @@ def test_asked_trial_survives_restart_and_is_told_by_number(tmp_path: Path) -> N
     assert numbers == sorted(set(numbers)) and number in numbers  # numbers never reused
     assert again.tell(number, float(value)).state is TrialState.COMPLETE
     again.close()
+
+
+def _two_objectives(trial: Trial) -> tuple[float, float]:
+    x = trial.suggest_float("x", 0.0, 1.0)
+    return x, 1.0 - x * x
+
+
+def test_two_objectives(tmp_path: Path) -> None:
+    study = create_study(name="two", storage=tmp_path, directions=["minimize", "maximize"], seed=0)
+    study.optimize(_two_objectives, n_trials=3, show_progress=False)
+    for t in study.trials:
+        assert t.state is TrialState.COMPLETE and t.values is not None
+        assert t.values == (t.params["x"], 1.0 - t.params["x"] ** 2)
+    table = study.trials_table()
+    assert "values_0" in table.column_names and "values_1" in table.column_names
+    with pytest.raises(ValueError, match="several objectives"):
+        _ = study.best_trial
+    study.close()
