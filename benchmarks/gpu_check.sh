@@ -73,61 +73,46 @@ except ImportError:
     print("pynvml: MISSING (the baseline will fail; our mean_gpu_util will be n/a)")
 EOF
 
+# measure LABEL PATTERN LOG LIMIT CMD...: run one measured program, keep its RESULT line (the
+# lines matching PATTERN) or record its failure; returns non-zero when it failed.
+measure() {
+  local label=$1 pattern=$2 log=$3 limit=$4 rc=0
+  shift 4
+  say "$label"
+  bounded "$limit" "$@" >"$OUT/$log" 2>&1 || rc=$?
+  tail -n 20 "$OUT/$log"
+  if ((rc == 0)) && grep -q "$pattern" "$OUT/$log"; then
+    grep "$pattern" "$OUT/$log" >>"$RESULTS"
+    return 0
+  fi
+  failures=$((failures + 1))
+  echo "FAILED $label rc=$rc (124 = timed out); see $log" >>"$RESULTS"
+  return 1
+}
+
 # ----- 3a. raysweep: 24 trials, a quarter GPU each -------------------------------------------------
 storage=$(mktemp -d /tmp/raysweep-gpu-check.XXXXXX) # also marks when our run began
-say "raysweep: examples/pytorch_digits.py, 24 trials, GPU 0.25 per trial, storage $storage"
-if bounded 120 python3 examples/pytorch_digits.py --storage "$storage" --n-trials 24 \
-  --gpu-per-trial 0.25 --max-concurrent 4 >"$OUT/raysweep.log" 2>&1; then
-  rc=0
-else
-  rc=$?
-fi
-tail -n 20 "$OUT/raysweep.log"
-if ((rc == 0)) && grep -q '^RESULT raysweep ' "$OUT/raysweep.log"; then
-  grep '^RESULT raysweep ' "$OUT/raysweep.log" >>"$RESULTS"
-else
-  failures=$((failures + 1))
-  echo "FAILED raysweep examples/pytorch_digits.py rc=$rc (124 = timed out); see raysweep.log" \
-    >>"$RESULTS"
+if ! measure "raysweep: examples/pytorch_digits.py, 24 trials, GPU 0.25 per trial" \
+  '^RESULT raysweep ' raysweep.log 120 \
+  python3 examples/pytorch_digits.py --storage "$storage" --n-trials 24 --gpu-per-trial 0.25 \
+  --max-concurrent 4; then
   # Ray's own logs of that session (if it got that far) say what the runners did.
   if [[ -d /tmp/ray/session_latest/logs && /tmp/ray/session_latest -nt $storage ]]; then
     tar czf "$OUT/raysweep_ray_logs.tgz" -C /tmp/ray/session_latest logs 2>/dev/null || true
   fi
 fi
-# Anything still holding the GPU would skew the baseline: list it (nothing is killed here).
+# Anything still holding the GPU would skew what follows: list it (nothing is killed here).
 bounded 20 nvidia-smi --query-compute-apps=pid,process_name,used_memory --format=csv \
   >"$OUT/gpu_apps_after_raysweep.csv" 2>&1 || true
 
 # ----- 3b. raysweep on the baseline's own workload (like for like) --------------------------------
-say "raysweep on the baseline's workload: benchmarks/gpu_same_workload.py, GPU 0.25 per trial"
-if bounded 100 python3 benchmarks/gpu_same_workload.py --gpu-per-trial 0.25 \
-  >"$OUT/raysweep_same_workload.log" 2>&1; then
-  rc=0
-else
-  rc=$?
-fi
-tail -n 5 "$OUT/raysweep_same_workload.log"
-if ((rc == 0)) && grep -q '^RESULT raysweep-same-workload ' "$OUT/raysweep_same_workload.log"; then
-  grep '^RESULT raysweep-same-workload ' "$OUT/raysweep_same_workload.log" >>"$RESULTS"
-else
-  failures=$((failures + 1))
-  echo "FAILED benchmarks/gpu_same_workload.py rc=$rc; see raysweep_same_workload.log" >>"$RESULTS"
-fi
+measure "raysweep on the baseline's workload: benchmarks/gpu_same_workload.py, GPU 0.25" \
+  '^RESULT raysweep-same-workload ' raysweep_same_workload.log 100 \
+  python3 benchmarks/gpu_same_workload.py --gpu-per-trial 0.25 || true
 
 # ----- 3c. Ray Tune baseline, same machine, same share of the GPU ---------------------------------
-say "baseline: REUSE=1 GPUS=0.25 .gpu/ray_tune_baseline.py"
-if bounded 100 env REUSE=1 GPUS=0.25 python3 .gpu/ray_tune_baseline.py >"$OUT/ray_tune.log" 2>&1; then
-  rc=0
-else
-  rc=$?
-fi
-tail -n 20 "$OUT/ray_tune.log"
-if ((rc == 0)) && grep -q '^RESULT ' "$OUT/ray_tune.log"; then
-  grep '^RESULT ' "$OUT/ray_tune.log" >>"$RESULTS"
-else
-  failures=$((failures + 1))
-  echo "FAILED ray_tune_baseline.py rc=$rc (124 = timed out); see ray_tune.log" >>"$RESULTS"
-fi
+measure "baseline: REUSE=1 GPUS=0.25 .gpu/ray_tune_baseline.py" '^RESULT ' ray_tune.log 100 \
+  env REUSE=1 GPUS=0.25 python3 .gpu/ray_tune_baseline.py || true
 # Start-up times, outside both wall_s figures.
 grep -h '^create_study ' "$OUT/raysweep.log" >>"$RESULTS" || true
 grep -h '^ray.init ' "$OUT/ray_tune.log" >>"$RESULTS" || true
