@@ -20,7 +20,11 @@ from raysweep.samplers import RandomSampler, TrialState
 from raysweep.scheduling import ASHA
 
 MIN_RESOURCE, MAX_RESOURCE, REDUCTION_FACTOR = 1, 10, 3
-RUNGS = (1, 3, 9)  # min_resource * reduction_factor**k below max_resource
+ASHA_CONFIG = ASHA(
+    min_resource=MIN_RESOURCE, max_resource=MAX_RESOURCE, reduction_factor=REDUCTION_FACTOR
+)
+# The steps where a decision is made, the same for all three systems: 1, 3 and 9.
+RUNGS = tuple(ASHA_CONFIG.decision_steps())
 CONCURRENCY = 2
 
 
@@ -53,7 +57,10 @@ def start_probe() -> ray.actor.ActorHandle:
     return probe
 
 
-def run_raysweep(trials: int, reports: int, work: Path, probe: object) -> Measured:
+def run_raysweep(
+    trials: int, reports: int, work: Path, probe: object, system: str = "raysweep"
+) -> Measured:
+    """raysweep on the no-op objective; without a probe (None), no round-trip pings."""
     samples = work / "samples"
     samples.mkdir(parents=True)
     study = create_study(
@@ -61,11 +68,7 @@ def run_raysweep(trials: int, reports: int, work: Path, probe: object) -> Measur
         storage=work / "studies",
         direction="maximize",
         sampler=RandomSampler(seed=0),
-        scheduler=ASHA(
-            min_resource=MIN_RESOURCE,
-            max_resource=MAX_RESOURCE,
-            reduction_factor=REDUCTION_FACTOR,
-        ),
+        scheduler=ASHA_CONFIG,
     )
     objective = functools.partial(
         raysweep_objective, reports=reports, rungs=RUNGS, probe=probe, out_dir=str(samples)
@@ -86,7 +89,7 @@ def run_raysweep(trials: int, reports: int, work: Path, probe: object) -> Measur
     found = read_samples(str(samples), "raysweep")
     handoffs = found.get("handoff", [])
     return Measured(
-        system="raysweep",
+        system=system,
         reports=reports,
         trials=len(records),
         wall_s=wall,

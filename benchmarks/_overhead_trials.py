@@ -82,9 +82,10 @@ def raysweep_objective(
             if step not in rungs:
                 trial.report(x, step=step)
                 continue
-            start = time.perf_counter()
-            ray.get(probe.ping.remote())
-            record("rtt", time.perf_counter() - start)
+            if probe is not None:
+                start = time.perf_counter()
+                ray.get(probe.ping.remote())
+                record("rtt", time.perf_counter() - start)
             start = time.perf_counter()
             try:
                 trial.report(x, step=step)

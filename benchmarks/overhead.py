@@ -31,7 +31,7 @@ from pathlib import Path
 
 import optuna
 import ray
-from _overhead_report import section, write_section
+from _overhead_report import NO_PROBE, section, write_section
 from _overhead_systems import Measured, run_optuna, run_raysweep, run_tune, start_probe
 
 HERE = Path(__file__).resolve().parent
@@ -89,12 +89,15 @@ def _git() -> str:
     return commit + (" + uncommitted changes" if run("status", "--porcelain") else "")
 
 
+def _load() -> str:
+    return " / ".join(f"{x:.2f}" for x in os.getloadavg())
+
+
 def _machine() -> str:
-    load = " / ".join(f"{x:.2f}" for x in os.getloadavg())
     return (
         f"{len(os.sched_getaffinity(0))} CPUs (`nproc`), {_cpu_model()}, Python "
         f"{platform.python_version()}, Ray {ray.__version__}, Optuna {optuna.__version__}, "
-        f"raysweep at {_git()}; load average at start {load}"
+        f"raysweep at {_git()}"
     )
 
 
@@ -105,7 +108,11 @@ def _run_all(args: argparse.Namespace, work: Path) -> list[Measured]:
         results: list[Measured] = []
         for reports in args.reports:
             steps: list[tuple[str, Callable[[Path], Measured]]] = [
-                ("raysweep", lambda d, r=reports: run_raysweep(args.trials, r, d, probe))
+                ("raysweep", lambda d, r=reports: run_raysweep(args.trials, r, d, probe)),
+                (
+                    NO_PROBE,
+                    lambda d, r=reports: run_raysweep(args.trials, r, d, None, NO_PROBE),
+                ),
             ]
             if not args.skip_tune:
                 n = args.tune_trials or args.trials
@@ -130,7 +137,8 @@ def main(argv: list[str] | None = None) -> None:
     args = _parse(argv)
     started = time.perf_counter()
     date = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-    machine = _machine()
+    load_before = os.getloadavg()[0]
+    machine = f"{_machine()}; load average (1/5/15 min) before the run {_load()}"
     work = Path(tempfile.mkdtemp(prefix="rsbench-"))
     # A Ray temp dir of our own: the default one is shared with anything else on the machine.
     (work / "ray").mkdir()
@@ -139,7 +147,16 @@ def main(argv: list[str] | None = None) -> None:
         results = _run_all(args, work)
     finally:
         shutil.rmtree(work, ignore_errors=True)
+    after = os.getloadavg()[0]
+    load_after = f"{_load()} (this run itself keeps about 2 busy)"
     notes = list(args.note)
+    if load_before > 0.5 or after > 3.0:
+        notes.append(
+            f"The machine is shared (load average {load_before:.1f} before the run and "
+            f"{after:.1f} after it, of which this run accounts for about 2): other work may have "
+            "competed with the systems, so treat the numbers as indicative and re-run on a "
+            "quiet machine before quoting them."
+        )
     if not args.skip_tune and args.tune_trials and args.tune_trials != args.trials:
         notes.append(
             f"Ray Tune ran {args.tune_trials} trials per configuration, not {args.trials}: "
@@ -152,6 +169,7 @@ def main(argv: list[str] | None = None) -> None:
         date=date,
         machine=machine,
         total_s=time.perf_counter() - started,
+        load_after=load_after,
         notes=notes,
     )
     print(text)

@@ -13,13 +13,23 @@ from typing import Any
 import ray
 from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
+from raysweep.orchestrator._protocol import Proposal, Updates
 from raysweep.orchestrator._runner import Runner
 from raysweep.orchestrator._sampler_service import SamplerServiceCore
 from raysweep.orchestrator._state import StudyInfo
 from raysweep.orchestrator._trial_scheduler import TrialSchedulerCore
-from raysweep.samplers import Distribution, Sampler, TrialRecord
+from raysweep.samplers import Distribution, Sampler
 
 _SCHEDULER_CONCURRENCY = 64
+
+
+class _RayPending:
+    def __init__(self, ref: Any) -> None:
+        self._ref = ref
+
+    def result(self) -> dict[int, Proposal]:
+        result: dict[int, Proposal] = ray.get(self._ref)
+        return result
 
 
 class _RaySamplerClient:
@@ -28,17 +38,10 @@ class _RaySamplerClient:
     def __init__(self, handle: Any) -> None:
         self._handle = handle
 
-    def propose(
-        self, number: int, updates: list[TrialRecord]
-    ) -> dict[str, tuple[Distribution, Any]]:
-        result: dict[str, tuple[Distribution, Any]] = ray.get(
-            self._handle.propose.remote(number, updates)
-        )
-        return result
+    def propose(self, numbers: tuple[int, ...], updates: Updates) -> _RayPending:
+        return _RayPending(self._handle.propose.remote(numbers, updates))
 
-    def suggest(
-        self, number: int, name: str, distribution: Distribution, updates: list[TrialRecord]
-    ) -> Any:
+    def suggest(self, number: int, name: str, distribution: Distribution, updates: Updates) -> Any:
         return ray.get(self._handle.suggest.remote(number, name, distribution, updates))
 
 

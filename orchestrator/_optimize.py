@@ -71,7 +71,7 @@ def run_optimize(
     catch: tuple[type[BaseException], ...],
     show_progress: bool,
 ) -> None:
-    remaining: int = ray.get(scheduler.start_optimize.remote(n_trials))
+    remaining: int = ray.get(scheduler.start_optimize.remote(n_trials, max_concurrent))
     if remaining == 0:
         return
     try:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from raysweep.samplers import Distribution, TrialState
+from raysweep.samplers import Distribution, TrialRecord, TrialState
 from raysweep.scheduling import Scheduler
 
 
@@ -37,6 +37,22 @@ class UserAttrNote:
 Note = ParamNote | ReportNote | UserAttrNote
 
 
+# A joint proposal: parameter name -> (the distribution it was drawn from, the value).
+Proposal = dict[str, tuple[Distribution, Any]]
+
+
+@dataclass(frozen=True)
+class Updates:
+    """Trial records that changed since the last batch sent to the SamplerService.
+
+    Batches are numbered: calls to the service run outside the scheduler's lock, so two batches
+    may arrive out of order, and the service keeps a record only if it is newer than its copy.
+    """
+
+    version: int
+    records: tuple[TrialRecord, ...]
+
+
 @dataclass(frozen=True)
 class Assignment:
     """A trial handed to a runner (or to an ask/tell caller)."""
@@ -45,7 +61,7 @@ class Assignment:
     attempt: int
     params: dict[str, Any]
     distributions: dict[str, Distribution]
-    proposal: dict[str, tuple[Distribution, Any]]
+    proposal: Proposal
     scheduler: Scheduler
     n_objectives: int
 

@@ -13,9 +13,16 @@ from typing import Any
 from raysweep.orchestrator import _events as ev
 from raysweep.orchestrator._errors import DuplicatedStudyError
 from raysweep.orchestrator._log import Event, EventLog, ReplayReport
-from raysweep.orchestrator._protocol import Note, ParamNote, ReportNote, TrialOutcome, UserAttrNote
+from raysweep.orchestrator._protocol import (
+    Note,
+    ParamNote,
+    ReportNote,
+    TrialOutcome,
+    Updates,
+    UserAttrNote,
+)
 from raysweep.orchestrator._state import StudyInfo, StudyState
-from raysweep.samplers import Distribution, StudyDirection, TrialRecord, TrialState
+from raysweep.samplers import Distribution, StudyDirection, TrialState
 from raysweep.scheduling import Decision, Scheduler, SchedulerState, scheduler_from_json
 
 # A runner process that dies this many times on one trial fails the trial: it would kill the
@@ -56,6 +63,7 @@ class StudyRecorder:
                 )
         # Trials whose record the sampler service has not seen since they changed.
         self.dirty: set[int] = set(state.trials)
+        self._updates_version = 0
 
     @classmethod
     def open(
@@ -85,10 +93,11 @@ class StudyRecorder:
         if trial is not None:
             self.dirty.add(trial)
 
-    def take_updates(self) -> list[TrialRecord]:
-        updates = [self.state.record(n) for n in sorted(self.dirty)]
+    def take_updates(self) -> Updates:
+        self._updates_version += 1
+        records = tuple(self.state.record(n) for n in sorted(self.dirty))
         self.dirty.clear()
-        return updates
+        return Updates(self._updates_version, records)
 
     def apply_notes(
         self, number: int, attempt: int, notes: tuple[Note, ...], *, judge: bool = True

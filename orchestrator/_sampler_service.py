@@ -3,16 +3,20 @@
 The scheduler sends the trial records that changed since its last call along with each request,
 so the service's copy of the history is current when it proposes, and a restarted service is
 brought back in step by the first request after it starts (the scheduler sends everything).
+Proposals are asked for a few trial numbers at a time, ahead of need, so that handing a trial
+to a runner does not wait for the sampler.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from raysweep.orchestrator._protocol import Proposal, Updates
 from raysweep.samplers import (
     Distribution,
     Sampler,
     SamplingContext,
+    SeenDistributions,
     StudyDirection,
     TrialRecord,
 )
@@ -26,32 +30,68 @@ class SamplerServiceCore:
         self._seed = study_seed
         self._directions = directions
         self._history: dict[int, TrialRecord] = {}
+        self._versions: dict[int, int] = {}
+        self._seen = SeenDistributions()
+        self._snapshot: tuple[TrialRecord, ...] | None = ()
 
-    def _context(self, number: int, updates: list[TrialRecord]) -> SamplingContext:
-        for record in updates:
-            self._history[record.number] = record
-        history = [r for n, r in self._history.items() if n != number]
+    def _apply(self, updates: Updates) -> None:
+        for record in updates.records:
+            # Requests run concurrently in the scheduler: keep only the newest copy of a record.
+            if self._versions.get(record.number, -1) < updates.version:
+                self._history[record.number] = record
+                self._versions[record.number] = updates.version
+                self._seen.update(record)
+                self._snapshot = None
+
+    def _context(self, number: int) -> SamplingContext:
+        if self._snapshot is None:
+            self._snapshot = tuple(self._history.values())
+        history = self._snapshot
+        if number in self._history:  # a re-run or asked trial: not part of its own history
+            history = tuple(r for r in history if r.number != number)
         return SamplingContext(
             study_seed=self._seed,
             trial_number=number,
             directions=self._directions,
             history=history,
+            seen=dict(self._seen.distributions),
         )
 
-    def propose(
-        self, number: int, updates: list[TrialRecord]
-    ) -> dict[str, tuple[Distribution, Any]]:
-        """The joint proposal at trial start: values for the space seen in earlier trials."""
-        context = self._context(number, updates)
-        space = self._sampler.infer_relative_search_space(context)
-        if not space:
-            return {}
-        values = self._sampler.sample_relative(context, space)
-        return {name: (space[name], values[name]) for name in space if name in values}
+    def propose(self, numbers: tuple[int, ...], updates: Updates) -> dict[int, Proposal]:
+        """Joint proposals at trial start, one per trial number, over the space seen so far."""
+        self._apply(updates)
+        proposals: dict[int, Proposal] = {}
+        for number in numbers:
+            context = self._context(number)
+            space = self._sampler.infer_relative_search_space(context)
+            values = self._sampler.sample_relative(context, space) if space else {}
+            proposals[number] = {
+                name: (space[name], values[name]) for name in space if name in values
+            }
+        return proposals
 
-    def suggest(
-        self, number: int, name: str, distribution: Distribution, updates: list[TrialRecord]
-    ) -> Any:
+    def suggest(self, number: int, name: str, distribution: Distribution, updates: Updates) -> Any:
         """An independent proposal for a parameter the joint proposal did not cover."""
-        context = self._context(number, updates)
-        return self._sampler.sample_independent(context, name, distribution)
+        self._apply(updates)
+        return self._sampler.sample_independent(self._context(number), name, distribution)
+
+
+class _Done:
+    def __init__(self, result: dict[int, Proposal]) -> None:
+        self._result = result
+
+    def result(self) -> dict[int, Proposal]:
+        return self._result
+
+
+class LocalSamplerClient:
+    """The SamplerService in the caller's process (tests; no Ray)."""
+
+    def __init__(self, service: SamplerServiceCore) -> None:
+        self._service = service
+
+    def propose(self, numbers: tuple[int, ...], updates: Updates) -> _Done:
+        return _Done(self._service.propose(numbers, updates))
+
+    def suggest(self, number: int, name: str, distribution: Distribution, updates: Updates) -> Any:
+        return self._service.suggest(number, name, distribution, updates)

@@ -97,6 +97,10 @@ class StudyState:
         # The latest distribution of each parameter name in the study, for compatibility checks.
         self.distributions: dict[str, Distribution] = {}
         self.last_seq = -1
+        # Kept as trials change state, so that the scheduler's per-trial questions ("how many
+        # have finished?", "which wait for a re-run?") do not scan the whole study.
+        self._by_state: dict[TrialState, int] = dict.fromkeys(TrialState, 0)
+        self._waiting_optimize: set[int] = set()
 
     @classmethod
     def replay(cls, events: Iterable[Event]) -> StudyState:
@@ -120,9 +124,11 @@ class StudyState:
         if event.trial is None:
             raise ValueError(f"event {event.seq} of kind {kind!r} names no trial")
         if kind == ev.TRIAL_CREATED:
-            self.trials[event.trial] = _Trial(number=event.trial, origin=p["origin"])
+            created = _Trial(number=event.trial, origin=p["origin"])
+            self.trials[event.trial] = created
+            self._by_state[created.state] += 1
             if p["origin"] == ev.ORIGIN_ASK:
-                self._start(self.trials[event.trial], 0, event.ts, None)
+                self._start(created, 0, event.ts, None)
             return
         trial = self.trials[event.trial]
         if kind == ev.TRIAL_STARTED:
@@ -138,21 +144,29 @@ class StudyState:
         elif kind == ev.USER_ATTR:
             trial.user_attrs[p["key"]] = p["value"]
         elif kind == ev.TRIAL_FINISHED:
-            trial.state = TrialState(p["state"])
+            self._set_state(trial, TrialState(p["state"]))
             trial.values = ev.decode_values(p.get("values"))
             trial.error = p.get("error")
             trial.completed = event.ts
             trial.runner = None
         elif kind == ev.TRIAL_INTERRUPTED:
-            trial.state = TrialState.WAITING
+            self._set_state(trial, TrialState.WAITING)
             trial.error = p.get("reason")
             trial.crashes += bool(p.get("crash", False))
             trial.runner = None
         # Decisions are kept for the reader of the log; the scheduler state replays reports.
 
-    @staticmethod
-    def _start(trial: _Trial, attempt: int, ts: float, runner: str | None) -> None:
-        trial.state = TrialState.RUNNING
+    def _set_state(self, trial: _Trial, state: TrialState) -> None:
+        self._by_state[trial.state] -= 1
+        self._by_state[state] += 1
+        trial.state = state
+        if state is TrialState.WAITING and trial.origin == ev.ORIGIN_OPTIMIZE:
+            self._waiting_optimize.add(trial.number)
+        else:
+            self._waiting_optimize.discard(trial.number)
+
+    def _start(self, trial: _Trial, attempt: int, ts: float, runner: str | None) -> None:
+        self._set_state(trial, TrialState.RUNNING)
         trial.attempt = attempt
         trial.runner = runner
         # Steps are counted per attempt: a new attempt starts a fresh curve.
@@ -167,17 +181,14 @@ class StudyState:
         return self.trials[number].record()
 
     def count(self, *states: TrialState) -> int:
-        return sum(1 for t in self.trials.values() if t.state in states)
+        return sum(self._by_state[state] for state in states)
 
     def finished_count(self) -> int:
-        return sum(1 for t in self.trials.values() if t.state.is_finished())
+        return self.count(TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAILED)
 
     def waiting_optimize_trials(self) -> list[int]:
-        return [
-            t.number
-            for t in self.trials.values()
-            if t.state is TrialState.WAITING and t.origin == ev.ORIGIN_OPTIMIZE
-        ]
+        """Trials of `optimize` waiting to be re-run, lowest number first."""
+        return sorted(self._waiting_optimize)
 
     def orphaned_running(self) -> list[_Trial]:
         """Trials that were running under `optimize` when a previous writer stopped."""

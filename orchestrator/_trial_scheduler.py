@@ -8,6 +8,7 @@ next batch (at most `_FLUSH_INTERVAL_S` later), since a lost report only means a
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import socket
 import threading
@@ -18,7 +19,14 @@ from typing import Any, Protocol
 from raysweep.orchestrator import _events as ev
 from raysweep.orchestrator._errors import StudyLockedError, TrialStateError
 from raysweep.orchestrator._lease import Lease
-from raysweep.orchestrator._protocol import Assignment, Note, Progress, TrialOutcome
+from raysweep.orchestrator._protocol import (
+    Assignment,
+    Note,
+    Progress,
+    Proposal,
+    TrialOutcome,
+    Updates,
+)
 from raysweep.orchestrator._recorder import StudyRecorder
 from raysweep.orchestrator._state import StudyInfo
 from raysweep.samplers import (
@@ -38,13 +46,17 @@ _HEARTBEAT_INTERVAL_S = 5.0
 SNAPSHOT_EVERY = 20_000
 
 
+class PendingProposals(Protocol):
+    def result(self) -> dict[int, Proposal]: ...
+
+
 class SamplerClient(Protocol):
-    def propose(
-        self, number: int, updates: list[TrialRecord]
-    ) -> dict[str, tuple[Distribution, Any]]: ...
+    def propose(self, numbers: tuple[int, ...], updates: Updates) -> PendingProposals:
+        """Start proposing for `numbers`; must not block (the scheduler's lock may be held)."""
+        ...
 
     def suggest(
-        self, number: int, name: str, distribution: Distribution, updates: list[TrialRecord]
+        self, number: int, name: str, distribution: Distribution, updates: Updates
     ) -> Any: ...
 
 
@@ -72,6 +84,10 @@ class TrialSchedulerCore:
         self._closed = threading.Event()
         self._fenced: StudyLockedError | None = None
         self._sampler: SamplerClient | None = None
+        # Proposals are fetched ahead for the next trial numbers, `_prefetch` at a time.
+        self._proposals: dict[int, Proposal] = {}
+        self._inflight: tuple[tuple[int, ...], PendingProposals] | None = None
+        self._prefetch = 1
 
     # ----- life -------------------------------------------------------------------------------
 
@@ -117,6 +133,8 @@ class TrialSchedulerCore:
             self._sampler = sampler
             # A new (or restarted) sampler service knows nothing yet: send it everything.
             self._rec.dirty = set(self._rec.state.trials)
+            self._proposals.clear()
+            self._inflight = None
 
     def close(self) -> None:
         self._closed.set()
@@ -160,11 +178,12 @@ class TrialSchedulerCore:
 
     # ----- optimize -----------------------------------------------------------------------------
 
-    def start_optimize(self, n_trials: int) -> int:
+    def start_optimize(self, n_trials: int, concurrency: int = 1) -> int:
         """Aim for `n_trials` finished trials in total; returns how many are still to run."""
         with self._lock:
             self._target = n_trials
             self._accepting = True
+            self._prefetch = max(1, concurrency)
             return max(0, n_trials - self._rec.state.finished_count())
 
     def stop_new_trials(self) -> None:
@@ -182,14 +201,18 @@ class TrialSchedulerCore:
         return self._rec.state.finished_count() + in_flight < self._target
 
     def next_trial(self, runner: str, outcome: TrialOutcome | None) -> Assignment | None:
-        """Close the runner's last trial (if any) and hand it the next one (if any is wanted)."""
+        """Close the runner's last trial (if any) and hand it the next one (if any is wanted).
+
+        The SamplerService is asked outside the lock, so that other runners' reports are not
+        held up while it proposes.
+        """
         with self._lock:
             if outcome is not None:
                 self._runner_trials.pop(runner, None)
                 self._rec.close_attempt(outcome)
             assignment = self._assign(runner) if self._wants_more() else None
         self._commit()
-        return assignment
+        return None if assignment is None else self._with_proposal(assignment)
 
     def _assign(self, runner: str) -> Assignment:
         waiting = self._rec.state.waiting_optimize_trials()
@@ -204,17 +227,64 @@ class TrialSchedulerCore:
         return self._assignment(number, attempt)
 
     def _assignment(self, number: int, attempt: int) -> Assignment:
-        proposal = self._sampler_client().propose(number, self._rec.take_updates())
+        """The trial as it stands (under the lock), before its proposal is attached."""
         trial = self._rec.state.trials[number]
         return Assignment(
             number=number,
             attempt=attempt,
             params=dict(trial.params),
             distributions=dict(trial.distributions),
-            proposal=proposal,
+            proposal={},
             scheduler=self._rec.scheduler,
             n_objectives=len(self.info.directions),
         )
+
+    def _with_proposal(self, assignment: Assignment) -> Assignment:
+        return dataclasses.replace(assignment, proposal=self._proposal_for(assignment.number))
+
+    def _proposal_for(self, number: int) -> Proposal:
+        """The joint proposal for trial `number`: fetched ahead if possible, else now.
+
+        Called without the lock: waiting for the SamplerService must not hold up reports.
+        A proposal fetched ahead saw the history as it was then (for a model-based sampler,
+        like a trial started a little earlier); the runner checks each value against the
+        distribution the objective asks for, so nothing out of range is ever used.
+        """
+        while True:
+            with self._lock:
+                if number in self._proposals:
+                    proposal = self._proposals.pop(number)
+                    self._refill()
+                    return proposal
+                if self._inflight is None or number not in self._inflight[0]:
+                    self._request((number, *self._ahead(exclude=number)))
+                inflight = self._inflight
+            assert inflight is not None
+            result = inflight[1].result()
+            with self._lock:
+                if self._inflight is inflight:
+                    self._proposals.update(result)
+                    self._inflight = None
+                elif number not in self._proposals and number in result:
+                    return result[number]  # a batch that was superseded before it arrived
+
+    def _ahead(self, *, exclude: int) -> tuple[int, ...]:
+        """Numbers of the next new trials that have no proposal yet (lock held)."""
+        first = self._rec.state.next_number
+        wanted = range(first, first + self._prefetch)
+        return tuple(n for n in wanted if n != exclude and n not in self._proposals)
+
+    def _request(self, numbers: tuple[int, ...]) -> None:
+        self._inflight = (
+            numbers,
+            self._sampler_client().propose(numbers, self._rec.take_updates()),
+        )
+
+    def _refill(self) -> None:
+        if self._inflight is None and self._accepting:
+            ahead = self._ahead(exclude=-1)
+            if ahead:
+                self._request(ahead)
 
     def busy_runners(self) -> set[str]:
         """Runners that hold a trial now."""
@@ -272,11 +342,13 @@ class TrialSchedulerCore:
                     raise IncompatibleDistributionError(f"parameter {name!r}: {exc}") from None
             if name in trial.params:
                 return trial.params[name]
-            value = self._sampler_client().suggest(
-                number, name, distribution, self._rec.take_updates()
-            )
+            updates = self._rec.take_updates()
+        value = self._sampler_client().suggest(number, name, distribution, updates)
+        with self._lock:
+            self._require_running(number, attempt)
+            # A parameter is drawn once: if a concurrent call recorded it meanwhile, that wins.
             self._rec.record_param(number, name, distribution, value)
-            return value
+            return self._rec.state.trials[number].params[name]
 
     def _require_running(self, number: int, attempt: int) -> None:
         trial = self._rec.state.trials.get(number)
@@ -296,7 +368,7 @@ class TrialSchedulerCore:
             self._rec.emit(ev.TRIAL_CREATED, number, {"origin": ev.ORIGIN_ASK})
             assignment = self._assignment(number, 0)
         self._commit()
-        return assignment
+        return self._with_proposal(assignment)
 
     def tell(
         self,

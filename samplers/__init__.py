@@ -4,7 +4,13 @@ Nothing here talks to Ray, reads a clock or touches a global random state; every
 function of a :class:`SamplingContext`, so replaying a study's event log reproduces it.
 """
 
-from raysweep.samplers._base import Sampler, SamplingContext, sampler_rng
+from raysweep.samplers._base import (
+    Sampler,
+    SamplingContext,
+    SeenDistributions,
+    sampler_rng,
+    seen_distributions,
+)
 from raysweep.samplers._categorical import CategoricalDistribution
 from raysweep.samplers._distributions import Distribution, check_compatible, distribution_from_json
 from raysweep.samplers._errors import IncompatibleDistributionError, InvalidDistributionError
@@ -25,11 +31,13 @@ __all__ = [
     "RandomSampler",
     "Sampler",
     "SamplingContext",
+    "SeenDistributions",
     "StudyDirection",
     "TrialRecord",
     "TrialState",
     "check_compatible",
     "distribution_from_json",
     "sampler_rng",
+    "seen_distributions",
     "trial_record_from_json",
 ]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import abc
 import functools
 import zlib
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -32,30 +32,73 @@ def sampler_rng(seed: int, trial_number: int, name: str | None = None) -> np.ran
     return np.random.default_rng([seed, trial_number, digest])
 
 
+def _number(trial: TrialRecord) -> int:
+    return trial.number
+
+
+def seen_distributions(history: Iterable[TrialRecord]) -> dict[str, Distribution]:
+    """See :attr:`SamplingContext.seen_distributions`; :class:`SeenDistributions` keeps it live."""
+    seen = SeenDistributions()
+    for trial in history:
+        seen.update(trial)
+    return dict(seen.distributions)
+
+
+class SeenDistributions:
+    """The latest distribution of every name in started trials, kept as records arrive."""
+
+    def __init__(self) -> None:
+        self.distributions: dict[str, Distribution] = {}
+        self._from: dict[str, int] = {}
+
+    def update(self, trial: TrialRecord) -> None:
+        if trial.state is TrialState.WAITING:
+            return
+        for name, distribution in trial.distributions.items():
+            if self._from.get(name, -1) <= trial.number:
+                self.distributions[name] = distribution
+                self._from[name] = trial.number
+
+
 @dataclass(frozen=True)
 class SamplingContext:
     """Everything a sampler may use to propose values for trial ``trial_number``.
 
     ``history`` holds every other trial of the study in any state (not the trial being sampled),
     as the orchestrator knows them when it asks; ``directions`` has one entry per objective.
+    ``seen``, when given, must equal what :attr:`seen_distributions` would compute from
+    ``history``: the orchestrator keeps it up to date as trials change, so that samplers need
+    not rescan the whole history for it on every proposal.
     """
 
     study_seed: int
     trial_number: int
     directions: tuple[StudyDirection, ...]
     history: Sequence[TrialRecord]
+    seen: Mapping[str, Distribution] | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "directions", tuple(self.directions))
         object.__setattr__(self, "history", tuple(self.history))
         if not self.directions:
             raise ValueError("SamplingContext: directions is empty; pass one per objective")
-        if any(trial.number == self.trial_number for trial in self.history):
+        if self.trial_number in map(_number, self.history):
             raise ValueError(
                 f"SamplingContext: trial {self.trial_number} is in its own history; "
                 "pass only the other trials of the study"
             )
         sampler_rng(self.study_seed, self.trial_number)  # validates both numbers
+
+    @functools.cached_property
+    def seen_distributions(self) -> Mapping[str, Distribution]:
+        """Each name used by a started (not WAITING) trial, with its latest distribution.
+
+        "Latest" is by trial number. WAITING trials are left out: their parameters were fixed by
+        hand, not drawn from a space.
+        """
+        if self.seen is not None:
+            return self.seen
+        return seen_distributions(self.history)
 
     @functools.cached_property
     def running(self) -> tuple[TrialRecord, ...]:

@@ -13,7 +13,7 @@ from raysweep.orchestrator import _trial_scheduler as ts
 from raysweep.orchestrator._lease import LEASE_FILE
 from raysweep.orchestrator._log import read_events
 from raysweep.orchestrator._protocol import ParamNote, ReportNote, TrialOutcome
-from raysweep.orchestrator._sampler_service import SamplerServiceCore
+from raysweep.orchestrator._sampler_service import LocalSamplerClient, SamplerServiceCore
 from raysweep.orchestrator._state import StudyInfo, StudyState
 from raysweep.samplers import FloatDistribution, RandomSampler, StudyDirection, TrialState
 from raysweep.scheduling import ASHA, Action
@@ -36,7 +36,8 @@ def _info(scheduler: ASHA | None = None) -> StudyInfo:
 def _open(directory: Path, *, load: bool = False) -> ts.TrialSchedulerCore:
     core = ts.TrialSchedulerCore(str(directory), _info(), load_if_exists=load, seed_given=True)
     core.open()
-    core.attach_sampler(SamplerServiceCore(RandomSampler(seed=3), 3, (StudyDirection.MAXIMIZE,)))
+    service = SamplerServiceCore(RandomSampler(seed=3), 3, (StudyDirection.MAXIMIZE,))
+    core.attach_sampler(LocalSamplerClient(service))
     return core
 
 

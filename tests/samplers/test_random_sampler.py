@@ -141,3 +141,27 @@ def test_base_sampler_defaults_to_independent_sampling_only() -> None:
     assert sampler.sample_independent(context, "layers", IntDistribution(0, 4)) == 2
     with pytest.raises(TypeError):
         Sampler()  # type: ignore[abstract]
+
+
+def test_seen_distributions_given_or_computed_agree() -> None:
+    from raysweep.samplers import SeenDistributions, TrialRecord, TrialState, seen_distributions
+
+    old = FloatDistribution(low=0.0, high=1.0)
+    new = FloatDistribution(low=0.0, high=2.0)
+    only_late = IntDistribution(low=1, high=3)
+    history = [
+        TrialRecord(3, TrialState.COMPLETE, {"x": 1.5, "k": 2}, {"x": new, "k": only_late}, (1.0,)),
+        TrialRecord(1, TrialState.PRUNED, {"x": 0.5}, {"x": old}),
+        TrialRecord(4, TrialState.WAITING, {"z": 0.5}, {"z": old}),  # fixed by hand: not seen
+    ]
+    expected = {"x": new, "k": only_late}
+    assert seen_distributions(history) == expected
+    live = SeenDistributions()
+    for record in history:
+        live.update(record)
+    assert live.distributions == expected
+    given = SamplingContext(0, 9, (StudyDirection.MINIMIZE,), history, seen=live.distributions)
+    computed = SamplingContext(0, 9, (StudyDirection.MINIMIZE,), history)
+    sampler = RandomSampler(seed=0)
+    assert sampler.infer_relative_search_space(given) == expected
+    assert sampler.sample_relative(given, expected) == sampler.sample_relative(computed, expected)

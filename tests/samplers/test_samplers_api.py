@@ -18,12 +18,14 @@ EXPORTED = {
     "RandomSampler",
     "Sampler",
     "SamplingContext",
+    "SeenDistributions",
     "StudyDirection",
     "TrialRecord",
     "TrialState",
     "check_compatible",
     "distribution_from_json",
     "sampler_rng",
+    "seen_distributions",
     "trial_record_from_json",
 }
 
