@@ -72,7 +72,7 @@ def start_study_actors(
     here = NodeAffinitySchedulingStrategy(
         node_id=ray.get_runtime_context().get_node_id(), soft=False
     )
-    scheduler: Any = SchedulerRemote.options(  # type: ignore[attr-defined]
+    scheduler: Any = SchedulerRemote.options(
         num_cpus=0, max_concurrency=_SCHEDULER_CONCURRENCY, scheduling_strategy=here
     ).remote(
         directory,
@@ -87,8 +87,8 @@ def start_study_actors(
         ray.kill(scheduler)
         raise
     # The study may be older than this call: the sampler follows the seed the log recorded.
-    sampler_service: Any = SamplerRemote.options(  # type: ignore[attr-defined]
-        num_cpus=0, scheduling_strategy=here
-    ).remote(sampler, info.seed, info.directions)
+    sampler_service: Any = SamplerRemote.options(num_cpus=0, scheduling_strategy=here).remote(
+        sampler, info.seed, info.directions
+    )
     ray.get(scheduler.attach_sampler_actor.remote(sampler_service))
     return scheduler, sampler_service, info

@@ -43,9 +43,7 @@ class _Pool:
 
     def spawn(self) -> None:
         name = f"runner-{uuid.uuid4().hex[:8]}"
-        actor = RunnerRemote.options(  # type: ignore[attr-defined]
-            max_concurrency=2, **self.shape.actor_options()
-        ).remote()
+        actor = RunnerRemote.options(max_concurrency=2, **self.shape.actor_options()).remote()
         ref = actor.serve.remote(self.scheduler, self.objective, self.catch, name)
         self.running[ref] = (name, actor)
 

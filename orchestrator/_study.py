@@ -55,6 +55,16 @@ class Study:
         self._scheduler = scheduler
         self._sampler_actor = sampler
         self._info = info
+        self._closed = False
+
+    def _live(self) -> Any:
+        """The TrialScheduler's handle; a clear error once the study is closed."""
+        if self._closed:
+            raise RuntimeError(
+                f"study {self.name!r} is closed; open it again with "
+                "create_study(..., load_if_exists=True)"
+            )
+        return self._scheduler
 
     # ----- what the study is --------------------------------------------------------------------
 
@@ -119,7 +129,7 @@ class Study:
         shape = ResourceShape.parse(resources)
         check_placeable(shape, live_node_capacities())
         run_optimize(
-            self._scheduler,
+            self._live(),
             objective,
             n_trials=target,
             timeout=timeout,
@@ -134,8 +144,8 @@ class Study:
 
         The trial stays RUNNING, across restarts too, until it is told by number.
         """
-        assignment = ray.get(self._scheduler.ask.remote())
-        return Trial(assignment, AskLink(self._scheduler, assignment.number, assignment.attempt))
+        assignment = ray.get(self._live().ask.remote())
+        return Trial(assignment, AskLink(self._live(), assignment.number, assignment.attempt))
 
     def tell(
         self,
@@ -168,7 +178,7 @@ class Study:
         elif values is not None:
             raise ValueError(f"a trial told {state.value} takes no values")
         record: TrialRecord = ray.get(
-            self._scheduler.tell.remote(number, state, checked, error, notes)
+            self._live().tell.remote(number, state, checked, error, notes)
         )
         return record
 
@@ -176,11 +186,11 @@ class Study:
 
     @property
     def trials(self) -> list[TrialRecord]:
-        records: list[TrialRecord] = ray.get(self._scheduler.records.remote())
+        records: list[TrialRecord] = ray.get(self._live().records.remote())
         return records
 
     def trial(self, number: int) -> TrialRecord:
-        record: TrialRecord = ray.get(self._scheduler.record.remote(number))
+        record: TrialRecord = ray.get(self._live().record.remote(number))
         return record
 
     @property
@@ -209,7 +219,10 @@ class Study:
         return trials_table(self.trials, len(self.directions))
 
     def close(self) -> None:
-        """Commit the log, release the study's lease and stop its actors."""
+        """Commit the log, release the study's lease and stop its actors. Idempotent."""
+        if self._closed:
+            return
+        self._closed = True
         _OPEN.pop(str(self._directory), None)
         try:
             ray.get(self._scheduler.close.remote())

@@ -93,7 +93,8 @@ class Trial:
     def suggest_categorical(
         self, name: str, choices: Sequence[CategoricalChoice]
     ) -> CategoricalChoice:
-        return self._suggest(name, CategoricalDistribution(choices=tuple(choices)))  # type: ignore[no-any-return]
+        choice: CategoricalChoice = self._suggest(name, CategoricalDistribution(choices=choices))
+        return choice
 
     def _suggest(self, name: str, distribution: Distribution) -> Any:
         if not isinstance(name, str) or not name:

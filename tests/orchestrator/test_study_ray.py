@@ -175,3 +175,16 @@ def test_two_objectives(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="several objectives"):
         _ = study.best_trial
     study.close()
+
+
+def test_a_closed_study_says_so(tmp_path: Path) -> None:
+    study = create_study(name="closed", storage=tmp_path, seed=0)
+    study.close()
+    study.close()  # idempotent
+    with pytest.raises(RuntimeError, match="is closed; open it again"):
+        _ = study.trials
+    with pytest.raises(RuntimeError, match="is closed"):
+        study.optimize(quadratic, n_trials=1, show_progress=False)
+    again = create_study(name="closed", storage=tmp_path, load_if_exists=True)
+    assert again.trials == []
+    again.close()
