@@ -12,24 +12,22 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 
 
+def _run_example(address: str, script: str, *args: str) -> str:
+    """Run `examples/<script>` with `args` on the test session's Ray; return its stdout."""
+    env = dict(os.environ, RAY_ADDRESS=address)
+    command = [sys.executable, str(ROOT / "examples" / script), *args]
+    result = subprocess.run(command, capture_output=True, text=True, env=env, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return result.stdout
+
+
 def test_quickstart_runs_and_resumes(ray_session: str, tmp_path: Path) -> None:
-    env = dict(os.environ, RAY_ADDRESS=ray_session)
-    command = [
-        sys.executable,
-        str(ROOT / "examples" / "quickstart.py"),
-        "--storage",
-        str(tmp_path),
-        "--n-trials",
-        "6",
-    ]
-    first = subprocess.run(command, capture_output=True, text=True, env=env, timeout=300)
-    assert first.returncode == 0, first.stderr[-3000:]
-    assert "trials: 6 (" in first.stdout and "best value: 0." in first.stdout
+    storage = ["--storage", str(tmp_path)]
+    first = _run_example(ray_session, "quickstart.py", *storage, "--n-trials", "6")
+    assert "trials: 6 (" in first and "best value: 0." in first
     # Run again with a larger budget: the study continues instead of starting over.
-    command[-1] = "8"
-    second = subprocess.run(command, capture_output=True, text=True, env=env, timeout=300)
-    assert second.returncode == 0, second.stderr[-3000:]
-    assert "trials: 8 (" in second.stdout
+    second = _run_example(ray_session, "quickstart.py", *storage, "--n-trials", "8")
+    assert "trials: 8 (" in second
 
 
 @pytest.mark.skipif(
@@ -37,17 +35,14 @@ def test_quickstart_runs_and_resumes(ray_session: str, tmp_path: Path) -> None:
     reason="PyTorch is not installed",
 )
 def test_pytorch_example_runs_on_cpu(ray_session: str, tmp_path: Path) -> None:
-    env = dict(os.environ, RAY_ADDRESS=ray_session)
-    command = [
-        sys.executable,
-        str(ROOT / "examples" / "pytorch_digits.py"),
+    out = _run_example(
+        ray_session,
+        "pytorch_digits.py",
         "--storage",
         str(tmp_path),
         "--n-trials",
         "3",
         "--max-concurrent",
         "2",
-    ]
-    result = subprocess.run(command, capture_output=True, text=True, env=env, timeout=300)
-    assert result.returncode == 0, result.stderr[-3000:]
-    assert "RESULT raysweep" in result.stdout
+    )
+    assert "RESULT raysweep" in out
