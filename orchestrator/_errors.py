@@ -14,7 +14,6 @@ __all__ = [
     "RaysweepError",
     "StorageError",
     "StudyLockedError",
-    "StudyNotFoundError",
     "TrialInterrupted",
     "TrialPruned",
     "TrialStateError",
@@ -51,10 +50,6 @@ class CorruptLogError(RaysweepError, RuntimeError):
 
 class DuplicatedStudyError(RaysweepError, ValueError):
     """`create_study` found a study of that name and was not told to load it."""
-
-
-class StudyNotFoundError(RaysweepError, LookupError):
-    """No study of that name in that storage."""
 
 
 class TrialStateError(RaysweepError, RuntimeError):

@@ -82,9 +82,6 @@ class Runner:
     def interrupt(self) -> None:
         self._stop.set()
 
-    def ping(self) -> bool:
-        return True
-
     def serve(
         self,
         scheduler: Any,

@@ -6,7 +6,6 @@ study reopened from its log is the study that was written. It does no I/O and ne
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -197,7 +196,3 @@ class StudyState:
             for t in self.trials.values()
             if t.state is TrialState.RUNNING and t.origin == ev.ORIGIN_OPTIMIZE
         ]
-
-
-def with_state(record: TrialRecord, state: TrialState) -> TrialRecord:
-    return dataclasses.replace(record, state=state)

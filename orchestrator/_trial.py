@@ -113,7 +113,7 @@ class Trial:
             value = proposed[1]
             self._notes.append(ParamNote(name, distribution, value))
         else:
-            value = self._link.suggest(name, distribution, self._take_notes())
+            value = self._link.suggest(name, distribution, self.take_notes())
         self._params[name] = value
         self._distributions[name] = distribution
         return value
@@ -150,13 +150,13 @@ class Trial:
         while self._uncrossed and self._uncrossed[0] <= step:
             self._uncrossed.pop(0)
         if crosses:
-            decision = self._link.send(self._take_notes(), wait=True)
+            decision = self._link.send(self.take_notes(), wait=True)
             if decision is not None:
                 self._last_decision = decision
                 if decision.action is Action.STOP and self._link.raises_on_prune:
                     raise TrialPruned(decision.reason)
         elif self._link.flush_due():
-            self._link.send(self._take_notes(), wait=False)
+            self._link.send(self.take_notes(), wait=False)
 
     def should_prune(self) -> bool:
         """True when the scheduler decided, at the last rung reported, to stop this trial."""
@@ -177,13 +177,10 @@ class Trial:
         self._user_attrs[key] = value
         self._notes.append(UserAttrNote(key, value))
 
-    def _take_notes(self) -> tuple[Note, ...]:
+    def take_notes(self) -> tuple[Note, ...]:
+        """What the trial learned and has not sent yet; the caller sends it."""
         notes, self._notes = tuple(self._notes), []
         return notes
-
-    def take_notes(self) -> tuple[Note, ...]:
-        """What the trial learned and has not sent yet (for the message that ends it)."""
-        return self._take_notes()
 
 
 def objective_values(result: Any, n_objectives: int) -> tuple[float, ...]:

@@ -104,7 +104,6 @@ def test_public_names_of_the_orchestrator() -> None:
         "StorageError",
         "Study",
         "StudyLockedError",
-        "StudyNotFoundError",
         "Trial",
         "TrialPruned",
         "TrialStateError",
