@@ -98,12 +98,11 @@ class Runner:
             outcome, fatal = self._run(scheduler, objective, catch, assignment)
             done += 1
             if fatal is not None:
-                scheduler.stop_new_trials.remote()
-                ray.get(scheduler.next_trial.remote(runner, outcome))
-                return ServeResult(runner, done, fatal, assignment.number)
-            if self._stop.is_set():
-                ray.get(scheduler.next_trial.remote(runner, outcome))
-                return ServeResult(runner, done)
+                ray.get(scheduler.stop_new_trials.remote())
+            if fatal is not None or self._stop.is_set():
+                # Hand the outcome back without taking a new trial.
+                ray.get(scheduler.next_trial.remote(runner, outcome, False))
+                return ServeResult(runner, done, fatal, assignment.number if fatal else None)
 
     def _run(
         self,

@@ -200,7 +200,9 @@ class TrialSchedulerCore:
         in_flight = len(self._runner_trials)
         return self._rec.state.finished_count() + in_flight < self._target
 
-    def next_trial(self, runner: str, outcome: TrialOutcome | None) -> Assignment | None:
+    def next_trial(
+        self, runner: str, outcome: TrialOutcome | None, take: bool = True
+    ) -> Assignment | None:
         """Close the runner's last trial (if any) and hand it the next one (if any is wanted).
 
         The SamplerService is asked outside the lock, so that other runners' reports are not
@@ -210,7 +212,7 @@ class TrialSchedulerCore:
             if outcome is not None:
                 self._runner_trials.pop(runner, None)
                 self._rec.close_attempt(outcome)
-            assignment = self._assign(runner) if self._wants_more() else None
+            assignment = self._assign(runner) if take and self._wants_more() else None
         self._commit()
         return None if assignment is None else self._with_proposal(assignment)
 
