@@ -8,16 +8,20 @@ import ray
 
 
 def ensure_ray() -> None:
-    """Use the Ray the caller started; else join the cluster in RAY_ADDRESS; else start one.
+    """Use the Ray the caller started; else join a running cluster; else start a local one.
 
-    Under `ray job submit` RAY_ADDRESS names the cluster, so the same script runs on a laptop and
+    A running cluster is the one named by RAY_ADDRESS (as `ray job submit` sets it), or the one
+    `ray start` left on this machine (`address="auto"`), so the same script runs on a laptop and
     on a cluster unchanged.
     """
     if ray.is_initialized():
         return
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
     address = os.environ.get("RAY_ADDRESS") or None
-    if address is None:
-        ray.init(include_dashboard=False)
-    else:
+    if address is not None:
         ray.init(address=address)
+        return
+    try:
+        ray.init(address="auto")
+    except ConnectionError:
+        ray.init(include_dashboard=False)

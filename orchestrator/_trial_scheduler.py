@@ -183,7 +183,8 @@ class TrialSchedulerCore:
         with self._lock:
             self._target = n_trials
             self._accepting = True
-            self._prefetch = max(1, concurrency)
+            # Two proposals per runner ahead: one request to the SamplerService per few trials.
+            self._prefetch = max(1, 2 * concurrency)
             return max(0, n_trials - self._rec.state.finished_count())
 
     def stop_new_trials(self) -> None:
