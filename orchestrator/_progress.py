@@ -11,11 +11,15 @@ from raysweep.orchestrator._protocol import Progress
 _LINE_EVERY_S = 10.0
 
 
-def _summary(progress: Progress, elapsed: float, finished_here: int) -> str:
+def _states(progress: Progress) -> str:
     counts = ", ".join(f"{state} {n}" for state, n in sorted(progress.counts.items()))
     best = "-" if progress.best_value is None else f"{progress.best_value:.6g}"
+    return f"{counts or 'no trials'} | best {best}"
+
+
+def _summary(progress: Progress, elapsed: float, finished_here: int) -> str:
     rate = finished_here / elapsed if elapsed > 0 else 0.0
-    return f"{counts or 'no trials'} | best {best} | {rate:.2f} trials/s"
+    return f"{_states(progress)} | {rate:.2f} trials/s"
 
 
 class ProgressDisplay:
@@ -37,13 +41,13 @@ class ProgressDisplay:
         if not self._enabled:
             return
         now = time.monotonic()
-        summary = _summary(progress, now - self._start, progress.finished - self._already)
         if self._bar is not None:
             self._bar.n = progress.finished
-            self._bar.set_postfix_str(summary, refresh=False)
+            self._bar.set_postfix_str(_states(progress), refresh=False)  # tqdm shows the rate
             self._bar.refresh()
         elif now - self._last_line >= _LINE_EVERY_S:
             self._last_line = now
+            summary = _summary(progress, now - self._start, progress.finished - self._already)
             print(
                 f"[raysweep] {progress.finished}/{progress.target} finished | {summary}",
                 file=self._stream,
