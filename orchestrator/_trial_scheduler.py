@@ -14,19 +14,13 @@ import socket
 import threading
 import time
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 from raysweep.orchestrator import _events as ev
 from raysweep.orchestrator._errors import StudyLockedError, TrialStateError
 from raysweep.orchestrator._lease import Lease
-from raysweep.orchestrator._protocol import (
-    Assignment,
-    Note,
-    Progress,
-    Proposal,
-    TrialOutcome,
-    Updates,
-)
+from raysweep.orchestrator._proposals import ProposalSource, SamplerClient
+from raysweep.orchestrator._protocol import Assignment, Note, Progress, TrialOutcome
 from raysweep.orchestrator._recorder import StudyRecorder
 from raysweep.orchestrator._state import StudyInfo
 from raysweep.samplers import (
@@ -44,20 +38,6 @@ _HEARTBEAT_INTERVAL_S = 5.0
 # Replay reads the newest snapshot and the segments after it: take one every so many events so
 # that reopening a long study stays fast.
 SNAPSHOT_EVERY = 20_000
-
-
-class PendingProposals(Protocol):
-    def result(self) -> dict[int, Proposal]: ...
-
-
-class SamplerClient(Protocol):
-    def propose(self, numbers: tuple[int, ...], updates: Updates) -> PendingProposals:
-        """Start proposing for `numbers`; must not block (the scheduler's lock may be held)."""
-        ...
-
-    def suggest(
-        self, number: int, name: str, distribution: Distribution, updates: Updates
-    ) -> Any: ...
 
 
 class TrialSchedulerCore:
@@ -83,11 +63,11 @@ class TrialSchedulerCore:
         self._accepting = False
         self._closed = threading.Event()
         self._fenced: StudyLockedError | None = None
-        self._sampler: SamplerClient | None = None
-        # Proposals are fetched ahead for the next trial numbers, `_prefetch` at a time.
-        self._proposals: dict[int, Proposal] = {}
-        self._inflight: tuple[tuple[int, ...], PendingProposals] | None = None
-        self._prefetch = 1
+        self._proposals = ProposalSource(
+            self._lock,
+            take_updates=lambda: self._rec.take_updates(),
+            next_number=lambda: self._rec.state.next_number,
+        )
 
     # ----- life -------------------------------------------------------------------------------
 
@@ -130,11 +110,9 @@ class TrialSchedulerCore:
 
     def attach_sampler(self, sampler: SamplerClient) -> None:
         with self._lock:
-            self._sampler = sampler
+            self._proposals.attach(sampler)
             # A new (or restarted) sampler service knows nothing yet: send it everything.
             self._rec.dirty = set(self._rec.state.trials)
-            self._proposals.clear()
-            self._inflight = None
 
     def close(self) -> None:
         self._closed.set()
@@ -171,11 +149,6 @@ class TrialSchedulerCore:
             raise self._fenced
         self._rec.log.commit()
 
-    def _sampler_client(self) -> SamplerClient:
-        if self._sampler is None:
-            raise RuntimeError("the TrialScheduler has no sampler attached")
-        return self._sampler
-
     # ----- optimize -----------------------------------------------------------------------------
 
     def start_optimize(self, n_trials: int, concurrency: int = 1) -> int:
@@ -184,7 +157,7 @@ class TrialSchedulerCore:
             self._target = n_trials
             self._accepting = True
             # Two proposals per runner ahead: one request to the SamplerService per few trials.
-            self._prefetch = max(1, 2 * concurrency)
+            self._proposals.ahead = max(1, 2 * concurrency)
             return max(0, n_trials - self._rec.state.finished_count())
 
     def stop_new_trials(self) -> None:
@@ -243,51 +216,8 @@ class TrialSchedulerCore:
         )
 
     def _with_proposal(self, assignment: Assignment) -> Assignment:
-        return dataclasses.replace(assignment, proposal=self._proposal_for(assignment.number))
-
-    def _proposal_for(self, number: int) -> Proposal:
-        """The joint proposal for trial `number`: fetched ahead if possible, else now.
-
-        Called without the lock: waiting for the SamplerService must not hold up reports.
-        A proposal fetched ahead saw the history as it was then (for a model-based sampler,
-        like a trial started a little earlier); the runner checks each value against the
-        distribution the objective asks for, so nothing out of range is ever used.
-        """
-        while True:
-            with self._lock:
-                if number in self._proposals:
-                    proposal = self._proposals.pop(number)
-                    self._refill()
-                    return proposal
-                if self._inflight is None or number not in self._inflight[0]:
-                    self._request((number, *self._ahead(exclude=number)))
-                inflight = self._inflight
-            assert inflight is not None
-            result = inflight[1].result()
-            with self._lock:
-                if self._inflight is inflight:
-                    self._proposals.update(result)
-                    self._inflight = None
-                elif number not in self._proposals and number in result:
-                    return result[number]  # a batch that was superseded before it arrived
-
-    def _ahead(self, *, exclude: int) -> tuple[int, ...]:
-        """Numbers of the next new trials that have no proposal yet (lock held)."""
-        first = self._rec.state.next_number
-        wanted = range(first, first + self._prefetch)
-        return tuple(n for n in wanted if n != exclude and n not in self._proposals)
-
-    def _request(self, numbers: tuple[int, ...]) -> None:
-        self._inflight = (
-            numbers,
-            self._sampler_client().propose(numbers, self._rec.take_updates()),
-        )
-
-    def _refill(self) -> None:
-        if self._inflight is None and self._accepting:
-            ahead = self._ahead(exclude=-1)
-            if ahead:
-                self._request(ahead)
+        proposal = self._proposals.get(assignment.number, refill=self._accepting)
+        return dataclasses.replace(assignment, proposal=proposal)
 
     def busy_runners(self) -> set[str]:
         """Runners that hold a trial now."""
@@ -346,7 +276,7 @@ class TrialSchedulerCore:
             if name in trial.params:
                 return trial.params[name]
             updates = self._rec.take_updates()
-        value = self._sampler_client().suggest(number, name, distribution, updates)
+        value = self._proposals.sampler.suggest(number, name, distribution, updates)
         with self._lock:
             self._require_running(number, attempt)
             # A parameter is drawn once: if a concurrent call recorded it meanwhile, that wins.
