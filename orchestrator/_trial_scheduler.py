@@ -315,6 +315,11 @@ class TrialSchedulerCore:
             trial = self._rec.state.trials.get(number)
             if trial is None:
                 raise TrialStateError(f"trial {number} does not exist in this study")
+            if trial.origin != ev.ORIGIN_ASK:
+                raise TrialStateError(
+                    f"trial {number} was started by optimize, which records its result; "
+                    "tell only trials that came from ask"
+                )
             if trial.state is not TrialState.RUNNING:
                 raise TrialStateError(
                     f"trial {number} cannot be told: it is already {trial.state.value}"

@@ -156,6 +156,9 @@ def test_asked_trial_survives_restart_and_is_told_by_number(tmp_path: Path) -> N
     numbers = [t.number for t in again.trials]
     assert numbers == sorted(set(numbers)) and number in numbers  # numbers never reused
     assert again.tell(number, float(value)).state is TrialState.COMPLETE
+    optimized = next(t.number for t in again.trials if t.number != number)
+    with pytest.raises(Exception, match="started by optimize"):
+        again.tell(optimized, 1.0)
     again.close()
 
 
