@@ -1,4 +1,4 @@
-"""Regenerate ``data/sample_log_v1/``, the checked-in log that every later raysweep must replay.
+"""Regenerate ``data/log_format_v1/``, the checked-in log that every later raysweep must replay.
 
 Run only when deliberately replacing the sample (say, with the final event vocabulary):
 ``python tests/orchestrator/make_sample_log.py``. The old sample is the point of the test, so a
@@ -17,7 +17,7 @@ from typing import Any
 
 from raysweep.orchestrator._log import EventLog
 
-TARGET = Path(__file__).parent / "data" / "sample_log_v1"
+TARGET = Path(__file__).parent / "data" / "log_format_v1"
 START = 1_767_225_600.0  # 2026-01-01T00:00:00Z
 
 EVENTS: list[tuple[str, int | None, dict[str, Any]]] = [

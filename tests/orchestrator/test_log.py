@@ -19,7 +19,7 @@ import pytest
 from raysweep.orchestrator._errors import CorruptLogError, StorageError
 from raysweep.orchestrator._log import SCHEMA, SCHEMA_VERSION, Event, EventLog, read_events, replay
 
-SAMPLE_V1 = Path(__file__).parent / "data" / "sample_log_v1"
+SAMPLE_V1 = Path(__file__).parent / "data" / "log_format_v1"
 
 
 def fixed_clock(start: float = 1000.0) -> Callable[[], float]:
