@@ -135,3 +135,52 @@ def test_a_writer_whose_lease_is_taken_over_stops_writing(
     with pytest.raises(StudyLockedError, match="taken over"):
         core.next_trial("r1", None)
     assert len(read_events(tmp_path)) == before
+
+
+def _crash(core: ts.TrialSchedulerCore) -> None:
+    """Stop a writer the way a killed process does: no snapshot, no lease release."""
+    core._closed.set()
+    core._background.join()
+    core._rec.log.commit()
+
+
+def test_a_torn_last_write_is_dropped_reported_and_nothing_before_it_lost(tmp_path: Path) -> None:
+    core = _open(tmp_path)
+    core.start_optimize(3)
+    assert _run(core, "r1", {}) == 3
+    before = core.records()
+    _crash(core)
+    core._lease.release()
+    (segment,) = sorted((tmp_path / "segments").iterdir())
+    with segment.open("ab") as f:
+        f.write(b"\xff\xff\xff\xff\x40\x00\x00\x00torn")  # half of a batch that never finished
+
+    again = _open(tmp_path, load=True)
+    assert again.records() == before
+    started = [e for e in read_events(tmp_path) if e.kind == "writer_started"][-1]
+    assert "torn" in (started.payload["replay"] or "")
+    again.close()
+
+
+def test_a_dead_writers_lease_is_taken_over_and_recorded(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    core = _open(tmp_path)
+    _crash(core)  # the lease file stays, naming this process ...
+    lease = json.loads((tmp_path / LEASE_FILE).read_text())
+    gone = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    lease["pid"] = int(gone.stdout)  # ... now a process that has exited
+    lease["owner_id"] = "dead-writer"
+    (tmp_path / LEASE_FILE).write_text(json.dumps(lease))
+
+    again = _open(tmp_path, load=True)
+    started = [e for e in read_events(tmp_path) if e.kind == "writer_started"][-1]
+    assert started.payload["took_over_from"] is not None
+    assert str(lease["pid"]) in started.payload["took_over_from"]
+    again.close()
