@@ -87,8 +87,10 @@ def start_study_actors(
         ray.kill(scheduler)
         raise
     # The study may be older than this call: the sampler follows the seed the log recorded.
-    sampler_service: Any = SamplerRemote.options(num_cpus=0, scheduling_strategy=here).remote(
-        sampler, info.seed, info.directions
-    )
+    # Ray restarts a lost SamplerService and retries its calls; the restarted service asks the
+    # scheduler for the whole history (SamplerOutOfStepError) before it proposes again.
+    sampler_service: Any = SamplerRemote.options(
+        num_cpus=0, scheduling_strategy=here, max_restarts=-1, max_task_retries=-1
+    ).remote(sampler, info.seed, info.directions)
     ray.get(scheduler.attach_sampler_actor.remote(sampler_service))
     return scheduler, sampler_service, info

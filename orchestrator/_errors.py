@@ -52,6 +52,13 @@ class DuplicatedStudyError(RaysweepError, ValueError):
     """`create_study` found a study of that name and was not told to load it."""
 
 
+class SamplerOutOfStepError(RaysweepError, RuntimeError):
+    """The SamplerService was restarted and has not seen the whole history yet.
+
+    The TrialScheduler answers it by sending every trial again; users do not see it.
+    """
+
+
 class TrialStateError(RaysweepError, RuntimeError):
     """A call about a trial that does not exist, or is no longer running (told twice, say)."""
 

@@ -17,6 +17,7 @@ import threading
 from collections.abc import Callable
 from typing import Any, Protocol
 
+from raysweep.orchestrator._errors import SamplerOutOfStepError
 from raysweep.orchestrator._protocol import Proposal, Updates
 from raysweep.samplers import Distribution
 
@@ -65,10 +66,12 @@ class ProposalSource:
         *,
         take_updates: Callable[[], Updates],
         next_number: Callable[[], int],
+        send_all: Callable[[], None],
     ) -> None:
         self._lock = lock
         self._take_updates = take_updates
         self._next_number = next_number
+        self._send_all = send_all
         self._sampler: SamplerClient | None = None
         self._ready: dict[int, Proposal] = {}
         self._inflight: _Request | None = None
@@ -103,13 +106,34 @@ class ProposalSource:
             if proposal is not None:
                 return proposal
             assert waiting_on is not None
-            result = waiting_on.result()
+            try:
+                result = waiting_on.result()
+            except SamplerOutOfStepError:
+                self._resync(waiting_on)
+                continue
             with self._lock:
                 if self._inflight is waiting_on:
                     self._ready.update(result)
                     self._inflight = None
                 elif number not in self._ready and number in result:
                     return result[number]  # a request that was superseded before it answered
+
+    def suggest(self, number: int, name: str, distribution: Distribution, updates: Updates) -> Any:
+        """An independent proposal (lock not held); resends the history if the service asks."""
+        try:
+            return self.sampler.suggest(number, name, distribution, updates)
+        except SamplerOutOfStepError:
+            self._resync(None)
+            with self._lock:
+                updates = self._take_updates()
+            return self.sampler.suggest(number, name, distribution, updates)
+
+    def _resync(self, failed: _Request | None) -> None:
+        """The service restarted: its next request carries every trial again."""
+        with self._lock:
+            self._send_all()
+            if failed is not None and self._inflight is failed:
+                self._inflight = None
 
     def _wanted(self, *, exclude: int) -> tuple[int, ...]:
         first = self._next_number()

@@ -51,6 +51,8 @@ class Updates:
 
     version: int
     records: tuple[TrialRecord, ...]
+    # Every trial of the study is in `records`: what a new or restarted service starts from.
+    complete: bool = False
 
 
 @dataclass(frozen=True)

@@ -62,7 +62,8 @@ class StudyRecorder:
                     event.trial, int(p["attempt"]), int(p["step"]), ev.decode_float(p["value"])
                 )
         # Trials whose record the sampler service has not seen since they changed.
-        self.dirty: set[int] = set(state.trials)
+        self.dirty: set[int] = set()
+        self._send_all = True
         self._updates_version = 0
 
     @classmethod
@@ -93,11 +94,17 @@ class StudyRecorder:
         if trial is not None:
             self.dirty.add(trial)
 
+    def send_all(self) -> None:
+        """The next updates carry every trial (a new or restarted SamplerService)."""
+        self._send_all = True
+
     def take_updates(self) -> Updates:
         self._updates_version += 1
-        records = tuple(self.state.record(n) for n in sorted(self.dirty))
+        complete, self._send_all = self._send_all, False
+        numbers = self.state.trials if complete else sorted(self.dirty)
+        records = tuple(self.state.record(n) for n in numbers)
         self.dirty.clear()
-        return Updates(self._updates_version, records)
+        return Updates(self._updates_version, records, complete)
 
     def apply_notes(
         self, number: int, attempt: int, notes: tuple[Note, ...], *, judge: bool = True

@@ -9,8 +9,10 @@ to a runner does not wait for the sampler.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
+from raysweep.orchestrator._errors import SamplerOutOfStepError
 from raysweep.orchestrator._protocol import Proposal, Updates
 from raysweep.samplers import (
     Distribution,
@@ -33,8 +35,14 @@ class SamplerServiceCore:
         self._versions: dict[int, int] = {}
         self._seen = SeenDistributions()
         self._snapshot: tuple[TrialRecord, ...] | None = ()
+        self._synced = False
 
     def _apply(self, updates: Updates) -> None:
+        if updates.complete:
+            self._synced = True
+        elif not self._synced:
+            # Started (or restarted by Ray) after the scheduler's first message: ask for all.
+            raise SamplerOutOfStepError("the sampler service has not seen the whole study yet")
         for record in updates.records:
             # Requests run concurrently in the scheduler: keep only the newest copy of a record.
             if self._versions.get(record.number, -1) < updates.version:
@@ -77,10 +85,20 @@ class SamplerServiceCore:
 
 
 class _Done:
-    def __init__(self, result: dict[int, Proposal]) -> None:
-        self._result = result
+    """An answer already computed; like a Ray call, an error surfaces when it is read."""
+
+    def __init__(self, compute: Callable[[], dict[int, Proposal]]) -> None:
+        self._result: dict[int, Proposal] | None = None
+        self._error: Exception | None = None
+        try:
+            self._result = compute()
+        except Exception as exc:
+            self._error = exc
 
     def result(self) -> dict[int, Proposal]:
+        if self._error is not None:
+            raise self._error
+        assert self._result is not None
         return self._result
 
 
@@ -91,7 +109,7 @@ class LocalSamplerClient:
         self._service = service
 
     def propose(self, numbers: tuple[int, ...], updates: Updates) -> _Done:
-        return _Done(self._service.propose(numbers, updates))
+        return _Done(lambda: self._service.propose(numbers, updates))
 
     def suggest(self, number: int, name: str, distribution: Distribution, updates: Updates) -> Any:
         return self._service.suggest(number, name, distribution, updates)

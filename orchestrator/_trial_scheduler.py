@@ -67,6 +67,7 @@ class TrialSchedulerCore:
             self._lock,
             take_updates=lambda: self._rec.take_updates(),
             next_number=lambda: self._rec.state.next_number,
+            send_all=lambda: self._rec.send_all(),
         )
 
     # ----- life -------------------------------------------------------------------------------
@@ -111,8 +112,7 @@ class TrialSchedulerCore:
     def attach_sampler(self, sampler: SamplerClient) -> None:
         with self._lock:
             self._proposals.attach(sampler)
-            # A new (or restarted) sampler service knows nothing yet: send it everything.
-            self._rec.dirty = set(self._rec.state.trials)
+            self._rec.send_all()  # a new sampler service knows nothing yet
 
     def close(self) -> None:
         self._closed.set()
@@ -276,7 +276,7 @@ class TrialSchedulerCore:
             if name in trial.params:
                 return trial.params[name]
             updates = self._rec.take_updates()
-        value = self._proposals.sampler.suggest(number, name, distribution, updates)
+        value = self._proposals.suggest(number, name, distribution, updates)
         with self._lock:
             self._require_running(number, attempt)
             # A parameter is drawn once: if a concurrent call recorded it meanwhile, that wins.

@@ -168,3 +168,18 @@ def test_a_second_driver_gets_an_error_naming_the_owner(ray_session: str, tmp_pa
     assert "StudyLockedError" in output
     assert "pid" in output and "raysweep study 'owned'" in output
     study.close()
+
+
+@pytest.mark.usefixtures("ray_session")
+def test_a_lost_sampler_service_is_restarted_and_the_study_goes_on(tmp_path: Path) -> None:
+    import ray
+    from objectives import quadratic
+
+    study = create_study(name="sampler-lost", storage=tmp_path, seed=1)
+    study.optimize(quadratic, n_trials=3, show_progress=False)
+    ray.kill(study._sampler_actor, no_restart=False)  # its process dies; Ray starts another
+    study.optimize(quadratic, n_trials=8, max_concurrent=2, show_progress=False)
+    trials = study.trials
+    assert [t.state for t in trials] == [TrialState.COMPLETE] * 8
+    assert all("lr" in t.params for t in trials)
+    study.close()

@@ -184,3 +184,38 @@ def test_a_dead_writers_lease_is_taken_over_and_recorded(tmp_path: Path) -> None
     assert started.payload["took_over_from"] is not None
     assert str(lease["pid"]) in started.payload["took_over_from"]
     again.close()
+
+
+def test_a_restarted_sampler_service_is_sent_the_whole_study(tmp_path: Path) -> None:
+    from raysweep.orchestrator._errors import SamplerOutOfStepError
+    from raysweep.orchestrator._protocol import Updates
+
+    fresh = SamplerServiceCore(RandomSampler(seed=3), 3, (StudyDirection.MAXIMIZE,))
+    with pytest.raises(SamplerOutOfStepError):
+        fresh.propose((7,), Updates(5, ()))  # a delta, but it has seen nothing before
+
+    core = _open(tmp_path)
+    core.start_optimize(6)
+    assert _run_some(core, 3) == 3
+    # Ray restarts a lost service with its constructor arguments and nothing else:
+    client = core._proposals.sampler
+    assert isinstance(client, LocalSamplerClient)
+    restarted = SamplerServiceCore(RandomSampler(seed=3), 3, (StudyDirection.MAXIMIZE,))
+    client._service = restarted
+    core._proposals._ready.clear()
+    assert _run(core, "r1", {}) == 3  # the study goes on ...
+    assert sorted(restarted._history) == list(range(6))  # ... and the service saw every trial
+    core.close()
+
+
+def _run_some(core: ts.TrialSchedulerCore, n: int) -> int:
+    outcome, ran = None, 0
+    for _ in range(n):
+        a = core.next_trial("r0", outcome)
+        assert a is not None
+        x = a.proposal["x"][1] if "x" in a.proposal else core.suggest(a.number, 0, "x", X, ())
+        notes = (ParamNote("x", X, x),) if "x" in a.proposal else ()
+        core.report(a.number, a.attempt, notes)
+        outcome, ran = TrialOutcome(a.number, a.attempt, TrialState.COMPLETE, (x,)), ran + 1
+    core.next_trial("r0", outcome, False)
+    return ran
