@@ -32,6 +32,18 @@ def _free_port() -> int:
 def head() -> Iterator[str]:
     temp = tempfile.mkdtemp(prefix="rsj-", dir="/tmp")
     port, dashboard = _free_port(), _free_port()
+    # The test session's own Ray runs beside this head: every port it would take by default
+    # (the dashboard agent's, the metrics exporter's, ...) is chosen here instead.
+    agent_ports = [
+        f"--{option}={_free_port()}"
+        for option in (
+            "dashboard-agent-listen-port",
+            "dashboard-agent-grpc-port",
+            "metrics-export-port",
+            "runtime-env-agent-port",
+            "ray-client-server-port",
+        )
+    ]
     env = dict(os.environ, RAY_AUTH_MODE="disabled", RAY_USAGE_STATS_ENABLED="0")
     env.pop("RAY_ADDRESS", None)
     starter = subprocess.Popen(
@@ -47,6 +59,7 @@ def head() -> Iterator[str]:
             "--include-dashboard=true",
             "--object-store-memory=100000000",
             "--block",
+            *agent_ports,
         ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
@@ -77,29 +90,28 @@ def head() -> Iterator[str]:
         shutil.rmtree(temp, ignore_errors=True)
 
 
-@pytest.mark.slow
-def test_quickstart_under_ray_job_submit_runs_and_resumes(head: str, tmp_path: Path) -> None:
-    env = dict(os.environ, RAY_ADDRESS=head, RAY_AUTH_MODE="disabled")
-    for n_trials, expected in (("4", "trials: 4 ("), ("6", "trials: 6 (")):
+def _submit(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    """`ray job submit`, retried while the head's job agent is still starting (busy machines)."""
+    deadline = time.monotonic() + 90
+    while True:
         job = subprocess.run(
-            [
-                RAY,
-                "job",
-                "submit",
-                "--working-dir",
-                str(ROOT / "examples"),
-                "--",
-                sys.executable,
-                "quickstart.py",
-                "--storage",
-                str(tmp_path),
-                "--n-trials",
-                n_trials,
-            ],
+            [RAY, "job", "submit", "--working-dir", str(ROOT / "examples"), "--", *args],
             capture_output=True,
             text=True,
             env=env,
             timeout=300,
+        )
+        if "No available agent" not in job.stderr + job.stdout or time.monotonic() > deadline:
+            return job
+        time.sleep(2)
+
+
+@pytest.mark.slow
+def test_quickstart_under_ray_job_submit_runs_and_resumes(head: str, tmp_path: Path) -> None:
+    env = dict(os.environ, RAY_ADDRESS=head, RAY_AUTH_MODE="disabled")
+    for n_trials, expected in (("4", "trials: 4 ("), ("6", "trials: 6 (")):
+        job = _submit(
+            env, sys.executable, "quickstart.py", "--storage", str(tmp_path), "--n-trials", n_trials
         )
         assert job.returncode == 0, job.stdout[-3000:] + job.stderr[-3000:]
         assert expected in job.stdout
