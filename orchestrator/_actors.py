@@ -8,6 +8,8 @@ log.
 
 from __future__ import annotations
 
+import os
+import uuid
 from typing import Any
 
 import ray
@@ -21,6 +23,7 @@ from raysweep.orchestrator._trial_scheduler import TrialSchedulerCore
 from raysweep.samplers import Distribution, Sampler
 
 _SCHEDULER_CONCURRENCY = 64
+NAMESPACE = "raysweep"
 
 
 class _RayPending:
@@ -46,8 +49,43 @@ class _RaySamplerClient:
 
 
 class TrialSchedulerActor(TrialSchedulerCore):
+    """The TrialScheduler as a Ray actor that Ray restarts when its process dies.
+
+    A restarted actor runs this constructor again with the same arguments: it then reopens the
+    study from its log at once (the first open succeeded, so the study exists), takes the lease
+    over from its dead predecessor, and finds the SamplerService by name. The trials that were
+    running are queued for a re-run; their runners learn it at their next call.
+    """
+
+    def __init__(
+        self,
+        directory: str,
+        requested: StudyInfo,
+        *,
+        load_if_exists: bool,
+        seed_given: bool,
+        lease_wait: float,
+        sampler_name: str,
+    ) -> None:
+        restarted = ray.get_runtime_context().was_current_actor_reconstructed
+        super().__init__(
+            directory,
+            requested,
+            load_if_exists=load_if_exists or restarted,
+            seed_given=seed_given,
+            lease_wait=lease_wait,
+        )
+        self._sampler_name = sampler_name
+        if restarted:
+            self.open(restarted=True)
+            self.attach_sampler_actor(ray.get_actor(sampler_name, namespace=NAMESPACE))
+
     def attach_sampler_actor(self, handle: Any) -> None:
         self.attach_sampler(_RaySamplerClient(handle))
+
+    def pid(self) -> int:
+        """The actor's process id (tests kill it to check the restart)."""
+        return os.getpid()
 
 
 SchedulerRemote: Any = ray.remote(TrialSchedulerActor)
@@ -72,14 +110,22 @@ def start_study_actors(
     here = NodeAffinitySchedulingStrategy(
         node_id=ray.get_runtime_context().get_node_id(), soft=False
     )
+    sampler_name = f"raysweep-sampler-{uuid.uuid4().hex}"
+    # Calls in flight when the scheduler's process dies are not retried (a hand-off is not
+    # idempotent): they fail, and their runners are replaced; later calls wait for the restart.
     scheduler: Any = SchedulerRemote.options(
-        num_cpus=0, max_concurrency=_SCHEDULER_CONCURRENCY, scheduling_strategy=here
+        num_cpus=0,
+        max_concurrency=_SCHEDULER_CONCURRENCY,
+        scheduling_strategy=here,
+        max_restarts=-1,
+        max_task_retries=0,
     ).remote(
         directory,
         requested,
         load_if_exists=load_if_exists,
         seed_given=seed_given,
         lease_wait=lease_wait,
+        sampler_name=sampler_name,
     )
     try:
         info: StudyInfo = ray.get(scheduler.open.remote())
@@ -90,7 +136,12 @@ def start_study_actors(
     # Ray restarts a lost SamplerService and retries its calls; the restarted service asks the
     # scheduler for the whole history (SamplerOutOfStepError) before it proposes again.
     sampler_service: Any = SamplerRemote.options(
-        num_cpus=0, scheduling_strategy=here, max_restarts=-1, max_task_retries=-1
+        name=sampler_name,
+        namespace=NAMESPACE,
+        num_cpus=0,
+        scheduling_strategy=here,
+        max_restarts=-1,
+        max_task_retries=-1,
     ).remote(sampler, info.seed, info.directions)
     ray.get(scheduler.attach_sampler_actor.remote(sampler_service))
     return scheduler, sampler_service, info

@@ -19,6 +19,8 @@ DECISION: Final = "decision"
 USER_ATTR: Final = "user_attr"
 TRIAL_FINISHED: Final = "trial_finished"
 TRIAL_INTERRUPTED: Final = "trial_interrupted"
+OPTIMIZE_STARTED: Final = "optimize_started"
+OPTIMIZE_STOPPED: Final = "optimize_stopped"
 
 ORIGIN_OPTIMIZE: Final = "optimize"
 ORIGIN_ASK: Final = "ask"

@@ -93,8 +93,9 @@ def run_optimize(
             if deadline is not None and time.monotonic() >= deadline:
                 scheduler.stop_new_trials.remote()
                 deadline = None
-            progress = ray.get(scheduler.progress.remote())
-            display.update(progress)
+            progress = _ask(scheduler.progress) or progress
+            if progress is not None:
+                display.update(progress)
     except KeyboardInterrupt:
         _interrupt(pool, "stopped by the user (Ctrl-C)")
         raise
@@ -102,6 +103,7 @@ def run_optimize(
         _interrupt(pool, f"stopped because another trial raised {type(exc).__name__}")
         raise
     finally:
+        _ask(scheduler.stop_new_trials)
         display.close(progress)
 
 
@@ -111,17 +113,17 @@ def _collect(pool: _Pool, ref: Any) -> None:
         result: ServeResult = ray.get(ref)
     except _INFRASTRUCTURE_ERRORS as exc:
         name, _ = pool.retire(ref)
-        ray.get(pool.scheduler.runner_lost.remote(name, _describe(exc), True))
-        if ray.get(pool.scheduler.wants_more.remote()):
+        _ask(pool.scheduler.runner_lost, name, _describe(exc), True)
+        if _ask(pool.scheduler.wants_more):
             pool.spawn()
         return
     pool.retire(ref)
     if result.fatal is not None:
         raise result.fatal
-    if not ray.get(pool.scheduler.wants_more.remote()):
+    if _ask(pool.scheduler.wants_more) is False:
         # No trial will be handed out any more: runners still waiting for resources (or for
         # their first trial) would only start to be told so. Free their places now.
-        busy = ray.get(pool.scheduler.busy_runners.remote())
+        busy = _ask(pool.scheduler.busy_runners) or set()
         for idle in [r for r, (name, _) in pool.running.items() if name not in busy]:
             pool.retire(idle)
 
@@ -146,6 +148,20 @@ def _interrupt(pool: _Pool, reason: str) -> None:
     except KeyboardInterrupt:
         pass  # a second Ctrl-C: stop waiting
     pool.kill_all(f"{reason}; killed before the trial reached a report")
+
+
+def _ask(method: Any, *args: Any) -> Any:
+    """Call the TrialScheduler; None if its process died during the call.
+
+    Ray restarts the TrialScheduler, and calls made after that wait for it; only a call in
+    flight at the moment it died fails, and each caller here can do without its answer.
+    """
+    for _ in range(3):
+        try:
+            return ray.get(method.remote(*args))
+        except ray.exceptions.RayActorError:
+            time.sleep(0.5)
+    return None
 
 
 def _describe(exc: BaseException) -> str:

@@ -140,8 +140,14 @@ class StudyRecorder:
 
     def close_attempt(self, outcome: TrialOutcome) -> None:
         trial = self.state.trials.get(outcome.number)
-        if trial is None or trial.attempt != outcome.attempt or trial.state.is_finished():
-            return  # a late message about an attempt already closed
+        if (
+            trial is None
+            or trial.attempt != outcome.attempt
+            or trial.state is not TrialState.RUNNING
+        ):
+            # A late message about an attempt already closed: finished, or interrupted while
+            # its runner went on (a restarted scheduler queues its trials for a re-run).
+            return
         self.apply_notes(outcome.number, outcome.attempt, outcome.notes)
         if outcome.state is None:
             self.interrupt(outcome.number, outcome.error or "interrupted", crash=False)

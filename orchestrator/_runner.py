@@ -17,7 +17,12 @@ from typing import Any
 
 import ray
 
-from raysweep.orchestrator._errors import ObjectiveUsageError, TrialInterrupted, TrialPruned
+from raysweep.orchestrator._errors import (
+    ObjectiveUsageError,
+    TrialInterrupted,
+    TrialPruned,
+    TrialStateError,
+)
 from raysweep.orchestrator._protocol import Assignment, Note, TrialOutcome
 from raysweep.orchestrator._trial import Trial, objective_values
 from raysweep.samplers import (
@@ -54,14 +59,14 @@ class _RunnerLink:
         ref = self._scheduler.suggest.remote(
             self._a.number, self._a.attempt, name, distribution, notes
         )
-        return ray.get(ref)
+        return _unless_stale(ref)
 
     def send(self, notes: tuple[Note, ...], *, wait: bool) -> Decision | None:
         self._last_flush = time.monotonic()
         if not wait:
             self._scheduler.report_later.remote(self._a.number, self._a.attempt, notes)
             return None
-        decision: Decision | None = ray.get(
+        decision: Decision | None = _unless_stale(
             self._scheduler.report.remote(self._a.number, self._a.attempt, notes)
         )
         return decision
@@ -134,6 +139,18 @@ class Runner:
                 state, values, error = TrialState.FAILED, None, str(exc)
         outcome = TrialOutcome(a.number, a.attempt, state, values, error, trial.take_notes())
         return outcome, fatal
+
+
+def _unless_stale(ref: Any) -> Any:
+    """The answer of a call about the running trial, or TrialInterrupted if it stopped running.
+
+    A trial stops running under its runner when the scheduler was restarted (it queues the
+    trials that were running for a re-run) or the study is being stopped.
+    """
+    try:
+        return ray.get(ref)
+    except TrialStateError as exc:
+        raise TrialInterrupted(f"the trial is no longer running here: {exc}") from None
 
 
 def _is_usage_error(exc: BaseException) -> bool:

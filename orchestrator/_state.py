@@ -99,6 +99,10 @@ class StudyState:
         # Kept as trials change state, so that the scheduler's per-trial questions ("how many
         # have finished?", "which wait for a re-run?") do not scan the whole study.
         self._by_state: dict[TrialState, int] = dict.fromkeys(TrialState, 0)
+        # The last `optimize` call's goal, so that a restarted scheduler carries on with it.
+        self.optimize_target: int | None = None
+        self.optimize_concurrency = 1
+        self.optimizing = False
         self._waiting_optimize: set[int] = set()
 
     @classmethod
@@ -119,6 +123,14 @@ class StudyState:
             self.info = StudyInfo.from_payload(p)
             return
         if kind == ev.WRITER_STARTED:
+            return
+        if kind == ev.OPTIMIZE_STARTED:
+            self.optimize_target = int(p["n_trials"])
+            self.optimize_concurrency = int(p["concurrency"])
+            self.optimizing = True
+            return
+        if kind == ev.OPTIMIZE_STOPPED:
+            self.optimizing = False
             return
         if event.trial is None:
             raise ValueError(f"event {event.seq} of kind {kind!r} names no trial")

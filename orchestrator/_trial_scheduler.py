@@ -72,8 +72,11 @@ class TrialSchedulerCore:
 
     # ----- life -------------------------------------------------------------------------------
 
-    def open(self) -> StudyInfo:
-        """Take the lease, replay the log (creating the study if new); return the study's info."""
+    def open(self, *, restarted: bool = False) -> StudyInfo:
+        """Take the lease, replay the log (creating the study if new); return the study's info.
+
+        `restarted`: Ray restarted this scheduler while `optimize` ran; carry on with its goal.
+        """
         with self._lock:
             self._lease = Lease.acquire(
                 self._directory,
@@ -103,6 +106,9 @@ class TrialSchedulerCore:
             for trial in self._rec.state.orphaned_running():
                 reason = "the study's previous writer stopped while it ran"
                 self._rec.interrupt(trial.number, reason, crash=False)
+            state = self._rec.state
+            if restarted and state.optimizing and state.optimize_target is not None:
+                self._aim(state.optimize_target, state.optimize_concurrency)
             self._rec.log.commit()
             self._snapshot_seq = self._rec.log.next_seq
             self._background = threading.Thread(target=self._flush_loop, daemon=True)
@@ -154,14 +160,24 @@ class TrialSchedulerCore:
     def start_optimize(self, n_trials: int, concurrency: int = 1) -> int:
         """Aim for `n_trials` finished trials in total; returns how many are still to run."""
         with self._lock:
-            self._target = n_trials
-            self._accepting = True
-            # Two proposals per runner ahead: one request to the SamplerService per few trials.
-            self._proposals.ahead = max(1, 2 * concurrency)
-            return max(0, n_trials - self._rec.state.finished_count())
+            self._rec.emit(
+                ev.OPTIMIZE_STARTED, None, {"n_trials": n_trials, "concurrency": concurrency}
+            )
+            self._aim(n_trials, concurrency)
+            remaining = max(0, n_trials - self._rec.state.finished_count())
+        self._commit()
+        return remaining
+
+    def _aim(self, n_trials: int, concurrency: int) -> None:
+        self._target = n_trials
+        self._accepting = True
+        # Two proposals per runner ahead: one request to the SamplerService per few trials.
+        self._proposals.ahead = max(1, 2 * concurrency)
 
     def stop_new_trials(self) -> None:
         with self._lock:
+            if self._accepting:
+                self._rec.emit(ev.OPTIMIZE_STOPPED, None, {})
             self._accepting = False
 
     def wants_more(self) -> bool:

@@ -183,3 +183,35 @@ def test_a_lost_sampler_service_is_restarted_and_the_study_goes_on(tmp_path: Pat
     assert [t.state for t in trials] == [TrialState.COMPLETE] * 8
     assert all("lr" in t.params for t in trials)
     study.close()
+
+
+@pytest.mark.usefixtures("ray_session")
+def test_a_killed_trial_scheduler_is_restarted_and_the_study_goes_on(tmp_path: Path) -> None:
+    import threading
+
+    import ray
+
+    study = create_study(name="scheduler-lost", storage=tmp_path, seed=2)
+    scheduler = study._scheduler
+    errors: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            study.optimize(slow_quadratic, n_trials=10, max_concurrent=2, show_progress=False)
+        except BaseException as exc:
+            errors.append(exc)
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    deadline = time.monotonic() + 60
+    while len(_finished(tmp_path / "scheduler-lost")) < 2 and time.monotonic() < deadline:
+        time.sleep(0.2)
+    os.kill(ray.get(scheduler.pid.remote()), signal.SIGKILL)
+    thread.join(timeout=180)
+    assert not thread.is_alive() and not errors, errors
+    trials = study.trials
+    assert sum(t.state is TrialState.COMPLETE for t in trials) == 10
+    assert sorted(t.number for t in trials) == list(range(len(trials)))
+    events = read_events(tmp_path / "scheduler-lost")
+    assert sum(e.kind == "writer_started" for e in events) == 2  # the restart reopened the log
+    study.close()

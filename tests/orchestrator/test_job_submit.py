@@ -28,71 +28,92 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-@pytest.fixture(scope="module")
-def head() -> Iterator[str]:
-    temp = tempfile.mkdtemp(prefix="rsj-", dir="/tmp")
-    port, dashboard = _free_port(), _free_port()
-    # The test session's own Ray runs beside this head: every port it would take by default
-    # (the dashboard agent's, the metrics exporter's, ...) is chosen here instead.
-    agent_ports = [
-        f"--{option}={_free_port()}"
-        for option in (
-            "dashboard-agent-listen-port",
-            "dashboard-agent-grpc-port",
-            "metrics-export-port",
-            "runtime-env-agent-port",
-            "ray-client-server-port",
+class _Head:
+    """A `ray start --head` of our own: its ports, temp dir and process session."""
+
+    def __init__(self) -> None:
+        self.temp = tempfile.mkdtemp(prefix="rsj-", dir="/tmp")
+        port, dashboard = _free_port(), _free_port()
+        # The test session's own Ray runs beside this head: every port it would take by default
+        # (the dashboard agent's, the metrics exporter's, ...) is chosen here instead.
+        options = [
+            f"--{option}={_free_port()}"
+            for option in (
+                "dashboard-agent-listen-port",
+                "dashboard-agent-grpc-port",
+                "metrics-export-port",
+                "runtime-env-agent-port",
+                "ray-client-server-port",
+            )
+        ]
+        env = dict(os.environ, RAY_AUTH_MODE="disabled", RAY_USAGE_STATS_ENABLED="0")
+        env.pop("RAY_ADDRESS", None)
+        self.log_path = Path(self.temp) / "ray-start.log"
+        self._log = self.log_path.open("w")
+        self.address = f"http://127.0.0.1:{dashboard}"
+        self.starter = subprocess.Popen(
+            [
+                RAY,
+                "start",
+                "--head",
+                f"--port={port}",
+                f"--dashboard-port={dashboard}",
+                "--dashboard-host=127.0.0.1",
+                f"--temp-dir={self.temp}",
+                "--num-cpus=2",
+                "--include-dashboard=true",
+                "--object-store-memory=100000000",
+                "--block",
+                *options,
+            ],
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            env=env,
+            start_new_session=True,
         )
-    ]
-    env = dict(os.environ, RAY_AUTH_MODE="disabled", RAY_USAGE_STATS_ENABLED="0")
-    env.pop("RAY_ADDRESS", None)
-    starter = subprocess.Popen(
-        [
-            RAY,
-            "start",
-            "--head",
-            f"--port={port}",
-            f"--dashboard-port={dashboard}",
-            "--dashboard-host=127.0.0.1",
-            f"--temp-dir={temp}",
-            "--num-cpus=2",
-            "--include-dashboard=true",
-            "--object-store-memory=100000000",
-            "--block",
-            *agent_ports,
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        env=env,
-        start_new_session=True,
-    )
-    address = f"http://127.0.0.1:{dashboard}"
-    try:
-        deadline = time.monotonic() + 90
-        while True:
+
+    def wait_up(self, seconds: float) -> bool:
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline and self.starter.poll() is None:
             try:
-                with urllib.request.urlopen(f"{address}/api/version", timeout=2):
-                    break
+                with urllib.request.urlopen(f"{self.address}/api/version", timeout=2):
+                    return True
             except OSError:
-                if time.monotonic() > deadline or starter.poll() is not None:
-                    raise RuntimeError("the Ray head did not come up") from None
                 time.sleep(1)
-        yield address
-    finally:
-        # Everything `ray start` launched lives in the starter's session: end exactly that.
-        with_session = subprocess.run(["ps", "-eo", "pid=,sid="], capture_output=True, text=True)
-        for line in with_session.stdout.splitlines():
+        return False
+
+    def end(self) -> None:
+        """Kill exactly the processes of the starter's session (never `ray stop`)."""
+        listing = subprocess.run(["ps", "-eo", "pid=,sid="], capture_output=True, text=True)
+        for line in listing.stdout.splitlines():
             pid, sid = (int(x) for x in line.split())
-            if sid == starter.pid:
+            if sid == self.starter.pid:
                 with contextlib.suppress(ProcessLookupError):
                     os.kill(pid, signal.SIGKILL)
-        starter.wait(timeout=30)
-        shutil.rmtree(temp, ignore_errors=True)
+        self.starter.wait(timeout=30)
+        self._log.close()
+        shutil.rmtree(self.temp, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def head() -> Iterator[str]:
+    said = ""
+    for _ in range(2):  # a busy machine can miss a start-up; a second one with fresh ports
+        started = _Head()
+        if started.wait_up(120):
+            try:
+                yield started.address
+            finally:
+                started.end()
+            return
+        said = started.log_path.read_text()[-3000:]
+        started.end()
+    raise RuntimeError(f"the Ray head did not come up:\n{said}")
 
 
 def _submit(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
     """`ray job submit`, retried while the head's job agent is still starting (busy machines)."""
-    deadline = time.monotonic() + 90
+    deadline = time.monotonic() + 120
     while True:
         job = subprocess.run(
             [RAY, "job", "submit", "--working-dir", str(ROOT / "examples"), "--", *args],
@@ -101,7 +122,9 @@ def _submit(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]
             env=env,
             timeout=300,
         )
-        if "No available agent" not in job.stderr + job.stdout or time.monotonic() > deadline:
+        said = job.stderr + job.stdout
+        starting = "No available agent" in said or "Failed to connect" in said
+        if job.returncode == 0 or not starting or time.monotonic() > deadline:
             return job
         time.sleep(2)
 
