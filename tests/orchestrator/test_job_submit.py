@@ -43,7 +43,6 @@ class _Head:
                 "dashboard-agent-grpc-port",
                 "metrics-export-port",
                 "runtime-env-agent-port",
-                "ray-client-server-port",
             )
         ]
         env = dict(os.environ, RAY_AUTH_MODE="disabled", RAY_USAGE_STATS_ENABLED="0")
