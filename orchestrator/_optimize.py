@@ -71,6 +71,7 @@ def run_optimize(
 ) -> None:
     remaining: int = ray.get(scheduler.start_optimize.remote(n_trials, max_concurrent))
     if remaining == 0:
+        _ask(scheduler.stop_new_trials)
         return
     try:
         objective_ref = ray.put(objective)
