@@ -47,6 +47,20 @@ def _by(results: Sequence[Measured], system: str, reports: int) -> Measured | No
     return next((m for m in results if m.system == system and m.reports == reports), None)
 
 
+def _systems(
+    results: Sequence[Measured], reports: int
+) -> tuple[Measured, Measured, Measured | None, Measured | None] | None:
+    """raysweep (with the probe), its throughput run, Ray Tune and Optuna at `reports`.
+
+    The throughput run is the one without the probe's pings, which the peers do not pay.
+    """
+    ours = _by(results, "raysweep", reports)
+    if ours is None:
+        return None
+    fast = _by(results, NO_PROBE, reports) or ours
+    return ours, fast, _by(results, "Ray Tune", reports), _by(results, "Optuna", reports)
+
+
 def table(results: Sequence[Measured]) -> str:
     head = (
         "| reports/trial | system | trials | wall (s) | trials/s | results/s | pruned "
@@ -84,11 +98,10 @@ def ratios(results: Sequence[Measured], reports: Sequence[int]) -> str:
     )
     rows = []
     for r in reports:
-        ours, tune, optuna = (_by(results, s, r) for s in ("raysweep", "Ray Tune", "Optuna"))
-        if ours is None:
+        found = _systems(results, r)
+        if found is None:
             continue
-        # Throughput from the run without the probe's pings, which the peers do not pay.
-        fast = _by(results, NO_PROBE, r) or ours
+        ours, fast, tune, optuna = found
         rows.append(
             f"| {r} | {_times(_ratio(fast.trials_per_s, tune and tune.trials_per_s))} "
             f"| {_times(_ratio(fast.trials_per_s, optuna and optuna.trials_per_s))} "
@@ -142,10 +155,10 @@ def _breakdown(m: Measured) -> str:
 def reading(results: Sequence[Measured], reports: Sequence[int]) -> str:
     lines = []
     for r in reports:
-        ours, tune, optuna = (_by(results, s, r) for s in ("raysweep", "Ray Tune", "Optuna"))
-        if ours is None:
+        found = _systems(results, r)
+        if found is None:
             continue
-        fast = _by(results, NO_PROBE, r) or ours
+        ours, fast, tune, optuna = found
         parts = [
             f"With {r} report(s) per trial raysweep ran {fast.trials_per_s:.1f} trials/s "
             f"({ours.trials_per_s:.1f} with the latency probe)"

@@ -67,12 +67,18 @@ def _wait_for(predicate: Any, timeout: float, proc: subprocess.Popen[str]) -> No
     raise AssertionError(f"timed out; driver said:\n{proc.stdout.read() if proc.stdout else ''}")
 
 
+def _driver_after(address: str, storage: Path, name: str, finished: int) -> subprocess.Popen[str]:
+    """A driver running study `name`, once `finished` of its trials are durable in the log."""
+    proc = _start_driver(address, storage, name, n_trials=40)
+    _wait_for(lambda: len(_finished(storage / name)) >= finished, 90, proc)
+    return proc
+
+
 def test_sigkilled_driver_resumes_with_no_completed_trial_lost(
     ray_session: str, tmp_path: Path
 ) -> None:
     directory = tmp_path / "killed"
-    proc = _start_driver(ray_session, tmp_path, "killed", n_trials=40)
-    _wait_for(lambda: len(_finished(directory)) >= 4, 90, proc)
+    proc = _driver_after(ray_session, tmp_path, "killed", finished=4)
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait(timeout=10)
     durable = _finished(directory)
@@ -103,8 +109,7 @@ def test_ctrl_c_stops_cleanly_and_interrupted_trials_resume(
     ray_session: str, tmp_path: Path
 ) -> None:
     directory = tmp_path / "interrupted"
-    proc = _start_driver(ray_session, tmp_path, "interrupted", n_trials=40)
-    _wait_for(lambda: len(_finished(directory)) >= 2, 90, proc)
+    proc = _driver_after(ray_session, tmp_path, "interrupted", finished=2)
     started = time.monotonic()
     os.kill(proc.pid, signal.SIGINT)
     output, _ = proc.communicate(timeout=30)
