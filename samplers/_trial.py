@@ -8,6 +8,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
+
 from raysweep.samplers._categorical import CategoricalDistribution
 from raysweep.samplers._distributions import Distribution, distribution_from_json
 from raysweep.samplers._float import FloatDistribution
@@ -52,8 +54,10 @@ class TrialRecord:
     ``distributions``, the distribution each value was drawn from. Objective values and
     intermediate values may be infinite; objective values are never NaN (such a trial is recorded
     FAILED) while an intermediate value may be (a diverged run; schedulers rank it worst); and a
-    COMPLETE trial has ``values``. The mappings are copied on construction, so a record does not
-    change when the dicts it was built from do.
+    COMPLETE trial has ``values``. ``constraints`` are the values a constrained study reported for
+    the trial (feasible when every one is <= 0), never NaN; ``None`` when none were reported.
+    The mappings are copied on construction, so a record does not change when the dicts it was
+    built from do.
     """
 
     number: int
@@ -61,6 +65,7 @@ class TrialRecord:
     params: Mapping[str, Any]
     distributions: Mapping[str, Distribution]
     values: tuple[float, ...] | None = None
+    constraints: tuple[float, ...] | None = None
     intermediate_values: Mapping[int, float] = field(default_factory=dict)
     attempt: int = 0
     user_attrs: Mapping[str, Any] = field(default_factory=dict)
@@ -93,6 +98,11 @@ class TrialRecord:
                 raise ValueError(f"{where}: values is empty; pass None when there is no result")
         elif self.state is TrialState.COMPLETE:
             raise ValueError(f"{where}: a COMPLETE trial needs values")
+        constraints = None
+        if self.constraints is not None:
+            constraints = tuple(_constraint(where, i, c) for i, c in enumerate(self.constraints))
+            if not constraints:
+                raise ValueError(f"{where}: constraints is empty; pass None when there are none")
         intermediate: dict[int, float] = {}
         for step, value in self.intermediate_values.items():
             _check_count(where, "an intermediate step", step)
@@ -103,6 +113,7 @@ class TrialRecord:
         set_field(self, "params", params)
         set_field(self, "distributions", distributions)
         set_field(self, "values", values)
+        set_field(self, "constraints", constraints)
         set_field(self, "intermediate_values", intermediate)
         set_field(self, "user_attrs", as_json_value(self.user_attrs, f"{where}: user_attrs"))
         for name in ("datetime_start", "datetime_complete"):
@@ -120,6 +131,11 @@ class TrialRecord:
             )
         return self.values[0]
 
+    @property
+    def feasible(self) -> bool:
+        """False when a reported constraint is positive; a trial without constraints is feasible."""
+        return self.constraints is None or all(c <= 0.0 for c in self.constraints)
+
     def to_json(self) -> dict[str, Any]:
         """Strict JSON (no NaN/Infinity literals) that :func:`trial_record_from_json` reads."""
         return {
@@ -128,6 +144,9 @@ class TrialRecord:
             "params": dict(self.params),
             "distributions": {name: d.to_json() for name, d in self.distributions.items()},
             "values": None if self.values is None else [encode_objective(v) for v in self.values],
+            "constraints": None
+            if self.constraints is None
+            else [encode_objective(c) for c in self.constraints],
             "intermediate_values": {
                 str(step): encode_objective(v) for step, v in self.intermediate_values.items()
             },
@@ -146,8 +165,9 @@ def trial_record_from_json(data: Mapping[str, Any]) -> TrialRecord:
     for key in ("params", "distributions", "intermediate_values", "user_attrs"):
         if not isinstance(data.get(key, {}), Mapping):
             raise ValueError(f"not a trial record: {key!r} is not a JSON object")
-    if not isinstance(data.get("values", []), (list, type(None))):
-        raise ValueError("not a trial record: 'values' is neither an array nor null")
+    for key in ("values", "constraints"):
+        if not isinstance(data.get(key, []), (list, type(None))):
+            raise ValueError(f"not a trial record: {key!r} is neither an array nor null")
     unknown = set(data) - set(TrialRecord.__dataclass_fields__)
     missing = _REQUIRED_KEYS - set(data)
     if unknown or missing:
@@ -155,12 +175,16 @@ def trial_record_from_json(data: Mapping[str, Any]) -> TrialRecord:
             f"not a trial record: missing keys {sorted(missing)}, unknown keys {sorted(unknown)}"
         )
     values = data.get("values")
+    constraints = data.get("constraints")
     return TrialRecord(
         number=data["number"],
         state=TrialState(data["state"]),
         params=data["params"],
         distributions={k: distribution_from_json(d) for k, d in data["distributions"].items()},
         values=None if values is None else tuple(decode_objective(v) for v in values),
+        constraints=None
+        if constraints is None
+        else tuple(decode_objective(c) for c in constraints),
         intermediate_values={
             _step_from_json(step): decode_objective(v)
             for step, v in data.get("intermediate_values", {}).items()
@@ -193,6 +217,16 @@ def _objective(where: str, name: str, value: object) -> float:
         return as_objective(value)
     except ValueError as exc:
         raise ValueError(f"{where}: {name}: {exc}") from None
+
+
+def _constraint(where: str, index: int, value: object) -> float:
+    numeric = (int, float, np.integer, np.floating)
+    if isinstance(value, bool) or not isinstance(value, numeric) or math.isnan(float(value)):
+        raise ValueError(
+            f"{where}: constraints[{index}] is {value!r}; each constraint value must be a number, "
+            "not NaN (<= 0 when the constraint is satisfied, > 0 by how much it is violated)"
+        )
+    return float(value)
 
 
 def _intermediate(where: str, step: int, value: object) -> float:
