@@ -13,7 +13,11 @@ from raysweep.samplers._base import (
 )
 from raysweep.samplers._categorical import CategoricalDistribution
 from raysweep.samplers._distributions import Distribution, check_compatible, distribution_from_json
-from raysweep.samplers._errors import IncompatibleDistributionError, InvalidDistributionError
+from raysweep.samplers._errors import (
+    IncompatibleDistributionError,
+    InvalidDistributionError,
+    SearchSpaceExhaustedError,
+)
 from raysweep.samplers._float import FloatDistribution
 from raysweep.samplers._int import IntDistribution
 from raysweep.samplers._jsonvalues import CategoricalChoice
@@ -31,6 +35,7 @@ __all__ = [
     "RandomSampler",
     "Sampler",
     "SamplingContext",
+    "SearchSpaceExhaustedError",
     "SeenDistributions",
     "StudyDirection",
     "TrialRecord",

@@ -138,6 +138,7 @@ class Sampler(abc.ABC):
     * return external values (``float`` for floats, ``int`` for ints, a choice for categoricals)
       that the distribution ``contains``; for ``sample_relative``, one per name of the given
       search space and no others;
+    * raise :class:`SearchSpaceExhaustedError` when it has no new point left (a finished grid);
     * be deterministic: the result is a function of the sampler's configuration, the context and
       the arguments only, never of earlier calls, their order, a clock or a global random state.
       Randomness comes from ``context.rng(name)``, so a restarted service that replays the event
@@ -153,6 +154,14 @@ class Sampler(abc.ABC):
         if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int) or seed < 0):
             raise ValueError(f"{type(self).__name__}: seed={seed!r} must be a non-negative int")
         self.seed = seed
+
+    def check_directions(self, directions: tuple[StudyDirection, ...]) -> None:
+        """Raise ``ValueError`` saying what to use instead if this sampler cannot serve a study
+        with these objective directions (called once, when a study is created or reopened).
+
+        By default every study is accepted.
+        """
+        return None
 
     def infer_relative_search_space(self, context: SamplingContext) -> dict[str, Distribution]:
         """The parameters to propose jointly at trial start; by default none."""

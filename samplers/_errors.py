@@ -11,3 +11,11 @@ class InvalidDistributionError(ValueError):
 
 class IncompatibleDistributionError(ValueError):
     """One parameter name was given two distributions that cannot share its history."""
+
+
+class SearchSpaceExhaustedError(Exception):
+    """The sampler has no new point left to propose (every grid point is taken, for example).
+
+    Not a ``ValueError``: nothing is wrong with the input. The orchestrator stops starting trials
+    when it sees this, lets running trials finish, and ``ask`` raises it to the caller.
+    """
