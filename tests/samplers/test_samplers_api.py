@@ -18,6 +18,7 @@ EXPORTED = {
     "RandomSampler",
     "Sampler",
     "SamplingContext",
+    "SearchSpaceExhaustedError",
     "SeenDistributions",
     "StudyDirection",
     "TrialRecord",
