@@ -15,7 +15,7 @@ from typing import Any
 import ray
 from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
-from raysweep.orchestrator._protocol import Proposal, Updates
+from raysweep.orchestrator._protocol import ProposalOrNone, Updates
 from raysweep.orchestrator._runner import Runner
 from raysweep.orchestrator._sampler_service import SamplerServiceCore
 from raysweep.orchestrator._state import StudyInfo
@@ -30,8 +30,8 @@ class _RayPending:
     def __init__(self, ref: Any) -> None:
         self._ref = ref
 
-    def result(self) -> dict[int, Proposal]:
-        result: dict[int, Proposal] = ray.get(self._ref)
+    def result(self) -> dict[int, ProposalOrNone]:
+        result: dict[int, ProposalOrNone] = ray.get(self._ref)
         return result
 
 

@@ -18,12 +18,12 @@ from collections.abc import Callable
 from typing import Any, Protocol
 
 from raysweep.orchestrator._errors import SamplerOutOfStepError
-from raysweep.orchestrator._protocol import Proposal, Updates
+from raysweep.orchestrator._protocol import ProposalOrNone, Updates
 from raysweep.samplers import Distribution
 
 
 class PendingProposals(Protocol):
-    def result(self) -> dict[int, Proposal]: ...
+    def result(self) -> dict[int, ProposalOrNone]: ...
 
 
 class SamplerClient(Protocol):
@@ -49,7 +49,7 @@ class _Request:
         self._pending, self._error = pending, error
         self._sent.set()
 
-    def result(self) -> dict[int, Proposal]:
+    def result(self) -> dict[int, ProposalOrNone]:
         self._sent.wait()
         if self._error is not None:
             raise self._error
@@ -73,7 +73,7 @@ class ProposalSource:
         self._next_number = next_number
         self._send_all = send_all
         self._sampler: SamplerClient | None = None
-        self._ready: dict[int, Proposal] = {}
+        self._ready: dict[int, ProposalOrNone] = {}
         self._inflight: _Request | None = None
         self.ahead = 1  # how many new trial numbers to hold proposals for
 
@@ -89,11 +89,15 @@ class ProposalSource:
         self._ready.clear()
         self._inflight = None
 
-    def get(self, number: int, *, refill: bool) -> Proposal:
-        """The proposal for trial `number`; with `refill`, ask ahead for the next trials."""
+    def get(self, number: int, *, refill: bool, consume: bool = True) -> ProposalOrNone:
+        """The proposal for trial `number`; with `refill`, ask ahead for the next trials.
+
+        Without `consume` the proposal stays held (see `discard`): a new trial is created only
+        once its proposal is known, so callers racing for the same number share one request.
+        """
         while True:
             with self._lock:
-                proposal = self._ready.pop(number, None)
+                proposal = self._ready.pop(number, None) if consume else self._ready.get(number)
                 if proposal is not None:
                     request = self._plan(self._wanted(exclude=-1)) if refill else None
                 elif self._inflight is not None and number in self._inflight.numbers:
@@ -117,6 +121,10 @@ class ProposalSource:
                     self._inflight = None
                 elif number not in self._ready and number in result:
                     return result[number]  # a request that was superseded before it answered
+
+    def discard(self, number: int) -> None:
+        """The trial `number` was created with its proposal (lock held): stop holding it."""
+        self._ready.pop(number, None)
 
     def suggest(self, number: int, name: str, distribution: Distribution, updates: Updates) -> Any:
         """An independent proposal (lock not held); resends the history if the service asks."""

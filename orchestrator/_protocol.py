@@ -42,6 +42,16 @@ Proposal = dict[str, tuple[Distribution, Any]]
 
 
 @dataclass(frozen=True)
+class NoProposal:
+    """The sampler has no new point for this trial number (it raised SearchSpaceExhaustedError)."""
+
+    reason: str
+
+
+ProposalOrNone = Proposal | NoProposal
+
+
+@dataclass(frozen=True)
 class Updates:
     """Trial records that changed since the last batch sent to the SamplerService.
 
@@ -66,6 +76,8 @@ class Assignment:
     proposal: Proposal
     scheduler: Scheduler
     n_objectives: int
+    # How many constraint values each trial of this study reports; None until one has.
+    n_constraints: int | None = None
 
 
 @dataclass(frozen=True)
@@ -78,6 +90,7 @@ class TrialOutcome:
     values: tuple[float, ...] | None = None
     error: str | None = None
     notes: tuple[Note, ...] = field(default_factory=tuple)
+    constraints: tuple[float, ...] | None = None
 
 
 @dataclass(frozen=True)

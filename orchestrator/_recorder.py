@@ -152,17 +152,52 @@ class StudyRecorder:
         if outcome.state is None:
             self.interrupt(outcome.number, outcome.error or "interrupted", crash=False)
             return
-        self.finish(outcome.number, outcome.state, outcome.values, outcome.error)
+        state, values, error = outcome.state, outcome.values, outcome.error
+        constraints = outcome.constraints
+        problem = self.constraints_problem(constraints, state)
+        if problem is not None:
+            state, values, error, constraints = TrialState.FAILED, None, problem, None
+        self.finish(outcome.number, state, values, error, constraints)
+
+    def constraints_problem(
+        self, constraints: tuple[float, ...] | None, state: TrialState
+    ) -> str | None:
+        """Why a trial's constraints do not fit the study's, or None when they do.
+
+        The first trial that reports constraints fixes how many every trial reports: a feasible
+        best trial means nothing if some trials were judged on fewer constraints.
+        """
+        expected = self.state.n_constraints
+        if constraints is not None and expected is not None and len(constraints) != expected:
+            return (
+                f"the trial reported {len(constraints)} constraint values; this study's trials "
+                f"report {expected} (set_constraints / tell(constraints=...) must always pass "
+                "the same number, one per constraint)"
+            )
+        if constraints is None and expected is not None and state is TrialState.COMPLETE:
+            return (
+                f"the trial completed without constraint values; this study's trials report "
+                f"{expected}: call trial.set_constraints([...]) (or tell(..., constraints=[...])) "
+                "before the trial ends"
+            )
+        return None
 
     def finish(
-        self, number: int, state: TrialState, values: tuple[float, ...] | None, error: str | None
+        self,
+        number: int,
+        state: TrialState,
+        values: tuple[float, ...] | None,
+        error: str | None,
+        constraints: tuple[float, ...] | None = None,
     ) -> None:
-        payload = {
+        payload: dict[str, Any] = {
             "attempt": self.state.trials[number].attempt,
             "state": state.value,
             "values": ev.encode_values(values),
             "error": error,
         }
+        if constraints is not None:
+            payload["constraints"] = ev.encode_values(constraints)
         self.emit(ev.TRIAL_FINISHED, number, payload)
 
     def interrupt(self, number: int, reason: str, *, crash: bool) -> None:

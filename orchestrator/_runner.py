@@ -137,7 +137,9 @@ class Runner:
                 )
             except ValueError as exc:
                 state, values, error = TrialState.FAILED, None, str(exc)
-        outcome = TrialOutcome(a.number, a.attempt, state, values, error, trial.take_notes())
+        outcome = TrialOutcome(
+            a.number, a.attempt, state, values, error, trial.take_notes(), trial.constraints
+        )
         return outcome, fatal
 
 

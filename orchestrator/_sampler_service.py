@@ -5,6 +5,11 @@ so the service's copy of the history is current when it proposes, and a restarte
 brought back in step by the first request after it starts (the scheduler sends everything).
 Proposals are asked for a few trial numbers at a time, ahead of need, so that handing a trial
 to a runner does not wait for the sampler.
+
+A proposal handed out is a point taken, though its trial may not have started (or recorded its
+parameters) yet: until its record says otherwise, the service shows it to the sampler as a
+RUNNING trial holding the proposed values, so that proposals made together, or while the first
+trials start, do not repeat one point.
 """
 
 from __future__ import annotations
@@ -13,14 +18,16 @@ from collections.abc import Callable
 from typing import Any
 
 from raysweep.orchestrator._errors import SamplerOutOfStepError
-from raysweep.orchestrator._protocol import Proposal, Updates
+from raysweep.orchestrator._protocol import NoProposal, Proposal, ProposalOrNone, Updates
 from raysweep.samplers import (
     Distribution,
     Sampler,
     SamplingContext,
+    SearchSpaceExhaustedError,
     SeenDistributions,
     StudyDirection,
     TrialRecord,
+    TrialState,
 )
 
 
@@ -36,6 +43,8 @@ class SamplerServiceCore:
         self._seen = SeenDistributions()
         self._snapshot: tuple[TrialRecord, ...] | None = ()
         self._synced = False
+        # Proposals handed out whose trial has not finished: trial number -> the proposal.
+        self._handed: dict[int, Proposal] = {}
 
     def _apply(self, updates: Updates) -> None:
         if updates.complete:
@@ -55,8 +64,13 @@ class SamplerServiceCore:
         if self._snapshot is None:
             self._snapshot = tuple(self._history.values())
         history = self._snapshot
-        if number in self._history:  # a re-run or asked trial: not part of its own history
-            history = tuple(r for r in history if r.number != number)
+        taken = self._taken(number)
+        if number in self._history or taken:
+            # A re-run or asked trial is not part of its own history; a taken point replaces
+            # its trial's record.
+            replaced = {number, *taken}
+            history = tuple(r for r in history if r.number not in replaced)
+            history += tuple(taken.values())
         return SamplingContext(
             study_seed=self._seed,
             trial_number=number,
@@ -65,17 +79,43 @@ class SamplerServiceCore:
             seen=dict(self._seen.distributions),
         )
 
-    def propose(self, numbers: tuple[int, ...], updates: Updates) -> dict[int, Proposal]:
+    def _taken(self, number: int) -> dict[int, TrialRecord]:
+        """Handed-out proposals of other trials not finished yet, as RUNNING records."""
+        taken: dict[int, TrialRecord] = {}
+        for other, proposal in list(self._handed.items()):
+            record = self._history.get(other)
+            if record is not None and record.state not in (TrialState.RUNNING, TrialState.WAITING):
+                del self._handed[other]  # finished (or paused): its record tells the truth
+                continue
+            if other == number or not proposal:
+                continue
+            params = {name: value for name, (_, value) in proposal.items()}
+            distributions = {name: dist for name, (dist, _) in proposal.items()}
+            if record is not None:
+                params.update(record.params)
+                distributions.update(record.distributions)
+            taken[other] = TrialRecord(
+                number=other,
+                state=TrialState.RUNNING,
+                params=params,
+                distributions=distributions,
+            )
+        return taken
+
+    def propose(self, numbers: tuple[int, ...], updates: Updates) -> dict[int, ProposalOrNone]:
         """Joint proposals at trial start, one per trial number, over the space seen so far."""
         self._apply(updates)
-        proposals: dict[int, Proposal] = {}
+        proposals: dict[int, ProposalOrNone] = {}
         for number in numbers:
             context = self._context(number)
-            space = self._sampler.infer_relative_search_space(context)
-            values = self._sampler.sample_relative(context, space) if space else {}
-            proposals[number] = {
-                name: (space[name], values[name]) for name in space if name in values
-            }
+            try:
+                space = self._sampler.infer_relative_search_space(context)
+                values = self._sampler.sample_relative(context, space) if space else {}
+            except SearchSpaceExhaustedError as exc:
+                proposals[number] = NoProposal(str(exc) or "the sampler has no new point")
+                continue
+            proposal = {name: (space[name], values[name]) for name in space if name in values}
+            proposals[number] = self._handed[number] = proposal
         return proposals
 
     def suggest(self, number: int, name: str, distribution: Distribution, updates: Updates) -> Any:
@@ -87,15 +127,15 @@ class SamplerServiceCore:
 class _Done:
     """An answer already computed; like a Ray call, an error surfaces when it is read."""
 
-    def __init__(self, compute: Callable[[], dict[int, Proposal]]) -> None:
-        self._result: dict[int, Proposal] | None = None
+    def __init__(self, compute: Callable[[], dict[int, ProposalOrNone]]) -> None:
+        self._result: dict[int, ProposalOrNone] | None = None
         self._error: Exception | None = None
         try:
             self._result = compute()
         except Exception as exc:
             self._error = exc
 
-    def result(self) -> dict[int, Proposal]:
+    def result(self) -> dict[int, ProposalOrNone]:
         if self._error is not None:
             raise self._error
         assert self._result is not None

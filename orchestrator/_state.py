@@ -63,6 +63,7 @@ class _Trial:
     params: dict[str, Any] = field(default_factory=dict)
     distributions: dict[str, Distribution] = field(default_factory=dict)
     values: tuple[float, ...] | None = None
+    constraints: tuple[float, ...] | None = None
     intermediate: dict[int, float] = field(default_factory=dict)
     user_attrs: dict[str, Any] = field(default_factory=dict)
     error: str | None = None
@@ -78,6 +79,7 @@ class _Trial:
             params=dict(self.params),
             distributions=dict(self.distributions),
             values=self.values,
+            constraints=self.constraints,
             intermediate_values=dict(self.intermediate),
             attempt=max(self.attempt, 0),
             user_attrs=dict(self.user_attrs),
@@ -104,6 +106,8 @@ class StudyState:
         self.optimize_concurrency = 1
         self.optimizing = False
         self._waiting_optimize: set[int] = set()
+        # Set by the first trial that reports constraints: every later one must report as many.
+        self.n_constraints: int | None = None
 
     @classmethod
     def replay(cls, events: Iterable[Event]) -> StudyState:
@@ -157,6 +161,9 @@ class StudyState:
         elif kind == ev.TRIAL_FINISHED:
             self._set_state(trial, TrialState(p["state"]))
             trial.values = ev.decode_values(p.get("values"))
+            trial.constraints = ev.decode_values(p.get("constraints"))
+            if trial.constraints is not None and self.n_constraints is None:
+                self.n_constraints = len(trial.constraints)
             trial.error = p.get("error")
             trial.completed = event.ts
             trial.runner = None

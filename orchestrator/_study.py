@@ -12,6 +12,7 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
 import ray
 
@@ -28,13 +29,14 @@ from raysweep.orchestrator._resources import (
 )
 from raysweep.orchestrator._state import StudyInfo
 from raysweep.orchestrator._table import trials_table
-from raysweep.orchestrator._trial import Trial, objective_values
+from raysweep.orchestrator._trial import Trial, constraint_values, objective_values
 from raysweep.samplers import (
-    RandomSampler,
     Sampler,
     StudyDirection,
+    TPESampler,
     TrialRecord,
     TrialState,
+    pareto_front_mask,
 )
 from raysweep.scheduling import NoPruning, Scheduler
 
@@ -153,14 +155,22 @@ class Study:
         values: float | Sequence[float] | None = None,
         *,
         state: TrialState | None = None,
+        constraints: Sequence[float] | None = None,
     ) -> TrialRecord:
         """Finish a trial from `ask`: with its value(s), or as PRUNED or FAILED.
 
         A value that is not a finite number marks the trial FAILED with the reason.
+        `constraints` (feasible when every value is <= 0) default to what the trial handle was
+        given with `set_constraints`; in a constrained study a COMPLETE trial needs them.
         """
         number = trial.number if isinstance(trial, Trial) else trial
         if isinstance(number, bool) or not isinstance(number, int):
             raise TypeError(f"tell takes a Trial or a trial number, not {trial!r}")
+        checked_constraints = (
+            constraint_values(constraints, None)
+            if constraints is not None
+            else (trial.constraints if isinstance(trial, Trial) else None)
+        )
         notes = trial.take_notes() if isinstance(trial, Trial) else ()
         error: str | None = None
         checked: tuple[float, ...] | None = None
@@ -178,7 +188,7 @@ class Study:
         elif values is not None:
             raise ValueError(f"a trial told {state.value} takes no values")
         record: TrialRecord = ray.get(
-            self._live().tell.remote(number, state, checked, error, notes)
+            self._live().tell.remote(number, state, checked, error, notes, checked_constraints)
         )
         return record
 
@@ -195,14 +205,38 @@ class Study:
 
     @property
     def best_trial(self) -> TrialRecord:
+        """The best COMPLETE trial of a single-objective study; only feasible ones count.
+
+        In a constrained study (trials report `set_constraints`), a trial whose constraints are
+        not all <= 0 is never the best; ties go to the lower trial number.
+        """
         direction = self.direction
-        complete = [
-            (t.values[0], t) for t in self.trials if t.state is TrialState.COMPLETE and t.values
-        ]
+        complete = [t for t in self.trials if t.state is TrialState.COMPLETE and t.values]
         if not complete:
             raise ValueError(f"study {self.name!r} has no completed trial yet")
+        feasible = [t for t in complete if t.feasible]
+        if not feasible:
+            raise ValueError(
+                f"study {self.name!r} has {len(complete)} completed trials but none is feasible "
+                "(every one has a constraint value > 0)"
+            )
         sign = -1.0 if direction is StudyDirection.MAXIMIZE else 1.0
-        return min(complete, key=lambda vt: (sign * vt[0], vt[1].number))[1]
+        return min(feasible, key=lambda t: (sign * t.values[0], t.number))  # type: ignore[index]
+
+    @property
+    def best_trials(self) -> list[TrialRecord]:
+        """The Pareto front: feasible COMPLETE trials that no other such trial dominates.
+
+        Works for one objective too (the trials tied for the best value). Ordered by number.
+        """
+        feasible = [
+            t for t in self.trials if t.state is TrialState.COMPLETE and t.values and t.feasible
+        ]
+        if not feasible:
+            return []
+        signs = [-1.0 if d is StudyDirection.MAXIMIZE else 1.0 for d in self.directions]
+        losses = np.array([t.values for t in feasible], dtype=float) * np.array(signs)
+        return [t for t, front in zip(feasible, pareto_front_mask(losses), strict=True) if front]
 
     @property
     def best_params(self) -> dict[str, Any]:
@@ -257,9 +291,10 @@ def create_study(
             "with a letter or digit (it names a folder)"
         )
     resolved = _resolve_directions(direction, directions)
-    sampler = RandomSampler() if sampler is None else sampler
+    sampler = TPESampler() if sampler is None else sampler
     if not isinstance(sampler, Sampler):
         raise TypeError(f"sampler must be a raysweep Sampler, not {type(sampler).__name__}")
+    sampler.check_directions(resolved)
     scheduler = NoPruning() if scheduler is None else scheduler
     if not isinstance(scheduler, Scheduler):
         raise TypeError(f"scheduler must be a raysweep Scheduler, not {type(scheduler).__name__}")

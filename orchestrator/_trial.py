@@ -55,6 +55,7 @@ class Trial:
         self._last_step: int | None = None
         self._last_decision: Decision | None = None
         self._user_attrs: dict[str, Any] = {}
+        self._constraints: tuple[float, ...] | None = None
 
     @property
     def number(self) -> int:
@@ -177,6 +178,19 @@ class Trial:
         self._user_attrs[key] = value
         self._notes.append(UserAttrNote(key, value))
 
+    def set_constraints(self, values: Sequence[float]) -> None:
+        """Record this trial's constraint values: feasible when every one is <= 0.
+
+        Call it before the objective returns (again to replace the values). Every trial of a
+        study reports the same number of constraints; samplers that know constraints (TPE,
+        NSGA-II, GP) steer towards feasible points, and `best_trial` only picks feasible ones.
+        """
+        self._constraints = constraint_values(values, self._a.n_constraints)
+
+    @property
+    def constraints(self) -> tuple[float, ...] | None:
+        return self._constraints
+
     def take_notes(self) -> tuple[Note, ...]:
         """What the trial learned and has not sent yet; the caller sends it."""
         notes, self._notes = tuple(self._notes), []
@@ -207,3 +221,26 @@ def objective_values(result: Any, n_objectives: int) -> tuple[float, ...]:
             raise ValueError(f"the objective returned {value}; return a finite number")
         values.append(value)
     return tuple(values)
+
+
+def constraint_values(values: Any, expected: int | None) -> tuple[float, ...]:
+    """Check constraint values; raise ObjectiveUsageError saying what is wrong with them."""
+    if isinstance(values, (str, bytes)) or not isinstance(values, Sequence) or not values:
+        raise ObjectiveUsageError(
+            f"constraints must be a non-empty sequence of numbers (one per constraint, <= 0 when "
+            f"satisfied), not {values!r}"
+        )
+    checked = []
+    for index, item in enumerate(values):
+        if isinstance(item, bool) or not isinstance(item, numbers.Real) or math.isnan(item):
+            raise ObjectiveUsageError(
+                f"constraints[{index}] is {item!r}; each constraint value must be a number, not "
+                "NaN (<= 0 when satisfied, > 0 by how much it is violated)"
+            )
+        checked.append(float(item))
+    if expected is not None and len(checked) != expected:
+        raise ObjectiveUsageError(
+            f"{len(checked)} constraint values given; this study's trials report {expected} "
+            "(one per constraint, the same number in every trial)"
+        )
+    return tuple(checked)

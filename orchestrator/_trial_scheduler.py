@@ -20,12 +20,19 @@ from raysweep.orchestrator import _events as ev
 from raysweep.orchestrator._errors import StudyLockedError, TrialStateError
 from raysweep.orchestrator._lease import Lease
 from raysweep.orchestrator._proposals import ProposalSource, SamplerClient
-from raysweep.orchestrator._protocol import Assignment, Note, Progress, TrialOutcome
+from raysweep.orchestrator._protocol import (
+    Assignment,
+    NoProposal,
+    Note,
+    Progress,
+    TrialOutcome,
+)
 from raysweep.orchestrator._recorder import StudyRecorder
 from raysweep.orchestrator._state import StudyInfo
 from raysweep.samplers import (
     Distribution,
     IncompatibleDistributionError,
+    SearchSpaceExhaustedError,
     StudyDirection,
     TrialRecord,
     TrialState,
@@ -63,6 +70,8 @@ class TrialSchedulerCore:
         self._accepting = False
         self._closed = threading.Event()
         self._fenced: StudyLockedError | None = None
+        # Why the sampler stopped proposing, once it has (a finished grid).
+        self.exhausted_reason: str | None = None
         self._proposals = ProposalSource(
             self._lock,
             take_updates=lambda: self._rec.take_updates(),
@@ -202,21 +211,67 @@ class TrialSchedulerCore:
             if outcome is not None:
                 self._runner_trials.pop(runner, None)
                 self._rec.close_attempt(outcome)
-            assignment = self._assign(runner) if take and self._wants_more() else None
+            rerun = self._assign_rerun(runner) if take and self._wants_more() else None
         self._commit()
-        return None if assignment is None else self._with_proposal(assignment)
+        if rerun is not None:
+            return self._with_proposal(rerun)
+        if not take:
+            return None
+        return self._new_trial(ev.ORIGIN_OPTIMIZE, runner)
 
-    def _assign(self, runner: str) -> Assignment:
+    def _assign_rerun(self, runner: str) -> Assignment | None:
+        """A trial of `optimize` waiting to be re-run, started on `runner` (lock held)."""
         waiting = self._rec.state.waiting_optimize_trials()
-        if waiting:
-            number = waiting[0]
-            attempt = self._rec.state.trials[number].attempt + 1
-        else:
-            number, attempt = self._rec.state.next_number, 0
-            self._rec.emit(ev.TRIAL_CREATED, number, {"origin": ev.ORIGIN_OPTIMIZE})
+        if not waiting:
+            return None
+        number = waiting[0]
+        attempt = self._rec.state.trials[number].attempt + 1
         self._rec.emit(ev.TRIAL_STARTED, number, {"attempt": attempt, "runner": runner})
         self._runner_trials[runner] = (number, attempt)
         return self._assignment(number, attempt)
+
+    def _new_trial(self, origin: str, runner: str | None) -> Assignment | None:
+        """Create and start the next trial once the sampler has a point for it.
+
+        The proposal is fetched before the trial exists, so that a sampler with no point left
+        (a finished grid) ends the study's run instead of leaving a trial that cannot start.
+        None: no trial is wanted (any more) for `optimize`.
+        """
+        while True:
+            with self._lock:
+                if origin == ev.ORIGIN_OPTIMIZE and not self._wants_more():
+                    return None
+                number = self._rec.state.next_number
+                refill = self._accepting
+            proposal = self._proposals.get(number, refill=refill, consume=False)
+            with self._lock:
+                if number != self._rec.state.next_number:
+                    continue  # another caller created it meanwhile: try the next number
+                if isinstance(proposal, NoProposal):
+                    self._exhausted(proposal.reason)
+                    if origin == ev.ORIGIN_ASK:
+                        raise SearchSpaceExhaustedError(proposal.reason)
+                    return None
+                if origin == ev.ORIGIN_OPTIMIZE:
+                    if not self._wants_more():
+                        return None
+                    if self._rec.state.waiting_optimize_trials():
+                        continue  # a trial was interrupted meanwhile: re-run it first
+                self._proposals.discard(number)
+                self._rec.emit(ev.TRIAL_CREATED, number, {"origin": origin})
+                if runner is not None:
+                    self._rec.emit(ev.TRIAL_STARTED, number, {"attempt": 0, "runner": runner})
+                    self._runner_trials[runner] = (number, 0)
+                assignment = dataclasses.replace(self._assignment(number, 0), proposal=proposal)
+            self._commit()
+            return assignment
+
+    def _exhausted(self, reason: str) -> None:
+        """The sampler has no new point (lock held): `optimize` starts no more trials."""
+        if self._accepting:
+            self._rec.emit(ev.OPTIMIZE_STOPPED, None, {"reason": f"sampler exhausted: {reason}"})
+        self._accepting = False
+        self.exhausted_reason = reason
 
     def _assignment(self, number: int, attempt: int) -> Assignment:
         """The trial as it stands (under the lock), before its proposal is attached."""
@@ -229,10 +284,13 @@ class TrialSchedulerCore:
             proposal={},
             scheduler=self._rec.scheduler,
             n_objectives=len(self.info.directions),
+            n_constraints=self._rec.state.n_constraints,
         )
 
     def _with_proposal(self, assignment: Assignment) -> Assignment:
         proposal = self._proposals.get(assignment.number, refill=self._accepting)
+        if isinstance(proposal, NoProposal):
+            proposal = {}  # a re-run keeps the parameters it drew; others are drawn as asked
         return dataclasses.replace(assignment, proposal=proposal)
 
     def busy_runners(self) -> set[str]:
@@ -312,12 +370,9 @@ class TrialSchedulerCore:
     # ----- ask / tell ---------------------------------------------------------------------------
 
     def ask(self) -> Assignment:
-        with self._lock:
-            number = self._rec.state.next_number
-            self._rec.emit(ev.TRIAL_CREATED, number, {"origin": ev.ORIGIN_ASK})
-            assignment = self._assignment(number, 0)
-        self._commit()
-        return self._with_proposal(assignment)
+        assignment = self._new_trial(ev.ORIGIN_ASK, None)
+        assert assignment is not None  # ask always gets a trial, or raises
+        return assignment
 
     def tell(
         self,
@@ -326,6 +381,7 @@ class TrialSchedulerCore:
         values: tuple[float, ...] | None,
         error: str | None,
         notes: tuple[Note, ...] = (),
+        constraints: tuple[float, ...] | None = None,
     ) -> TrialRecord:
         with self._lock:
             trial = self._rec.state.trials.get(number)
@@ -340,8 +396,11 @@ class TrialSchedulerCore:
                 raise TrialStateError(
                     f"trial {number} cannot be told: it is already {trial.state.value}"
                 )
+            problem = self._rec.constraints_problem(constraints, state)
+            if problem is not None:
+                raise ValueError(f"trial {number} was not told: {problem}")
             self._rec.close_attempt(
-                TrialOutcome(number, trial.attempt, state, values, error, notes)
+                TrialOutcome(number, trial.attempt, state, values, error, notes, constraints)
             )
             record = self._rec.state.record(number)
         self._commit()
@@ -369,7 +428,12 @@ class TrialSchedulerCore:
             sign = 1.0 if self.info.directions[0] is StudyDirection.MAXIMIZE else -1.0
             for trial in self._rec.state.trials.values():
                 counts[trial.state.value] = counts.get(trial.state.value, 0) + 1
-                if trial.state is TrialState.COMPLETE and trial.values and len(trial.values) == 1:
+                if (
+                    trial.state is TrialState.COMPLETE
+                    and trial.values
+                    and len(trial.values) == 1
+                    and (trial.constraints is None or max(trial.constraints) <= 0.0)
+                ):
                     v = trial.values[0]
                     if not math.isnan(v) and (best is None or sign * v > sign * best):
                         best = v

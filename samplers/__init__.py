@@ -12,6 +12,7 @@ from raysweep.samplers._base import (
     seen_distributions,
 )
 from raysweep.samplers._categorical import CategoricalDistribution
+from raysweep.samplers._cmaes import CmaEsSampler
 from raysweep.samplers._distributions import Distribution, check_compatible, distribution_from_json
 from raysweep.samplers._errors import (
     IncompatibleDistributionError,
@@ -19,29 +20,46 @@ from raysweep.samplers._errors import (
     SearchSpaceExhaustedError,
 )
 from raysweep.samplers._float import FloatDistribution
+from raysweep.samplers._gp import GPSampler
+from raysweep.samplers._grid import GridSampler
+from raysweep.samplers._hypervolume import hypervolume, hypervolume_contributions
 from raysweep.samplers._int import IntDistribution
 from raysweep.samplers._jsonvalues import CategoricalChoice
+from raysweep.samplers._nsga2 import NSGA2Sampler
+from raysweep.samplers._pareto import nondominated_ranks, pareto_front_mask
+from raysweep.samplers._qmc import QMCSampler
 from raysweep.samplers._random import RandomSampler
+from raysweep.samplers._tpe import TPESampler
 from raysweep.samplers._trial import StudyDirection, TrialRecord, TrialState, trial_record_from_json
 
 __all__ = [
     "CategoricalChoice",
     "CategoricalDistribution",
+    "CmaEsSampler",
     "Distribution",
     "FloatDistribution",
+    "GPSampler",
+    "GridSampler",
     "IncompatibleDistributionError",
     "IntDistribution",
     "InvalidDistributionError",
+    "NSGA2Sampler",
+    "QMCSampler",
     "RandomSampler",
     "Sampler",
     "SamplingContext",
     "SearchSpaceExhaustedError",
     "SeenDistributions",
     "StudyDirection",
+    "TPESampler",
     "TrialRecord",
     "TrialState",
     "check_compatible",
     "distribution_from_json",
+    "hypervolume",
+    "hypervolume_contributions",
+    "nondominated_ranks",
+    "pareto_front_mask",
     "sampler_rng",
     "seen_distributions",
     "trial_record_from_json",
