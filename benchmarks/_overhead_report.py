@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from pathlib import Path
 
+import _results_md
 import numpy as np
 from _overhead_systems import CONCURRENCY, Measured
 
-START, END = "<!-- overhead:start -->", "<!-- overhead:end -->"
+START, END = _results_md.markers("overhead")
 THROUGHPUT_GOAL = 10.0  # raysweep trials/s ÷ Tune trials/s
 LATENCY_GOAL = 1.5  # decision p50 ÷ bare actor round trip p50
 
@@ -218,11 +218,4 @@ def section(
 
 def write_section(path: Path, text: str) -> None:
     """Replace this benchmark's section of `path` (between its markers), or append it."""
-    old = path.read_text(encoding="utf-8") if path.exists() else "# raysweep benchmarks\n"
-    pattern = re.compile(re.escape(START) + r".*?" + re.escape(END) + r"\n?", re.DOTALL)
-    if pattern.search(old):
-        new = pattern.sub(lambda _: text, old, count=1)
-    else:
-        new = old.rstrip("\n") + "\n\n" + text
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(new, encoding="utf-8")
+    _results_md.write_section(path, "overhead", text)

@@ -9,6 +9,10 @@ from collections.abc import Iterator
 
 import pytest
 
+# The samplers' linear algebra works on small matrices, where BLAS threads on a 2-core CI machine
+# cost more than they give (GP fits ran 4-10x slower under load); set before numpy loads.
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+os.environ.setdefault("OMP_NUM_THREADS", "1")
 os.environ.setdefault("RAY_AUTH_MODE", "disabled")
 os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
 
