@@ -20,7 +20,7 @@ from sklearn.model_selection import train_test_split
 from sklearn.neural_network import MLPClassifier
 
 from raysweep.orchestrator import Trial, create_study
-from raysweep.samplers import RandomSampler
+from raysweep.samplers import TPESampler
 from raysweep.scheduling import ASHA
 
 EPOCHS = 27
@@ -73,7 +73,7 @@ def main() -> None:
         name="digits",
         storage=args.storage,
         direction="maximize",
-        sampler=RandomSampler(seed=0),
+        sampler=TPESampler(seed=0),
         scheduler=ASHA(min_resource=1, max_resource=EPOCHS, reduction_factor=3),
         load_if_exists=True,
     )

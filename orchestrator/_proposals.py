@@ -122,6 +122,17 @@ class ProposalSource:
                 elif number not in self._ready and number in result:
                     return result[number]  # a request that was superseded before it answered
 
+    def prefetch(self) -> None:
+        """Ask ahead for the next trials now, without waiting (lock NOT held).
+
+        Called when a trial is told: the next `ask` then finds its proposal computed, or on its
+        way, and the proposal has seen the result just told.
+        """
+        with self._lock:
+            request = self._plan(self._wanted(exclude=-1))
+        if request is not None:
+            self._send(*request)
+
     def discard(self, number: int) -> None:
         """The trial `number` was created with its proposal (lock held): stop holding it."""
         self._ready.pop(number, None)

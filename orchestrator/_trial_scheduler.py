@@ -404,6 +404,7 @@ class TrialSchedulerCore:
             )
             record = self._rec.state.record(number)
         self._commit()
+        self._proposals.prefetch()
         return record
 
     # ----- reading ------------------------------------------------------------------------------
