@@ -26,8 +26,13 @@ from raysweep.samplers._int import IntDistribution
 class ParzenSpace:
     """The layout of a group's columns: which are continuous, discrete or categorical."""
 
-    def __init__(self, distributions: Sequence[Distribution]) -> None:
+    def __init__(
+        self, distributions: Sequence[Distribution], names: Sequence[str] | None = None
+    ) -> None:
         self.distributions = tuple(distributions)
+        self.names = (
+            tuple(names) if names is not None else tuple(map(str, range(len(distributions))))
+        )
         numeric = [i for i, d in enumerate(distributions) if not _is_categorical(d)]
         self.numeric = np.array(numeric, dtype=np.intp)
         self.categorical = np.array(
@@ -59,13 +64,21 @@ class ParzenSpace:
     def size(self) -> int:
         return len(self.distributions)
 
-    def encode(self, internal: np.ndarray) -> np.ndarray:
-        """``(n, size)`` internal coordinates (NaN = missing) to estimator coordinates."""
-        result = np.array(internal, dtype=np.float64, copy=True)
-        if len(self.numeric):
-            unit = (result[:, self.numeric] - self.low) / self.width
-            result[:, self.numeric] = np.clip(unit, 0.0, 1.0)
+    def encode(self, column: int, internal: np.ndarray, *, copy: bool = True) -> np.ndarray:
+        """Internal coordinates of one column (NaN = missing) to estimator coordinates; with
+        ``copy=False`` a float64 ``internal`` is converted in place."""
+        result = np.array(internal, dtype=np.float64, copy=copy or None)
+        where = np.flatnonzero(self.numeric == column)
+        if len(where):
+            k = int(where[0])
+            result -= self.low[k]
+            result /= self.width[k]
+            np.clip(result, 0.0, 1.0, out=result)
         return result
+
+    def encode_points(self, internal: np.ndarray) -> list[np.ndarray]:
+        """``(n, size)`` internal coordinates as the estimator's list of encoded columns."""
+        return [self.encode(i, internal[:, i]) for i in range(self.size)]
 
     def snap(self, points: np.ndarray) -> np.ndarray:
         """Move each discrete coordinate of ``points`` (in place) to its value's grid position."""

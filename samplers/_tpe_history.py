@@ -28,6 +28,8 @@ _CODES = {
     TrialState.PAUSED: RUNNING,
 }
 _MAX_COLUMNS = 1024
+# More new rows than this in one call re-sort a column instead of inserting them one by one.
+_BULK = 64
 
 
 class _Buffer:
@@ -51,6 +53,41 @@ class _Buffer:
             self.width = width
 
 
+class _Column:
+    """One parameter's coordinates over the memo rows, and those rows sorted by (value, number)."""
+
+    def __init__(self) -> None:
+        self.values = _Buffer(float)
+        self.filled = 0
+        self.order = np.empty(0, dtype=np.intp)
+        self._sorted_values = np.empty(0)
+        self._sorted_numbers = np.empty(0, dtype=np.int64)
+
+    def extend(
+        self, records: list[TrialRecord], numbers: np.ndarray, name: str, d: Distribution
+    ) -> None:
+        new = range(self.filled, len(records))
+        for row in new:
+            self.values.put(row, _internal(records[row], name, d))
+        self.filled = len(records)
+        added = [row for row in new if not np.isnan(self.values.data[row])]
+        if len(added) > _BULK:
+            valid = np.flatnonzero(~np.isnan(self.values.data[: self.filled]))
+            self._set_order(valid[np.lexsort((numbers[valid], self.values.data[valid]))], numbers)
+            return
+        for row in added:
+            value, number = self.values.data[row], numbers[row]
+            lo = int(np.searchsorted(self._sorted_values, value, side="left"))
+            hi = int(np.searchsorted(self._sorted_values, value, side="right"))
+            at = lo + int(np.searchsorted(self._sorted_numbers[lo:hi], number))
+            self._set_order(np.insert(self.order, at, row), numbers)
+
+    def _set_order(self, order: np.ndarray, numbers: np.ndarray) -> None:
+        self.order = order
+        self._sorted_values = self.values.data[order]
+        self._sorted_numbers = numbers[order]
+
+
 @dataclass(frozen=True)
 class Rows:
     """The memo rows of one history, in history order, plus their per-trial columns."""
@@ -72,6 +109,7 @@ class HistoryMemo:
     def __init__(self) -> None:
         # Re-entrant: a caller holds it across rows() and names() so no clear falls between.
         self.lock = threading.RLock()
+        self.generation = 0  # bumped on every clear: row numbers from before mean nothing now
         self._clear()
 
     def _clear(self) -> None:
@@ -87,7 +125,7 @@ class HistoryMemo:
         self._space = _Buffer(np.int64)
         self._space_id: dict[frozenset[str], int] = {}
         self._spaces: list[frozenset[str]] = []
-        self._columns: dict[tuple[str, Distribution], tuple[_Buffer, list[int]]] = {}
+        self._columns: dict[tuple[str, Distribution], _Column] = {}
 
     def rows(self, history: Sequence[TrialRecord]) -> Rows:
         """The encoded columns of ``history``, one entry per record, in order."""
@@ -95,6 +133,7 @@ class HistoryMemo:
             # Old versions of records (a RUNNING trial that has since finished) pile up.
             if len(self._records) > 3 * len(history) + 1024:
                 self._clear()
+                self.generation += 1
             found = list(map(self._row_of.get, map(id, history)))
             if None in found:
                 for i, row in enumerate(found):
@@ -119,20 +158,48 @@ class HistoryMemo:
         with self.lock:
             return self._spaces[space]
 
-    def column(self, name: str, distribution: Distribution, rows: np.ndarray) -> np.ndarray:
-        """Internal coordinates of ``name`` under ``distribution`` at ``rows`` (NaN: absent)."""
+    def values(self, name: str, distribution: Distribution) -> np.ndarray:
+        """Internal coordinates of ``name`` under ``distribution`` for every memo row (NaN where
+        the record lacks it); index it with :attr:`Rows.rows`."""
         with self.lock:
-            key = (name, distribution)
-            if key not in self._columns:
-                if len(self._columns) >= _MAX_COLUMNS:
-                    self._columns.clear()
-                self._columns[key] = (_Buffer(float), [0])
-            buffer, filled = self._columns[key]
-            for row in range(filled[0], len(self._records)):
-                buffer.put(row, _internal(self._records[row], name, distribution))
-            filled[0] = max(filled[0], len(self._records))
-            result: np.ndarray = buffer.data[rows]
+            result: np.ndarray = self._column(name, distribution).values.data[: len(self._records)]
             return result
+
+    def orders(self, keys: list[tuple[str, Distribution]], rows: np.ndarray) -> list[np.ndarray]:
+        """For each ``(name, distribution)``: the positions in ``rows`` (distinct memo rows)
+        sorted by that parameter's internal coordinate, then trial number; rows without the
+        parameter are left out.
+
+        The same as a lexsort of those values, but for a large set O(len(memo)) rather than
+        O(n log n): the memo keeps every column's rows sorted as records arrive.
+        """
+        with self.lock:
+            columns = [self._column(name, distribution) for name, distribution in keys]
+            result: list[np.ndarray] = []
+            if len(rows) * 16 < len(self._records):  # a small set: sorting it is cheaper
+                numbers = self._number.data[rows]
+                for column in columns:
+                    values = column.values.data[rows]
+                    valid = np.flatnonzero(~np.isnan(values))
+                    result.append(valid[np.lexsort((numbers[valid], values[valid]))])
+                return result
+            where = np.full(len(self._records), -1, dtype=np.intp)
+            where[rows] = np.arange(len(rows))
+            for column in columns:
+                ranked = where[column.order]
+                result.append(ranked[ranked >= 0])
+            return result
+
+    def _column(self, name: str, distribution: Distribution) -> _Column:
+        key = (name, distribution)
+        column = self._columns.get(key)
+        if column is None:
+            if len(self._columns) >= _MAX_COLUMNS:
+                self._columns.clear()
+            column = self._columns[key] = _Column()
+        if column.filled < len(self._records):
+            column.extend(self._records, self._number.data, name, distribution)
+        return column
 
     def _add(self, record: TrialRecord) -> int:
         row = len(self._records)

@@ -13,7 +13,6 @@ from typing import Any
 import numpy as np
 
 WEIGHTS = ("uniform", "decay")
-BANDWIDTHS = ("scott", "neighbor")
 # Optuna's cap: past 25 good trials the "below" estimator gets no sharper, only slower.
 _GAMMA_FORMS = "'linear:BETA', 'linear:BETA:CAP', 'sqrt:BETA' or 'sqrt:BETA:CAP'"
 # The newest trials keep full weight under "decay" (Bergstra et al. 2013, as Optuna).

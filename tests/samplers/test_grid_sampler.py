@@ -208,9 +208,7 @@ def test_trials_with_values_off_the_grid_hold_no_point() -> None:
     assert values == {1, 2}
 
 
-def test_relative_space_is_every_grid_name_with_a_stand_in_where_seen_ones_do_not_fit() -> (
-    None
-):
+def test_relative_space_is_every_grid_name_with_a_stand_in_where_seen_ones_do_not_fit() -> None:
     sampler = GridSampler({"x": [1, 2], "y": [0.5]})
     seen = {
         "x": IntDistribution(0, 1),
