@@ -283,7 +283,8 @@ def create_study(
 
     The study lives in `<storage>/<name>/`: its event log, and everything needed to resume it.
     One seed is the root of all randomness: `seed`, else the sampler's seed, else one drawn now
-    and recorded in the log.
+    and recorded in the log. `sampler` defaults to `TPESampler()`; one that cannot serve the
+    study's number of objectives is refused here, before anything is written.
     """
     if not isinstance(name, str) or not _NAME.match(name):
         raise ValueError(
