@@ -76,9 +76,18 @@ class ParzenSpace:
             np.clip(result, 0.0, 1.0, out=result)
         return result
 
-    def encode_points(self, internal: np.ndarray) -> list[np.ndarray]:
-        """``(n, size)`` internal coordinates as the estimator's list of encoded columns."""
-        return [self.encode(i, internal[:, i]) for i in range(self.size)]
+    def encode_points(self, internal: np.ndarray, *, copy: bool = True) -> np.ndarray:
+        """``(n, size)`` internal coordinates (NaN = missing) to estimator coordinates; with
+        ``copy=False`` a float64 ``internal`` is converted in place."""
+        result = np.array(internal, dtype=np.float64, copy=copy or None).reshape(-1, self.size)
+        every = len(self.numeric) == self.size
+        numeric = result if every else result[:, self.numeric]
+        numeric -= self.low
+        numeric /= self.width
+        np.clip(numeric, 0.0, 1.0, out=numeric)
+        if not every:
+            result[:, self.numeric] = numeric
+        return result
 
     def snap(self, points: np.ndarray) -> np.ndarray:
         """Move each discrete coordinate of ``points`` (in place) to its value's grid position."""
@@ -157,9 +166,12 @@ def _snap(distribution: Distribution, internal: np.ndarray) -> np.ndarray:
 def log_mass(lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
     """``log(Phi(hi) - Phi(lo))`` for standardized ``lo <= hi``, accurate in both tails."""
     upper = lo > 0.0
-    # In the upper tail Phi(hi) - Phi(lo) is a difference of numbers near 1: mirror it.
-    mass = np.where(upper, ndtr(-lo) - ndtr(-hi), ndtr(hi) - ndtr(lo))
-    result: np.ndarray = np.log(np.maximum(mass, _TINY))
+    # In the upper tail Phi(hi) - Phi(lo) is a difference of numbers near 1: mirror it, as
+    # Phi(-lo) - Phi(-hi). The mirroring is chosen before ndtr: two calls, not four.
+    mass = ndtr(np.where(upper, -lo, hi))
+    mass -= ndtr(np.where(upper, -hi, lo))
+    np.maximum(mass, _TINY, out=mass)
+    result: np.ndarray = np.log(mass, out=mass)
     return result
 
 

@@ -10,6 +10,7 @@ recomputes the same numbers.
 
 from __future__ import annotations
 
+import itertools
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -134,12 +135,10 @@ class HistoryMemo:
             if len(self._records) > 3 * len(history) + 1024:
                 self._clear()
                 self.generation += 1
-            found = list(map(self._row_of.get, map(id, history)))
-            if None in found:
-                for i, row in enumerate(found):
-                    if row is None:
-                        found[i] = self._add(history[i])
-            rows = np.array(found, dtype=np.intp).reshape(-1)
+            lookup = map(self._row_of.get, map(id, history), itertools.repeat(-1))
+            rows = np.fromiter(lookup, dtype=np.intp, count=len(history))
+            for i in np.flatnonzero(rows < 0).tolist():
+                rows[i] = self._add(history[i])
             n_values, n_constraints = self._values.width, self._constraints.width
             return Rows(
                 rows=rows,
@@ -165,29 +164,33 @@ class HistoryMemo:
             result: np.ndarray = self._column(name, distribution).values.data[: len(self._records)]
             return result
 
-    def orders(self, keys: list[tuple[str, Distribution]], rows: np.ndarray) -> list[np.ndarray]:
-        """For each ``(name, distribution)``: the positions in ``rows`` (distinct memo rows)
-        sorted by that parameter's internal coordinate, then trial number; rows without the
-        parameter are left out.
+    def orders(
+        self, keys: list[tuple[str, Distribution]], rows: np.ndarray, values: np.ndarray
+    ) -> np.ndarray:
+        """``(len(rows), len(keys))`` positions in ``rows`` (distinct memo rows), column ``k``
+        sorted by the internal coordinate of ``keys[k]``, then trial number; positions without
+        the parameter come last. ``values[:, k]`` holds those coordinates for ``rows``.
 
-        The same as a lexsort of those values, but for a large set O(len(memo)) rather than
+        The same as a lexsort of each column, but for a large set O(len(memo)) rather than
         O(n log n): the memo keeps every column's rows sorted as records arrive.
         """
         with self.lock:
-            columns = [self._column(name, distribution) for name, distribution in keys]
-            result: list[np.ndarray] = []
-            if len(rows) * 16 < len(self._records):  # a small set: sorting it is cheaper
-                numbers = self._number.data[rows]
-                for column in columns:
-                    values = column.values.data[rows]
-                    valid = np.flatnonzero(~np.isnan(values))
-                    result.append(valid[np.lexsort((numbers[valid], values[valid]))])
+            n = len(rows)
+            if n * 16 < len(self._records):  # a small set: sorting it is cheaper
+                by_number = np.argsort(self._number.data[rows], kind="stable")
+                ranked = np.argsort(values[by_number], axis=0, kind="stable")  # NaN last
+                result: np.ndarray = by_number[ranked]
                 return result
+            columns = [self._column(name, distribution) for name, distribution in keys]
             where = np.full(len(self._records), -1, dtype=np.intp)
-            where[rows] = np.arange(len(rows))
-            for column in columns:
+            where[rows] = np.arange(n)
+            result = np.empty((n, len(keys)), dtype=np.intp, order="F")
+            for k, column in enumerate(columns):
                 ranked = where[column.order]
-                result.append(ranked[ranked >= 0])
+                ranked = ranked[ranked >= 0]
+                result[: len(ranked), k] = ranked
+                if len(ranked) < n:
+                    result[len(ranked) :, k] = np.flatnonzero(np.isnan(values[:, k]))
             return result
 
     def _column(self, name: str, distribution: Distribution) -> _Column:

@@ -12,7 +12,7 @@ import numpy as np
 
 from raysweep.samplers._base import SamplingContext
 from raysweep.samplers._tpe_history import COMPLETE, PRUNED, RUNNING, HistoryMemo, Rows
-from raysweep.samplers._tpe_options import Gamma
+from raysweep.samplers._tpe_options import Gamma, strategy_weights
 from raysweep.samplers._tpe_split import Outcomes, Split, split
 
 
@@ -56,3 +56,35 @@ def prepare(memo: HistoryMemo, context: SamplingContext, gamma: Gamma) -> Prepar
         name_sets=name_sets,
         generation=generation,
     )
+
+
+def thin_above(
+    prepared: Prepared,
+    finished: np.ndarray,
+    running: np.ndarray,
+    weights: str,
+    limit: int | None,
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """The history positions of the "above" estimator's trials and their kernel weights (None:
+    the ``weights`` strategy's, all trials kept), at most ``limit`` of them.
+
+    Past the limit: every running trial (the points taken right now), the newest finished ones
+    up to half the remaining room, and an even stride by age over the older ones, each strided
+    trial weighted up to stand for those it skips, so that g keeps the whole set's mass and
+    shape. The newest trials sit where l(x) now draws candidates, where g's detail matters.
+    Deterministic: no randomness is drawn.
+    """
+    positions = np.concatenate([finished, running])
+    if limit is None or len(positions) <= limit:
+        return positions, None
+    numbers = prepared.rows.number[positions]
+    kernel_weights = strategy_weights(weights, numbers)
+    room = max(limit - len(running), 0)
+    by_age = np.argsort(-numbers[: len(finished)], kind="stable")  # newest first
+    newest, older = by_age[: room // 2], by_age[room // 2 :]
+    n_strided = max(room - len(newest), 1)
+    strided = older[(np.arange(room - len(newest)) * len(older)) // n_strided]
+    kernel_weights[strided] *= len(older) / n_strided
+    running_at = np.arange(len(finished), len(positions))
+    chosen = np.sort(np.concatenate([newest, strided, running_at]))
+    return positions[chosen], kernel_weights[chosen]

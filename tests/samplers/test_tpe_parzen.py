@@ -21,9 +21,9 @@ def _estimator(
     distributions: list[Distribution], internal: list[list[float]], endpoints: bool = False
 ) -> tuple[ParzenSpace, ParzenEstimator]:
     space = ParzenSpace(distributions)
-    columns = space.encode_points(np.array(internal, dtype=float).reshape(len(internal), -1))
+    points = space.encode_points(np.array(internal, dtype=float).reshape(len(internal), -1))
     settings = KernelSettings(1.0, endpoints, 0.01)
-    return space, ParzenEstimator(space, columns, np.ones(len(internal)), settings)
+    return space, ParzenEstimator(space, points, np.ones(len(internal)), settings)
 
 
 @pytest.mark.parametrize("consider_endpoints", [False, True])
@@ -94,7 +94,7 @@ def test_joint_kernels_keep_dependencies() -> None:
 def test_missing_coordinates_take_the_prior_kernel() -> None:
     distributions: list[Distribution] = [FloatDistribution(0.0, 1.0), FloatDistribution(0, 1)]
     space = ParzenSpace(distributions)
-    partial = ParzenEstimator(space, [np.array([0.3]), np.array([np.nan])], np.ones(1), SETTINGS)
+    partial = ParzenEstimator(space, np.array([[0.3, np.nan]]), np.ones(1), SETTINGS)
     grid = np.linspace(0.0, 1.0, 11)
     along_missing = partial.log_pdf(np.column_stack([np.full(11, 0.3), grid]))
     # The missing column is modelled by the wide prior: nearly flat, unlike a real kernel.
@@ -112,9 +112,9 @@ def test_sampling_stays_in_the_unit_box_with_narrow_kernels_at_the_edges() -> No
 def test_the_narrowest_bandwidths_keep_densities_finite() -> None:
     distributions: list[Distribution] = [FloatDistribution(0.0, 1.0)] * 40
     space = ParzenSpace(distributions)
-    columns = [np.full(30, 0.25) for _ in distributions]
+    points = np.full((30, 40), 0.25)
     settings = KernelSettings(1.0, False, 1e-6, magic_exponent=50.0)
-    estimator = ParzenEstimator(space, columns, np.ones(30), settings)
+    estimator = ParzenEstimator(space, points, np.ones(30), settings)
     at = np.full((1, 40), 0.25)
     assert np.isfinite(estimator.log_pdf(at)).all()
     assert estimator.log_pdf(at)[0] > estimator.log_pdf(at + 0.01)[0]
