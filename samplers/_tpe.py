@@ -51,6 +51,7 @@ from raysweep.samplers._distributions import Distribution
 from raysweep.samplers._parzen import KernelSettings, ParzenEstimator
 from raysweep.samplers._parzen_space import ParzenSpace
 from raysweep.samplers._random import sample_uniform
+from raysweep.samplers._tpe_apart import keep_apart
 from raysweep.samplers._tpe_groups import decompose
 from raysweep.samplers._tpe_history import HistoryMemo
 from raysweep.samplers._tpe_options import (
@@ -174,9 +175,13 @@ class TPESampler(Sampler):
         # One call at a time: the memo's row numbers stay valid for the whole proposal.
         with self._memo.lock:
             prepared = self._prepare(context)
-            for names in self._groups(prepared, search_space):
+            groups = self._groups(prepared, search_space)
+            for names in groups:
                 space = [search_space[n] for n in names]
-                result.update(self._sample(context, prepared, names, space))
+                # Two points are near-copies only if close in every parameter: keep a joint
+                # group apart from running points, not each name of a univariate proposal.
+                apart = len(names) > 1 or len(groups) == 1
+                result.update(self._sample(context, prepared, names, space, apart=apart))
         return result
 
     def sample_independent(
@@ -217,6 +222,8 @@ class TPESampler(Sampler):
         prepared: Prepared,
         names: tuple[str, ...],
         distributions: Sequence[Distribution],
+        *,
+        apart: bool = False,
     ) -> dict[str, Any]:
         with self._memo.lock:
             columns = [
@@ -262,7 +269,11 @@ class TPESampler(Sampler):
             terms.append((estimator(satisfied), estimator(violated), constraint.gamma))
         rng = context.rng(names[0])
         candidates = np.vstack([below.sample(rng, self.n_ei_candidates) for below, _, _ in terms])
-        best = int(np.argmax(_acquisition(terms, candidates)))
+        scores = _acquisition(terms, candidates)
+        if apart and len(running):
+            taken = space.encode_points(raw[running])
+            scores = keep_apart(scores, candidates, taken, space.categorical)
+        best = int(np.argmax(scores))
         return dict(zip(names, space.decode(candidates[best]), strict=True))
 
     def _weights(self, prepared: Prepared, rows: np.ndarray) -> np.ndarray:
