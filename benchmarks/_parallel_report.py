@@ -143,6 +143,8 @@ def same_points(space: str, by_system: Mapping[str, Sequence[Batch]]) -> list[st
         ]
     return [
         f"{space}: ours through ask/tell on Ray and the bare sampler proposed different points "
-        f"in {differing} of {len(ray)} rounds: the orchestrator does not show pending asks to "
-        "the sampler the way the bare driver does."
+        f"in {differing} of {len(ray)} rounds. Expected: `tell` asks for the next proposal at "
+        "once, so the first ask of a round gets a proposal computed after the first of the "
+        "previous round's eight tells (it has not seen the other seven results), while the bare "
+        "driver proposes after all eight."
     ]

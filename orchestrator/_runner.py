@@ -29,6 +29,7 @@ from raysweep.samplers import (
     Distribution,
     IncompatibleDistributionError,
     InvalidDistributionError,
+    SamplerConfigurationError,
     TrialState,
 )
 from raysweep.scheduling import Decision
@@ -158,5 +159,11 @@ def _unless_stale(ref: Any) -> Any:
 def _is_usage_error(exc: BaseException) -> bool:
     """A misuse of the trial API fails every trial the same way: stop the study and say so."""
     return isinstance(
-        exc, (InvalidDistributionError, IncompatibleDistributionError, ObjectiveUsageError)
+        exc,
+        (
+            InvalidDistributionError,
+            IncompatibleDistributionError,
+            ObjectiveUsageError,
+            SamplerConfigurationError,
+        ),
     )

@@ -17,6 +17,7 @@ from raysweep.samplers._distributions import Distribution, check_compatible, dis
 from raysweep.samplers._errors import (
     IncompatibleDistributionError,
     InvalidDistributionError,
+    SamplerConfigurationError,
     SearchSpaceExhaustedError,
 )
 from raysweep.samplers._float import FloatDistribution
@@ -47,6 +48,7 @@ __all__ = [
     "QMCSampler",
     "RandomSampler",
     "Sampler",
+    "SamplerConfigurationError",
     "SamplingContext",
     "SearchSpaceExhaustedError",
     "SeenDistributions",

@@ -19,3 +19,11 @@ class SearchSpaceExhaustedError(Exception):
     Not a ``ValueError``: nothing is wrong with the input. The orchestrator stops starting trials
     when it sees this, lets running trials finish, and ``ask`` raises it to the caller.
     """
+
+
+class SamplerConfigurationError(ValueError):
+    """The sampler's configuration does not fit what the objective asks for (a grid value outside
+    the parameter's distribution, a parameter the grid does not name).
+
+    Every trial would fail the same way, so ``optimize`` stops with it instead of going on.
+    """

@@ -12,7 +12,7 @@ import numpy.typing as npt
 from raysweep.samplers._base import Sampler, SamplingContext
 from raysweep.samplers._categorical import CategoricalDistribution
 from raysweep.samplers._distributions import Distribution
-from raysweep.samplers._errors import SearchSpaceExhaustedError
+from raysweep.samplers._errors import SamplerConfigurationError, SearchSpaceExhaustedError
 from raysweep.samplers._grid_space import GridSpace, fit_value
 from raysweep.samplers._jsonvalues import CategoricalChoice
 
@@ -125,7 +125,7 @@ class GridSampler(Sampler):
         try:
             return self._grid.names.index(name)
         except ValueError:
-            raise ValueError(
+            raise SamplerConfigurationError(
                 f"parameter {name!r} is not in the grid {self._grid.describe_names()}; "
                 "add it to GridSampler's search_space"
             ) from None

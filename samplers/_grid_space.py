@@ -8,6 +8,7 @@ from typing import Any
 
 from raysweep.samplers._categorical import CategoricalDistribution
 from raysweep.samplers._distributions import Distribution
+from raysweep.samplers._errors import SamplerConfigurationError
 from raysweep.samplers._float import FloatDistribution
 from raysweep.samplers._int import IntDistribution
 from raysweep.samplers._jsonvalues import CategoricalChoice, as_json_scalar, scalar_key
@@ -104,7 +105,7 @@ def fit_value(name: str, value: CategoricalChoice, distribution: Distribution) -
         fitted = _as_number_of(value, distribution)
     if distribution.contains(fitted):
         return fitted
-    raise ValueError(
+    raise SamplerConfigurationError(
         f"GridSampler: the grid value {value!r} of parameter {name!r} is not in {distribution!r}; "
         f"make GridSampler's values for {name!r} fit the distribution the objective asks for, "
         "or widen that distribution"

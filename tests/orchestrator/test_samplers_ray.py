@@ -17,6 +17,7 @@ from raysweep.samplers import (
     QMCSampler,
     RandomSampler,
     Sampler,
+    SamplerConfigurationError,
     StudyDirection,
     TPESampler,
     TrialState,
@@ -189,4 +190,18 @@ def test_the_default_sampler_is_tpe(tmp_path: Path) -> None:
     info = study._info  # the log records the sampler's configuration
     assert info.sampler["class"] == "TPESampler"
     assert study.directions == (StudyDirection.MINIMIZE,)
+    study.close()
+
+
+def off_grid(trial: Trial) -> float:
+    return trial.suggest_float("x", 0.0, 1.0)
+
+
+def test_a_grid_value_outside_the_asked_distribution_stops_optimize_with_what_to_fix(
+    tmp_path: Path,
+) -> None:
+    study = create_study(name="offgrid", storage=tmp_path, sampler=GridSampler({"x": [0.5, 2.0]}))
+    with pytest.raises(SamplerConfigurationError, match=r"grid value 2.0 of parameter 'x'"):
+        study.optimize(off_grid, n_trials=4, max_concurrent=1, show_progress=False)
+    assert any(t.state is TrialState.FAILED for t in study.trials)
     study.close()

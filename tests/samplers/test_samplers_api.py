@@ -22,6 +22,7 @@ EXPORTED = {
     "QMCSampler",
     "RandomSampler",
     "Sampler",
+    "SamplerConfigurationError",
     "SamplingContext",
     "SearchSpaceExhaustedError",
     "SeenDistributions",
