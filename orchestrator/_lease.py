@@ -206,6 +206,12 @@ class Lease:
         """Why the previous lease was dead (or its file unreadable); None if there was none."""
         return self._takeover_reason
 
+    def describe_takeover(self) -> str | None:
+        """Whom this lease took over from and why, for the log; None if nobody."""
+        if self._previous_owner is None:
+            return None
+        return f"{self._previous_owner.describe(time.time())} ({self._takeover_reason})"
+
     @property
     def heartbeat_error(self) -> Exception | None:
         """The last error of the heartbeat thread; a StudyLockedError there ended the thread."""

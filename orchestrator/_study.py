@@ -4,20 +4,18 @@ from __future__ import annotations
 
 import atexit
 import contextlib
-import math
 import os
 import re
-import secrets
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pyarrow as pa
 import ray
 
 from raysweep.orchestrator._actors import start_study_actors
 from raysweep.orchestrator._ask_tell import AskLink
+from raysweep.orchestrator._best import best_trial, pareto_front
 from raysweep.orchestrator._errors import StorageError
 from raysweep.orchestrator._optimize import run_optimize
 from raysweep.orchestrator._ray_session import ensure_ray
@@ -28,6 +26,12 @@ from raysweep.orchestrator._resources import (
     live_node_capacities,
 )
 from raysweep.orchestrator._state import StudyInfo
+from raysweep.orchestrator._study_args import (
+    check_catch,
+    check_n_trials,
+    resolve_directions,
+    study_seed,
+)
 from raysweep.orchestrator._table import trials_table
 from raysweep.orchestrator._trial import Trial, constraint_values, objective_values
 from raysweep.samplers import (
@@ -36,7 +40,6 @@ from raysweep.samplers import (
     TPESampler,
     TrialRecord,
     TrialState,
-    pareto_front_mask,
 )
 from raysweep.scheduling import NoPruning, Scheduler
 
@@ -121,7 +124,7 @@ class Study:
         """
         if not callable(objective):
             raise TypeError(f"objective must be a callable taking a trial, not {objective!r}")
-        target = _check_n_trials(n_trials, timeout)
+        target = check_n_trials(n_trials, timeout)
         if (
             isinstance(max_concurrent, bool)
             or not isinstance(max_concurrent, int)
@@ -137,7 +140,7 @@ class Study:
             timeout=timeout,
             max_concurrent=max_concurrent,
             shape=shape,
-            catch=_check_catch(catch),
+            catch=check_catch(catch),
             show_progress=show_progress,
         )
 
@@ -210,18 +213,7 @@ class Study:
         In a constrained study (trials report `set_constraints`), a trial whose constraints are
         not all <= 0 is never the best; ties go to the lower trial number.
         """
-        direction = self.direction
-        complete = [t for t in self.trials if t.state is TrialState.COMPLETE and t.values]
-        if not complete:
-            raise ValueError(f"study {self.name!r} has no completed trial yet")
-        feasible = [t for t in complete if t.feasible]
-        if not feasible:
-            raise ValueError(
-                f"study {self.name!r} has {len(complete)} completed trials but none is feasible "
-                "(every one has a constraint value > 0)"
-            )
-        sign = -1.0 if direction is StudyDirection.MAXIMIZE else 1.0
-        return min(feasible, key=lambda t: (sign * t.values[0], t.number))  # type: ignore[index]
+        return best_trial(self.trials, self.direction, self.name)
 
     @property
     def best_trials(self) -> list[TrialRecord]:
@@ -229,14 +221,7 @@ class Study:
 
         Works for one objective too (the trials tied for the best value). Ordered by number.
         """
-        feasible = [
-            t for t in self.trials if t.state is TrialState.COMPLETE and t.values and t.feasible
-        ]
-        if not feasible:
-            return []
-        signs = [-1.0 if d is StudyDirection.MAXIMIZE else 1.0 for d in self.directions]
-        losses = np.array([t.values for t in feasible], dtype=float) * np.array(signs)
-        return [t for t, front in zip(feasible, pareto_front_mask(losses), strict=True) if front]
+        return pareto_front(self.trials, self.directions)
 
     @property
     def best_params(self) -> dict[str, Any]:
@@ -291,7 +276,7 @@ def create_study(
             f"study name {name!r} must be 1-128 letters, digits, '.', '_' or '-', starting "
             "with a letter or digit (it names a folder)"
         )
-    resolved = _resolve_directions(direction, directions)
+    resolved = resolve_directions(direction, directions)
     sampler = TPESampler() if sampler is None else sampler
     if not isinstance(sampler, Sampler):
         raise TypeError(f"sampler must be a raysweep Sampler, not {type(sampler).__name__}")
@@ -304,7 +289,7 @@ def create_study(
             f"{type(scheduler).__name__} prunes on one objective; this study has "
             f"{len(resolved)}. Use the default NoPruning for multi-objective studies"
         )
-    root_seed, seed_given = _root_seed(seed, sampler)
+    root_seed, seed_given = study_seed(seed, sampler)
     directory = _prepare_storage(storage, name)
     requested = StudyInfo(
         name=name,
@@ -348,42 +333,6 @@ def _close_open_studies() -> None:
         _OPEN.pop(key, None)
 
 
-def _resolve_directions(
-    direction: str | StudyDirection | None, directions: Sequence[str | StudyDirection] | None
-) -> tuple[StudyDirection, ...]:
-    if direction is not None and directions is not None:
-        raise ValueError("pass direction= or directions=, not both")
-    if directions is None:
-        items: Sequence[str | StudyDirection] = ["minimize" if direction is None else direction]
-    elif isinstance(directions, str) or not directions:
-        raise ValueError("directions must be a non-empty list such as ['minimize', 'maximize']")
-    else:
-        items = directions
-    resolved = []
-    for item in items:
-        try:
-            resolved.append(StudyDirection(item))
-        except ValueError:
-            raise ValueError(f"direction must be 'minimize' or 'maximize', not {item!r}") from None
-    return tuple(resolved)
-
-
-def _root_seed(seed: int | None, sampler: Sampler) -> tuple[int, bool]:
-    for label, value in (("seed", seed), ("sampler.seed", sampler.seed)):
-        if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
-            raise ValueError(f"{label} must be an int, not {value!r}")
-    if seed is not None and sampler.seed is not None and seed != sampler.seed:
-        raise ValueError(
-            f"two different seeds for one study: create_study(seed={seed}) and the sampler's "
-            f"seed={sampler.seed}. One seed is the root of all randomness: give one of them"
-        )
-    if seed is not None:
-        return seed, True
-    if sampler.seed is not None:
-        return sampler.seed, True
-    return secrets.randbits(62), False
-
-
 def _prepare_storage(storage: str | os.PathLike[str], name: str) -> Path:
     root = Path(storage).expanduser().absolute()
     directory = root / name
@@ -398,30 +347,3 @@ def _prepare_storage(storage: str | os.PathLike[str], name: str) -> Path:
             "Pass storage= a folder this process can create and write"
         ) from exc
     return directory
-
-
-def _check_n_trials(n_trials: int | None, timeout: float | None) -> int:
-    if timeout is not None and (
-        isinstance(timeout, bool)
-        or not isinstance(timeout, (int, float))
-        or not (math.isfinite(timeout) and timeout > 0)
-    ):
-        raise ValueError(f"timeout must be a number of seconds > 0, not {timeout!r}")
-    if n_trials is None:
-        return 2**62
-    if isinstance(n_trials, bool) or not isinstance(n_trials, int) or n_trials <= 0:
-        raise ValueError(
-            f"n_trials must be an int ≥ 1 (the number of finished trials the study should "
-            f"have in total), not {n_trials!r}"
-        )
-    return n_trials
-
-
-def _check_catch(
-    catch: type[BaseException] | Sequence[type[BaseException]],
-) -> tuple[type[BaseException], ...]:
-    items = (catch,) if isinstance(catch, type) else tuple(catch)
-    for item in items:
-        if not (isinstance(item, type) and issubclass(item, BaseException)):
-            raise TypeError(f"catch must hold exception classes, not {item!r}")
-    return items

@@ -9,7 +9,6 @@ next batch (at most `_FLUSH_INTERVAL_S` later), since a lost report only means a
 from __future__ import annotations
 
 import dataclasses
-import math
 import socket
 import threading
 import time
@@ -29,11 +28,16 @@ from raysweep.orchestrator._protocol import (
 )
 from raysweep.orchestrator._recorder import StudyRecorder
 from raysweep.orchestrator._state import StudyInfo
+from raysweep.orchestrator._trial_checks import (
+    assignment,
+    progress,
+    require_running,
+    require_tellable,
+)
 from raysweep.samplers import (
     Distribution,
     IncompatibleDistributionError,
     SearchSpaceExhaustedError,
-    StudyDirection,
     TrialRecord,
     TrialState,
     check_compatible,
@@ -108,7 +112,7 @@ class TrialSchedulerCore:
                 None,
                 {
                     "host": socket.gethostname(),
-                    "took_over_from": _previous_owner(self._lease),
+                    "took_over_from": self._lease.describe_takeover(),
                     "replay": None if report.clean else report.describe(),
                 },
             )
@@ -228,7 +232,7 @@ class TrialSchedulerCore:
         attempt = self._rec.state.trials[number].attempt + 1
         self._rec.emit(ev.TRIAL_STARTED, number, {"attempt": attempt, "runner": runner})
         self._runner_trials[runner] = (number, attempt)
-        return self._assignment(number, attempt)
+        return assignment(self._rec, number, attempt)
 
     def _new_trial(self, origin: str, runner: str | None) -> Assignment | None:
         """Create and start the next trial once the sampler has a point for it.
@@ -262,9 +266,9 @@ class TrialSchedulerCore:
                 if runner is not None:
                     self._rec.emit(ev.TRIAL_STARTED, number, {"attempt": 0, "runner": runner})
                     self._runner_trials[runner] = (number, 0)
-                assignment = dataclasses.replace(self._assignment(number, 0), proposal=proposal)
+                started = dataclasses.replace(assignment(self._rec, number, 0), proposal=proposal)
             self._commit()
-            return assignment
+            return started
 
     def _exhausted(self, reason: str) -> None:
         """The sampler has no new point (lock held): `optimize` starts no more trials."""
@@ -272,20 +276,6 @@ class TrialSchedulerCore:
             self._rec.emit(ev.OPTIMIZE_STOPPED, None, {"reason": f"sampler exhausted: {reason}"})
         self._accepting = False
         self.exhausted_reason = reason
-
-    def _assignment(self, number: int, attempt: int) -> Assignment:
-        """The trial as it stands (under the lock), before its proposal is attached."""
-        trial = self._rec.state.trials[number]
-        return Assignment(
-            number=number,
-            attempt=attempt,
-            params=dict(trial.params),
-            distributions=dict(trial.distributions),
-            proposal={},
-            scheduler=self._rec.scheduler,
-            n_objectives=len(self.info.directions),
-            n_constraints=self._rec.state.n_constraints,
-        )
 
     def _with_proposal(self, assignment: Assignment) -> Assignment:
         proposal = self._proposals.get(assignment.number, refill=self._accepting)
@@ -314,7 +304,7 @@ class TrialSchedulerCore:
     def report(self, number: int, attempt: int, notes: tuple[Note, ...]) -> Decision | None:
         """Record a runner's batch; returns the pruner's decision on its last report, if any."""
         with self._lock:
-            self._require_running(number, attempt)
+            require_running(self._rec, number, attempt)
             return self._rec.apply_notes(number, attempt, notes)
 
     def report_later(self, number: int, attempt: int, notes: tuple[Note, ...]) -> None:
@@ -338,7 +328,7 @@ class TrialSchedulerCore:
         notes: tuple[Note, ...],
     ) -> Any:
         with self._lock:
-            self._require_running(number, attempt)
+            require_running(self._rec, number, attempt)
             self._rec.apply_notes(number, attempt, notes)
             trial = self._rec.state.trials[number]
             known = trial.distributions.get(name, self._rec.state.distributions.get(name))
@@ -352,20 +342,10 @@ class TrialSchedulerCore:
             updates = self._rec.take_updates()
         value = self._proposals.suggest(number, name, distribution, updates)
         with self._lock:
-            self._require_running(number, attempt)
+            require_running(self._rec, number, attempt)
             # A parameter is drawn once: if a concurrent call recorded it meanwhile, that wins.
             self._rec.record_param(number, name, distribution, value)
             return self._rec.state.trials[number].params[name]
-
-    def _require_running(self, number: int, attempt: int) -> None:
-        trial = self._rec.state.trials.get(number)
-        if trial is None:
-            raise TrialStateError(f"trial {number} does not exist in this study")
-        if trial.state is not TrialState.RUNNING or trial.attempt != attempt:
-            raise TrialStateError(
-                f"trial {number} (attempt {attempt}) is not running: it is "
-                f"{trial.state.value} at attempt {trial.attempt}"
-            )
 
     # ----- ask / tell ---------------------------------------------------------------------------
 
@@ -384,23 +364,12 @@ class TrialSchedulerCore:
         constraints: tuple[float, ...] | None = None,
     ) -> TrialRecord:
         with self._lock:
-            trial = self._rec.state.trials.get(number)
-            if trial is None:
-                raise TrialStateError(f"trial {number} does not exist in this study")
-            if trial.origin != ev.ORIGIN_ASK:
-                raise TrialStateError(
-                    f"trial {number} was started by optimize, which records its result; "
-                    "tell only trials that came from ask"
-                )
-            if trial.state is not TrialState.RUNNING:
-                raise TrialStateError(
-                    f"trial {number} cannot be told: it is already {trial.state.value}"
-                )
+            attempt = require_tellable(self._rec, number)
             problem = self._rec.constraints_problem(constraints, state)
             if problem is not None:
                 raise ValueError(f"trial {number} was not told: {problem}")
             self._rec.close_attempt(
-                TrialOutcome(number, trial.attempt, state, values, error, notes, constraints)
+                TrialOutcome(number, attempt, state, values, error, notes, constraints)
             )
             record = self._rec.state.record(number)
         self._commit()
@@ -424,31 +393,4 @@ class TrialSchedulerCore:
 
     def progress(self) -> Progress:
         with self._lock:
-            counts: dict[str, int] = {}
-            best: float | None = None
-            sign = 1.0 if self.info.directions[0] is StudyDirection.MAXIMIZE else -1.0
-            for trial in self._rec.state.trials.values():
-                counts[trial.state.value] = counts.get(trial.state.value, 0) + 1
-                if (
-                    trial.state is TrialState.COMPLETE
-                    and trial.values
-                    and len(trial.values) == 1
-                    and (trial.constraints is None or max(trial.constraints) <= 0.0)
-                ):
-                    v = trial.values[0]
-                    if not math.isnan(v) and (best is None or sign * v > sign * best):
-                        best = v
-            return Progress(
-                counts=counts,
-                best_value=best,
-                target=self._target,
-                finished=self._rec.state.finished_count(),
-                accepting=self._accepting,
-            )
-
-
-def _previous_owner(lease: Lease) -> str | None:
-    owner = lease.previous_owner
-    if owner is None:
-        return None
-    return f"{owner.describe(time.time())} ({lease.takeover_reason})"
+            return progress(self._rec, self._target, self._accepting)
