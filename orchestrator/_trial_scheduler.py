@@ -251,16 +251,19 @@ class TrialSchedulerCore:
             with self._lock:
                 if number != self._rec.state.next_number:
                     continue  # another caller created it meanwhile: try the next number
+                if origin == ev.ORIGIN_OPTIMIZE:
+                    if not self._wants_more():
+                        return None
+                    assert runner is not None
+                    # A trial interrupted meanwhile is re-run first.
+                    rerun = self._assign_rerun(runner)
+                    if rerun is not None:
+                        break
                 if isinstance(proposal, NoProposal):
                     self._exhausted(proposal.reason)
                     if origin == ev.ORIGIN_ASK:
                         raise SearchSpaceExhaustedError(proposal.reason)
                     return None
-                if origin == ev.ORIGIN_OPTIMIZE:
-                    if not self._wants_more():
-                        return None
-                    if self._rec.state.waiting_optimize_trials():
-                        continue  # a trial was interrupted meanwhile: re-run it first
                 self._proposals.discard(number)
                 self._rec.emit(ev.TRIAL_CREATED, number, {"origin": origin})
                 if runner is not None:
@@ -269,6 +272,8 @@ class TrialSchedulerCore:
                 started = dataclasses.replace(assignment(self._rec, number, 0), proposal=proposal)
             self._commit()
             return started
+        self._commit()
+        return self._with_proposal(rerun)
 
     def _exhausted(self, reason: str) -> None:
         """The sampler has no new point (lock held): `optimize` starts no more trials."""

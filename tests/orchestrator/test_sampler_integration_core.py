@@ -220,3 +220,39 @@ def test_an_exhausted_sampler_answers_no_proposal_for_that_number_only() -> None
     )
     result = service.propose((1,), Updates(2, (held,)))
     assert isinstance(result[1], NoProposal) and "1" in result[1].reason
+
+
+class _InterruptingClient:
+    """A sampler client that loses runner "b" while the first proposal is being fetched."""
+
+    def __init__(self, inner: LocalSamplerClient, core: ts.TrialSchedulerCore) -> None:
+        self._inner, self._core, self._fired = inner, core, False
+
+    def propose(self, numbers: tuple[int, ...], updates: Updates) -> Any:
+        if not self._fired:
+            self._fired = True
+            self._core.runner_lost("b", "its node died", True)
+        return self._inner.propose(numbers, updates)
+
+    def suggest(self, number: int, name: str, distribution: Any, updates: Updates) -> Any:
+        return self._inner.suggest(number, name, distribution, updates)
+
+
+def test_a_trial_interrupted_while_a_proposal_is_fetched_is_re_run_first(tmp_path: Path) -> None:
+    import threading
+
+    core = _open(tmp_path, RandomSampler())
+    core.start_optimize(10, 2)
+    first = core.next_trial("b", None)
+    assert first is not None and first.number == 0
+    inner = LocalSamplerClient(SamplerServiceCore(RandomSampler(), 5, MIN))
+    core.attach_sampler(_InterruptingClient(inner, core))  # nothing fetched ahead any more
+    result: list[Any] = []
+    worker = threading.Thread(target=lambda: result.append(core.next_trial("a", None)))
+    worker.start()
+    worker.join(timeout=20)
+    assert not worker.is_alive(), "next_trial did not return"
+    rerun = result[0]
+    assert rerun is not None and (rerun.number, rerun.attempt) == (0, 1)
+    assert len(core.records()) == 1  # no new trial was created for it
+    core.close()
