@@ -6,6 +6,7 @@ import atexit
 import contextlib
 import os
 import re
+import sys
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -143,6 +144,12 @@ class Study:
             catch=check_catch(catch),
             show_progress=show_progress,
         )
+        exhausted = ray.get(self._live().exhausted.remote())
+        if exhausted is not None and show_progress:
+            print(
+                f"optimize stopped early: the sampler has no new point ({exhausted})",
+                file=sys.stderr,
+            )
 
     def ask(self) -> Trial:
         """Start a trial that the caller runs; finish it with `tell`.

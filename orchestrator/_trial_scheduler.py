@@ -386,6 +386,10 @@ class TrialSchedulerCore:
     def study_info(self) -> StudyInfo:
         return self.info
 
+    def exhausted(self) -> str | None:
+        """Why the sampler stopped proposing (a finished grid), or None."""
+        return self.exhausted_reason
+
     def records(self) -> list[TrialRecord]:
         with self._lock:
             return self._rec.state.records()

@@ -205,3 +205,17 @@ def test_a_grid_value_outside_the_asked_distribution_stops_optimize_with_what_to
         study.optimize(off_grid, n_trials=4, max_concurrent=1, show_progress=False)
     assert any(t.state is TrialState.FAILED for t in study.trials)
     study.close()
+
+
+def test_optimize_says_why_it_stopped_when_the_grid_is_done(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    study = create_study(name="griddone", storage=tmp_path, sampler=GridSampler({"a": [1, 2]}))
+    study.optimize(grid_point_a, n_trials=5, show_progress=True)
+    assert len(study.trials) == 2
+    assert "the sampler has no new point" in capsys.readouterr().err
+    study.close()
+
+
+def grid_point_a(trial: Trial) -> float:
+    return float(trial.suggest_int("a", 0, 10))
