@@ -187,10 +187,11 @@ class TrialSchedulerCore:
         # Two proposals per runner ahead: one request to the SamplerService per few trials.
         self._proposals.ahead = max(1, 2 * concurrency)
 
-    def stop_new_trials(self) -> None:
+    def stop_new_trials(self, reason: str | None = None) -> None:
+        """`optimize` starts no more trials; `reason` is logged (None: the caller stopped it)."""
         with self._lock:
             if self._accepting:
-                self._rec.emit(ev.OPTIMIZE_STOPPED, None, {})
+                self._rec.emit(ev.OPTIMIZE_STOPPED, None, {"reason": reason} if reason else {})
             self._accepting = False
 
     def wants_more(self) -> bool:
@@ -260,7 +261,8 @@ class TrialSchedulerCore:
                     if rerun is not None:
                         break
                 if isinstance(proposal, NoProposal):
-                    self._exhausted(proposal.reason)
+                    self.exhausted_reason = proposal.reason
+                    self.stop_new_trials(f"sampler exhausted: {proposal.reason}")
                     if origin == ev.ORIGIN_ASK:
                         raise SearchSpaceExhaustedError(proposal.reason)
                     return None
@@ -274,13 +276,6 @@ class TrialSchedulerCore:
             return started
         self._commit()
         return self._with_proposal(rerun)
-
-    def _exhausted(self, reason: str) -> None:
-        """The sampler has no new point (lock held): `optimize` starts no more trials."""
-        if self._accepting:
-            self._rec.emit(ev.OPTIMIZE_STOPPED, None, {"reason": f"sampler exhausted: {reason}"})
-        self._accepting = False
-        self.exhausted_reason = reason
 
     def _with_proposal(self, assignment: Assignment) -> Assignment:
         proposal = self._proposals.get(assignment.number, refill=self._accepting)

@@ -21,6 +21,7 @@ from raysweep.samplers._cmaes_replay import (
 from raysweep.samplers._distributions import Distribution
 from raysweep.samplers._float import FloatDistribution
 from raysweep.samplers._int import IntDistribution
+from raysweep.samplers._intersection import intersection_space
 from raysweep.samplers._random import sample_uniform
 from raysweep.samplers._trial import StudyDirection, TrialState
 
@@ -133,17 +134,9 @@ class CmaEsSampler(Sampler):
         complete = [t for t in context.history if t.state is TrialState.COMPLETE]
         if not complete or len(complete) < self.n_startup_trials:
             return {}
-        seen = context.seen_distributions
-        names: set[str] | None = None
-        for trial in complete:
-            present = {
-                name
-                for name, distribution in trial.distributions.items()
-                if isinstance(distribution, (FloatDistribution, IntDistribution))
-                and seen.get(name) == distribution
-            }
-            names = present if names is None else names & present
-        return {name: seen[name] for name in sorted(names or ())}
+        space = intersection_space(context)
+        numeric = (FloatDistribution, IntDistribution)
+        return {name: space[name] for name in sorted(space) if isinstance(space[name], numeric)}
 
     def sample_relative(
         self, context: SamplingContext, search_space: dict[str, Distribution]

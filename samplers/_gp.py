@@ -12,6 +12,7 @@ from raysweep.samplers._distributions import Distribution
 from raysweep.samplers._gp_acquisition import Acquisition, maximize_acquisition
 from raysweep.samplers._gp_kernel import FloatArray, Posterior, fit_kernel
 from raysweep.samplers._gp_space import Design
+from raysweep.samplers._intersection import intersection_space
 from raysweep.samplers._random import sample_uniform
 from raysweep.samplers._trial import StudyDirection, TrialRecord, TrialState
 
@@ -95,11 +96,7 @@ class GPSampler(Sampler):
         complete = [t for t in context.history if t.state is TrialState.COMPLETE]
         if len(complete) < max(self.n_startup_trials, 1):
             return dict(context.seen_distributions)
-        return {
-            name: dist
-            for name, dist in context.seen_distributions.items()
-            if all(t.distributions.get(name) == dist for t in complete)
-        }
+        return intersection_space(context)
 
     def sample_relative(
         self, context: SamplingContext, search_space: dict[str, Distribution]

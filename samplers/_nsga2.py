@@ -11,6 +11,7 @@ from raysweep.samplers._base import Sampler, SamplingContext
 from raysweep.samplers._categorical import CategoricalDistribution
 from raysweep.samplers._distributions import Distribution
 from raysweep.samplers._genetic import CROSSOVERS, crossover, mutate
+from raysweep.samplers._intersection import intersection_space
 from raysweep.samplers._nsga2_selection import (
     Candidate,
     Population,
@@ -105,20 +106,8 @@ class NSGA2Sampler(Sampler):
 
     def infer_relative_search_space(self, context: SamplingContext) -> dict[str, Distribution]:
         """The names every COMPLETE trial has with the distribution used now (seen last)."""
-        seen = context.seen_distributions
-        names: set[str] | None = None
-        for trial in context.history:
-            if trial.state is not TrialState.COMPLETE:
-                continue
-            present = {
-                name
-                for name, distribution in trial.distributions.items()
-                if seen.get(name) == distribution
-            }
-            names = present if names is None else names & present
-            if not names:
-                return {}
-        return {name: seen[name] for name in sorted(names or ())}
+        space = intersection_space(context)
+        return {name: space[name] for name in sorted(space)}
 
     def sample_relative(
         self, context: SamplingContext, search_space: dict[str, Distribution]
