@@ -22,7 +22,6 @@ import datetime
 import platform
 import shlex
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
@@ -33,6 +32,7 @@ import optuna
 import ray
 from _overhead_report import NO_PROBE, section, write_section
 from _overhead_systems import Measured, run_optuna, run_raysweep, run_tune, start_probe
+from _results_md import cpu_model, git_commit
 
 HERE = Path(__file__).resolve().parent
 
@@ -68,36 +68,15 @@ def _command() -> str:
     return shlex.join([str(python), *sys.argv])
 
 
-def _cpu_model() -> str:
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as handle:
-            for line in handle:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown CPU"
-
-
-def _git() -> str:
-    def run(*args: str) -> str:
-        return subprocess.run(
-            ["git", *args], cwd=HERE, capture_output=True, text=True, check=False
-        ).stdout.strip()
-
-    commit = run("rev-parse", "--short", "HEAD") or "unknown"
-    return commit + (" + uncommitted changes" if run("status", "--porcelain") else "")
-
-
 def _load() -> str:
     return " / ".join(f"{x:.2f}" for x in os.getloadavg())
 
 
 def _machine() -> str:
     return (
-        f"{len(os.sched_getaffinity(0))} CPUs (`nproc`), {_cpu_model()}, Python "
+        f"{len(os.sched_getaffinity(0))} CPUs (`nproc`), {cpu_model()}, Python "
         f"{platform.python_version()}, Ray {ray.__version__}, Optuna {optuna.__version__}, "
-        f"raysweep at {_git()}"
+        f"raysweep at {git_commit()}"
     )
 
 
