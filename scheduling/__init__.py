@@ -7,7 +7,7 @@ Nothing here imports Ray or does I/O. A :class:`Scheduler` is an immutable confi
 
 from raysweep.scheduling._asha import ASHA
 from raysweep.scheduling._base import Scheduler, SchedulerState
-from raysweep.scheduling._decision import Action, Decision
+from raysweep.scheduling._decision import Action, Decision, Promotion
 from raysweep.scheduling._from_json import scheduler_from_json
 from raysweep.scheduling._no_pruning import NoPruning
 
@@ -16,6 +16,7 @@ __all__ = [
     "Action",
     "Decision",
     "NoPruning",
+    "Promotion",
     "Scheduler",
     "SchedulerState",
     "scheduler_from_json",

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import abc
 import numbers
+from bisect import bisect_right
 from typing import Any
 
-from raysweep.scheduling._decision import Decision
+from raysweep.scheduling._decision import Decision, Promotion
 
 
 class Scheduler(abc.ABC):
@@ -29,6 +30,38 @@ class Scheduler(abc.ABC):
         ``CONTINUE`` with ``rung=None``, so a runner may send the other reports without waiting
         for the answer.
         """
+
+    def next_decision_step(self, step: int) -> int | None:
+        """The smallest decision step strictly above ``step`` (0: the first one), or None.
+
+        A runner waits for the answer to a report only when the report reaches this step.
+        Schedulers with an unbounded set of decision steps (a stopping rule checked every few
+        steps) override this and :meth:`decision_steps` alike.
+        """
+        steps = self.decision_steps()
+        index = bisect_right(steps, step)
+        return steps[index] if index < len(steps) else None
+
+    def fidelities(self) -> tuple[int, ...]:
+        """The sorted steps at which trials are compared, plus the full budget when known.
+
+        A multi-fidelity sampler models the results at these steps (the rungs, and
+        ``max_resource`` for a completed trial). Empty when the scheduler compares no steps.
+        """
+        return self.decision_steps()
+
+    def bracket(self, trial: int) -> int | None:
+        """The bracket trial number ``trial`` belongs to (Hyperband), or None.
+
+        A pure function of the trial number, so that it is the same after a restart; the
+        orchestrator records it when the trial is created.
+        """
+        return None
+
+    @property
+    def pauses(self) -> bool:
+        """Whether this scheduler answers PAUSE and resumes paused trials (promote mode)."""
+        return False
 
     @abc.abstractmethod
     def new_state(self, *, maximize: bool) -> SchedulerState:
@@ -68,6 +101,22 @@ class SchedulerState(abc.ABC):
         each attempt, ``value`` is the objective so far (NaN allowed: it counts as the worst
         value). Invalid arguments raise ``TypeError`` / ``ValueError`` and change nothing.
         """
+
+    def promotion(self) -> Promotion | None:
+        """The paused trial that should be resumed now, if one has earned it (else None).
+
+        A query: it changes nothing. The orchestrator asks whenever a runner is free, before it
+        starts a new trial, and calls :meth:`on_resume` once it has resumed the trial.
+        """
+        return None
+
+    def on_resume(self, trial: int) -> None:
+        """Record that paused trial ``trial`` was resumed (named by :meth:`promotion`).
+
+        Replayed from the log in order with the reports, so a rebuilt state makes the same
+        future decisions. ``ValueError`` for a trial that is not paused.
+        """
+        raise ValueError(f"trial {trial} cannot be resumed: this scheduler never pauses trials")
 
 
 def check_report(scheduler: Scheduler, trial: int, attempt: int, step: int, value: float) -> float:

@@ -56,3 +56,31 @@ class Decision:
             known = ", ".join(repr(a.value) for a in Action)
             raise ValueError(f"unknown action {d['action']!r}; expected one of {known}") from None
         return cls(action=action, reason=d["reason"], rung=d["rung"])
+
+
+@dataclass(frozen=True)
+class Promotion:
+    """A paused trial to resume: it earned promotion from the rung at step ``rung``."""
+
+    trial: int
+    rung: int
+    reason: str
+
+    def __post_init__(self) -> None:
+        for name in ("trial", "rung"):
+            number = getattr(self, name)
+            if isinstance(number, bool) or not isinstance(number, int):
+                raise TypeError(f"Promotion.{name} must be an int, got {number!r}")
+        if not isinstance(self.reason, str):
+            raise TypeError(f"Promotion.reason must be a str, got {type(self.reason).__name__}")
+
+    def to_json(self) -> dict[str, Any]:
+        return {"trial": self.trial, "rung": self.rung, "reason": self.reason}
+
+    @classmethod
+    def from_json(cls, d: Mapping[str, Any]) -> Promotion:
+        if set(d) != {"trial", "rung", "reason"}:
+            raise ValueError(
+                f"a promotion needs exactly the keys 'trial', 'rung', 'reason'; got {sorted(d)}"
+            )
+        return cls(trial=d["trial"], rung=d["rung"], reason=d["reason"])

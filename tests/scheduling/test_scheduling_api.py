@@ -14,6 +14,7 @@ def test_exported_names_are_pinned() -> None:
         "Action",
         "Decision",
         "NoPruning",
+        "Promotion",
         "Scheduler",
         "SchedulerState",
         "scheduler_from_json",
