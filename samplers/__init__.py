@@ -26,6 +26,7 @@ from raysweep.samplers._grid import GridSampler
 from raysweep.samplers._hypervolume import hypervolume, hypervolume_contributions
 from raysweep.samplers._int import IntDistribution
 from raysweep.samplers._jsonvalues import CategoricalChoice
+from raysweep.samplers._multi_fidelity import MultiFidelitySampler
 from raysweep.samplers._nsga2 import NSGA2Sampler
 from raysweep.samplers._pareto import nondominated_ranks, pareto_front_mask
 from raysweep.samplers._qmc import QMCSampler
@@ -44,6 +45,7 @@ __all__ = [
     "IncompatibleDistributionError",
     "IntDistribution",
     "InvalidDistributionError",
+    "MultiFidelitySampler",
     "NSGA2Sampler",
     "QMCSampler",
     "RandomSampler",

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import abc
 import functools
+import itertools
+import numbers
 import operator
 import zlib
 from collections.abc import Iterable, Mapping, Sequence
@@ -70,6 +72,10 @@ class SamplingContext:
     ``seen``, when given, must equal what :attr:`seen_distributions` would compute from
     ``history``: the orchestrator keeps it up to date as trials change, so that samplers need
     not rescan the whole history for it on every proposal.
+
+    ``fidelity_steps`` are the steps at which the study's scheduler compares trials (its rungs),
+    sorted and distinct, the last one being the full budget; empty when the scheduler compares
+    none. They come as plain ints so that samplers need not know the scheduler.
     """
 
     study_seed: int
@@ -77,6 +83,7 @@ class SamplingContext:
     directions: tuple[StudyDirection, ...]
     history: Sequence[TrialRecord]
     seen: Mapping[str, Distribution] | None = None
+    fidelity_steps: tuple[int, ...] = ()
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "directions", tuple(self.directions))
@@ -89,6 +96,7 @@ class SamplingContext:
                 "pass only the other trials of the study"
             )
         sampler_rng(self.study_seed, self.trial_number)  # validates both numbers
+        object.__setattr__(self, "fidelity_steps", _fidelity_steps(self.fidelity_steps))
 
     @functools.cached_property
     def seen_distributions(self) -> Mapping[str, Distribution]:
@@ -114,6 +122,28 @@ class SamplingContext:
     def rng(self, name: str | None = None) -> np.random.Generator:
         """A fresh stream for ``name`` in this trial (see :func:`sampler_rng`)."""
         return sampler_rng(self.study_seed, self.trial_number, name)
+
+
+def _fidelity_steps(steps: Iterable[int]) -> tuple[int, ...]:
+    try:
+        result = tuple(steps)
+    except TypeError:
+        raise ValueError(
+            f"SamplingContext: fidelity_steps={steps!r} must be a sequence of step numbers"
+        ) from None
+    for step in result:
+        if isinstance(step, bool) or not isinstance(step, numbers.Integral) or step < 1:
+            raise ValueError(
+                f"SamplingContext: fidelity step {step!r} must be an int >= 1; pass the "
+                "scheduler's fidelities()"
+            )
+    result = tuple(int(step) for step in result)
+    if any(a >= b for a, b in itertools.pairwise(result)):
+        raise ValueError(
+            f"SamplingContext: fidelity_steps={result!r} must be sorted and distinct, the full "
+            "budget last"
+        )
+    return result
 
 
 class Sampler(abc.ABC):

@@ -9,15 +9,27 @@ from raysweep.scheduling._asha import ASHA
 from raysweep.scheduling._base import Scheduler, SchedulerState
 from raysweep.scheduling._decision import Action, Decision, Promotion
 from raysweep.scheduling._from_json import scheduler_from_json
+from raysweep.scheduling._hyperband import Hyperband
 from raysweep.scheduling._no_pruning import NoPruning
+from raysweep.scheduling._percentile import MedianStopping, PercentileStopping
+from raysweep.scheduling._simulation import Completion, SimulatedTrial, Simulation, StepEvent
+from raysweep.scheduling._simulator import simulate
 
 __all__ = [
     "ASHA",
     "Action",
+    "Completion",
     "Decision",
+    "Hyperband",
+    "MedianStopping",
     "NoPruning",
+    "PercentileStopping",
     "Promotion",
     "Scheduler",
     "SchedulerState",
+    "SimulatedTrial",
+    "Simulation",
+    "StepEvent",
     "scheduler_from_json",
+    "simulate",
 ]

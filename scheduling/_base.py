@@ -25,6 +25,9 @@ class Scheduler(abc.ABC):
     def decision_steps(self) -> tuple[int, ...]:
         """The sorted steps at which a report can change a decision; empty for no pruning.
 
+        A rule with no last decision step (checked every few steps, no ``max_resource``)
+        returns () too, and overrides :meth:`next_decision_step`, which is what runners use.
+
         A report is *crossing* when its step is at or past one of these steps that no earlier
         report of the same attempt reached. Only a crossing report can get anything but a plain
         ``CONTINUE`` with ``rung=None``, so a runner may send the other reports without waiting

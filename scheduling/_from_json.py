@@ -8,9 +8,17 @@ from typing import Any
 
 from raysweep.scheduling._asha import ASHA
 from raysweep.scheduling._base import Scheduler
+from raysweep.scheduling._hyperband import Hyperband
 from raysweep.scheduling._no_pruning import NoPruning
+from raysweep.scheduling._percentile import MedianStopping, PercentileStopping
 
-_TYPES: dict[str, type[Scheduler]] = {"asha": ASHA, "no_pruning": NoPruning}
+_TYPES: dict[str, type[Scheduler]] = {
+    "asha": ASHA,
+    "hyperband": Hyperband,
+    "no_pruning": NoPruning,
+    "median": MedianStopping,
+    "percentile": PercentileStopping,
+}
 
 
 def scheduler_from_json(d: Mapping[str, Any]) -> Scheduler:

@@ -1,4 +1,4 @@
-"""One ASHA rung: the values recorded there and the cutoff that separates the best 1/η.
+"""One ASHA rung: the values recorded there, ranked, and the cutoff that keeps the best 1/η.
 
 Values are held as *scores*, where higher is better whatever the study's direction (the value
 itself when maximising, its negation when minimising, and -inf for NaN), so the rule below is
@@ -15,6 +15,9 @@ rounding), and still well defined where an infinite neighbour would make the int
 or NaN. There it decides as if each infinity were a finite value beyond all the others, and a
 NaN one below all of them, tied with -inf. The interpolated quantile is computed only for the
 reason shown to people.
+
+Promote mode reads the ranking instead: scores descending, equal scores by lower trial number,
+so every trial has a distinct rank and "the top floor(n/η)" is a well-defined set.
 """
 
 from __future__ import annotations
@@ -37,36 +40,53 @@ def from_score(score: float, *, maximize: bool) -> float:
 
 
 class Rung:
-    """The scores recorded at one rung, at most one per trial, kept sorted ascending."""
+    """The scores recorded at one rung, at most one per trial, kept in rank order.
+
+    Entries are ``(score, -trial)`` pairs sorted ascending, so the scores are in ascending order
+    for the quantile rule and the whole list, read from the end, is the ranking that promotion
+    uses: higher score first, ties to the lower trial number.
+    """
 
     def __init__(self, resource: int) -> None:
         self.resource = resource
         self._score_by_trial: dict[int, float] = {}
-        self._ascending: list[float] = []
+        self._ascending: list[tuple[float, int]] = []
 
     def __len__(self) -> int:
         return len(self._ascending)
+
+    def __contains__(self, trial: object) -> bool:
+        return trial in self._score_by_trial
 
     def record(self, trial: int, score: float) -> None:
         """Record a trial's score, replacing the one an earlier attempt recorded here."""
         old = self._score_by_trial.get(trial)
         if old is not None:
-            del self._ascending[bisect_left(self._ascending, old)]
-        insort(self._ascending, score)
+            del self._ascending[bisect_left(self._ascending, (old, -trial))]
+        insort(self._ascending, (score, -trial))
         self._score_by_trial[trial] = score
+
+    def score(self, trial: int) -> float:
+        """The score recorded for ``trial`` (``KeyError`` if it has none here)."""
+        return self._score_by_trial[trial]
+
+    def rank(self, trial: int) -> int:
+        """The 0-based rank of a recorded trial: 0 is the best, ties go to the lower trial."""
+        key = (self._score_by_trial[trial], -trial)
+        return len(self._ascending) - 1 - bisect_left(self._ascending, key)
 
     def passes(self, score: float, reduction_factor: int) -> bool:
         """Whether a recorded score is at least the rung's (1 - 1/η) quantile."""
         k, r = _quantile_position(len(self._ascending), reduction_factor)
-        return score >= self._ascending[k if r == 0 else k + 1]
+        return score >= self._ascending[k if r == 0 else k + 1][0]
 
     def cutoff(self, reduction_factor: int) -> float:
         """The (1 - 1/η) quantile of the scores, for display; see the module docstring."""
         k, r = _quantile_position(len(self._ascending), reduction_factor)
-        low = self._ascending[k]
-        if r == 0 or low == self._ascending[k + 1]:
+        low = self._ascending[k][0]
+        if r == 0 or low == self._ascending[k + 1][0]:
             return low
-        high = self._ascending[k + 1]
+        high = self._ascending[k + 1][0]
         if math.isinf(low) or math.isinf(high):
             return high
         fraction = r / reduction_factor

@@ -25,6 +25,7 @@ from raysweep.samplers import (
     GPSampler,
     GridSampler,
     IntDistribution,
+    MultiFidelitySampler,
     NSGA2Sampler,
     QMCSampler,
     RandomSampler,
@@ -81,6 +82,10 @@ SAMPLERS: dict[str, tuple[Callable[[int], Sampler], int]] = {
     "gp": (lambda seed: GPSampler(seed=seed, n_startup_trials=5), 1),
     "cmaes": (lambda seed: CmaEsSampler(seed=seed, popsize=4), 1),
     "nsga2": (lambda seed: NSGA2Sampler(seed=seed, population_size=6), 2),
+    "multi-fidelity": (
+        lambda seed: MultiFidelitySampler(TPESampler(seed=seed, n_startup_trials=5)),
+        1,
+    ),
 }
 
 

@@ -18,6 +18,7 @@ EXPORTED = {
     "IncompatibleDistributionError",
     "IntDistribution",
     "InvalidDistributionError",
+    "MultiFidelitySampler",
     "NSGA2Sampler",
     "QMCSampler",
     "RandomSampler",

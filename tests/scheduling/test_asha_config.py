@@ -50,8 +50,8 @@ def test_defaults_and_value_semantics() -> None:
         ({"max_resource": 3, "min_resource": 3}, ValueError, "raise max_resource"),
         ({"max_resource": 2, "min_resource": 3}, ValueError, r"max_resource \(2\) must be greater"),
         ({"max_resource": 27, "reduction_factor": 1}, ValueError, "reduction_factor must be at"),
-        ({"max_resource": 27, "mode": "promote"}, ValueError, "promote mode is not available yet"),
-        ({"max_resource": 27, "mode": "pause"}, ValueError, "promote mode is not available yet"),
+        ({"max_resource": 27, "mode": "pause"}, ValueError, r"mode 'pause' is unknown.*'stop'"),
+        ({"max_resource": 27, "mode": "Stop"}, ValueError, r"pass one of 'stop' .*; 'promote'"),
         ({"max_resource": 27, "mode": None}, TypeError, "mode must be a str"),
     ],
 )
@@ -98,6 +98,7 @@ configs = st.builds(
     min_resource=st.integers(1, 50),
     max_resource=st.integers(51, 10_000),
     reduction_factor=st.integers(2, 10),
+    mode=st.sampled_from(["stop", "promote"]),
 )
 
 
@@ -119,8 +120,8 @@ def test_rungs_follow_the_geometric_ladder(asha: ASHA) -> None:
 
 
 def test_from_json_errors_name_what_is_wrong() -> None:
-    with pytest.raises(ValueError, match="unknown scheduler type 'hyperband'"):
-        scheduler_from_json({"type": "hyperband"})
+    with pytest.raises(ValueError, match="unknown scheduler type 'hyperbnad'"):
+        scheduler_from_json({"type": "hyperbnad"})
     with pytest.raises(ValueError, match="unknown scheduler type None"):
         scheduler_from_json({"max_resource": 27})
     with pytest.raises(
@@ -129,5 +130,5 @@ def test_from_json_errors_name_what_is_wrong() -> None:
         scheduler_from_json({"type": "asha"})
     with pytest.raises(ValueError, match=r"unknown keys .*\['grace_period'\]"):
         scheduler_from_json({"type": "asha", "max_resource": 27, "grace_period": 1})
-    with pytest.raises(ValueError, match="promote mode is not available yet"):
-        scheduler_from_json({"type": "asha", "max_resource": 27, "mode": "promote"})
+    with pytest.raises(ValueError, match="mode 'pause' is unknown"):
+        scheduler_from_json({"type": "asha", "max_resource": 27, "mode": "pause"})

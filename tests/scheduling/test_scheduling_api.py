@@ -12,12 +12,20 @@ def test_exported_names_are_pinned() -> None:
     assert sorted(scheduling.__all__) == [
         "ASHA",
         "Action",
+        "Completion",
         "Decision",
+        "Hyperband",
+        "MedianStopping",
         "NoPruning",
+        "PercentileStopping",
         "Promotion",
         "Scheduler",
         "SchedulerState",
+        "SimulatedTrial",
+        "Simulation",
+        "StepEvent",
         "scheduler_from_json",
+        "simulate",
     ]
     for name in scheduling.__all__:
         assert getattr(scheduling, name).__module__.startswith("raysweep.scheduling")

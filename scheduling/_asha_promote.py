@@ -1,0 +1,110 @@
+"""ASHA promote mode: every trial pauses at each rung; the best 1/η are resumed.
+
+This is Algorithm 2 of Li et al., "A System for Massively Parallel Hyperparameter Tuning"
+(MLSys 2020), asynchronous: whenever a worker is free, the orchestrator asks
+:meth:`PromoteState.promotion` for a paused trial that ranks in the top ``floor(n/η)`` of its
+rung, looking at the highest rung first, and starts a new trial only when there is none.
+"""
+
+from __future__ import annotations
+
+import numbers
+from bisect import bisect_left, insort
+
+from raysweep.scheduling._base import Scheduler, SchedulerState, check_report
+from raysweep.scheduling._decision import Action, Decision, Promotion
+from raysweep.scheduling._rung import Rung, from_score, to_score
+from raysweep.scheduling._rung_progress import RungProgress, show_value
+
+
+class PromoteState(SchedulerState):
+    """The study state of ASHA in promote mode, over the given rungs (possibly none).
+
+    ``config`` validates the reports; it is the ASHA itself, or the Hyperband whose bracket this
+    state serves. Rung progress is per trial, not per attempt (see :class:`RungProgress`).
+    """
+
+    def __init__(
+        self, config: Scheduler, resources: tuple[int, ...], eta: int, *, maximize: bool
+    ) -> None:
+        self._config = config
+        self._maximize = maximize
+        self._eta = eta
+        self._rungs = [Rung(resource) for resource in resources]
+        self._progress = RungProgress(resources, per_attempt=False)
+        # The paused trials of each rung as (score, -trial), ascending like Rung's own list, so
+        # the last one is the best paused trial and the only one promotion() needs to look at.
+        self._paused: list[list[tuple[float, int]]] = [[] for _ in resources]
+        self._paused_at: dict[int, int] = {}  # trial -> index of the rung it is paused at
+        self._resumed_from: dict[int, int] = {}  # trial -> rung resource of its last promotion
+
+    def on_report(self, trial: int, attempt: int, step: int, value: float) -> Decision:
+        value = check_report(self._config, trial, attempt, step, value)
+        crossed = self._progress.advance(trial, attempt, step)
+        if crossed is None:
+            return self._progress.stale(trial, attempt)
+        if not crossed:
+            return Decision(Action.CONTINUE, f"no new rung crossed at step {step}")
+        score = to_score(value, maximize=self._maximize)
+        for index in crossed:
+            self._rungs[index].record(trial, score)
+        self._pause(trial, crossed[-1])
+        rung = self._rungs[crossed[-1]]
+        prefix = self._progress.crossing_prefix(step, crossed)
+        n = len(rung)
+        return Decision(
+            Action.PAUSE,
+            f"{prefix}value {show_value(value)} ranks {rung.rank(trial) + 1} of {n} at rung "
+            f"{rung.resource}; paused there, the top floor({n}/{self._eta}) = {n // self._eta} "
+            "may be promoted",
+            rung.resource,
+        )
+
+    def promotion(self) -> Promotion | None:
+        # Only the best paused trial of a rung can be a candidate: every other paused trial
+        # there ranks below it. So each rung costs one binary search.
+        for index in range(len(self._rungs) - 1, -1, -1):
+            paused = self._paused[index]
+            if not paused:
+                continue
+            trial = -paused[-1][1]
+            rung = self._rungs[index]
+            rank, quota = rung.rank(trial), len(rung) // self._eta
+            if rank < quota:
+                value = from_score(rung.score(trial), maximize=self._maximize)
+                return Promotion(
+                    trial,
+                    rung.resource,
+                    f"value {show_value(value)} ranks {rank + 1} of {len(rung)} at rung "
+                    f"{rung.resource}; the top {quota} are promoted",
+                )
+        return None
+
+    def on_resume(self, trial: int) -> None:
+        if isinstance(trial, bool) or not isinstance(trial, numbers.Integral):
+            raise TypeError(f"trial must be an int, got {trial!r} ({type(trial).__name__})")
+        index = self._paused_at.get(trial)
+        if index is None:
+            if trial in self._resumed_from:
+                why = (
+                    f"it was resumed from rung {self._resumed_from[trial]} and has not been "
+                    "paused at a higher rung since"
+                )
+            else:
+                why = "no report of it has reached a rung yet"
+            raise ValueError(f"trial {trial} cannot be resumed: it is not paused ({why})")
+        self._unpause(trial, index)
+        self._resumed_from[trial] = self._rungs[index].resource
+
+    def _pause(self, trial: int, index: int) -> None:
+        old = self._paused_at.get(trial)
+        if old is not None:
+            # A late report of a paused trial crossed a higher rung: it now waits there.
+            self._unpause(trial, old)
+        insort(self._paused[index], (self._rungs[index].score(trial), -trial))
+        self._paused_at[trial] = index
+
+    def _unpause(self, trial: int, index: int) -> None:
+        paused = self._paused[index]
+        del paused[bisect_left(paused, (self._rungs[index].score(trial), -trial))]
+        del self._paused_at[trial]

@@ -1,0 +1,71 @@
+"""Which rungs a report crosses: the per-trial bookkeeping shared by both ASHA modes."""
+
+from __future__ import annotations
+
+import math
+from bisect import bisect_right
+from dataclasses import dataclass
+
+from raysweep.scheduling._decision import Action, Decision
+
+
+@dataclass
+class _Progress:
+    """Where one trial stands: its newest attempt and how many rungs it has crossed."""
+
+    attempt: int
+    crossed: int = 0  # always a prefix of the rungs
+
+
+class RungProgress:
+    """Tracks, per trial, the newest attempt and the rungs already crossed.
+
+    A report *crosses* the rungs at or below its step that the trial has not crossed yet. With
+    ``per_attempt=True`` (stop mode) a new attempt starts over from no rung, since its steps
+    count from 1 again and it must earn each rung anew. With ``per_attempt=False`` (promote
+    mode) the crossed rungs belong to the trial: a promoted trial continues where it was paused
+    even when it restarts from scratch, so re-reporting lower steps crosses nothing.
+
+    In both, a report from an attempt older than the newest seen for the trial is stale.
+    """
+
+    def __init__(self, resources: tuple[int, ...], *, per_attempt: bool) -> None:
+        self.resources = resources
+        self._per_attempt = per_attempt
+        self._progress: dict[int, _Progress] = {}
+
+    def advance(self, trial: int, attempt: int, step: int) -> range | None:
+        """The indices of the rungs this report newly crosses (maybe none); None if stale."""
+        progress = self._progress.get(trial)
+        if progress is None:
+            progress = self._progress[trial] = _Progress(attempt)
+        elif attempt > progress.attempt:
+            progress.attempt = attempt
+            if self._per_attempt:
+                progress.crossed = 0
+        elif attempt < progress.attempt:
+            return None
+        first = progress.crossed
+        end = max(first, bisect_right(self.resources, step))
+        progress.crossed = end
+        return range(first, end)
+
+    def stale(self, trial: int, attempt: int) -> Decision:
+        """The answer to a report that :meth:`advance` found stale."""
+        return Decision(
+            Action.CONTINUE,
+            f"stale report from attempt {attempt} of trial {trial} (attempt "
+            f"{self._progress[trial].attempt} is the newest); ignored",
+        )
+
+    def crossing_prefix(self, step: int, crossed: range) -> str:
+        """``"step 9 crossed rungs 1, 3, 9; "`` when a report crossed several rungs, else ``""``."""
+        if len(crossed) < 2:
+            return ""
+        rungs = ", ".join(str(self.resources[index]) for index in crossed)
+        return f"step {step} crossed rungs {rungs}; "
+
+
+def show_value(value: float) -> str:
+    """A reported value as people read it in a reason."""
+    return "nan (counted as the worst value)" if math.isnan(value) else f"{value:.6g}"
