@@ -1,10 +1,13 @@
-"""PyTorch on a GPU: the quickstart's conditional search with a PyTorch network, pruned by ASHA.
+"""PyTorch on a GPU: the quickstart's conditional search with a PyTorch network, under ASHA.
 
 The search space is the quickstart's (the project brief's): the number of hidden layers, then units
 and dropout per layer, the optimizer, and a log-scale learning rate. Each hidden layer is
 Linear → ReLU → Dropout, then a Linear to the 10 classes of scikit-learn's bundled 8×8 digits
 (no download). A trial trains for up to 27 epochs of mini-batches and reports its validation
-accuracy after each one; ASHA stops the weak trials at 1, 3 and 9 epochs.
+accuracy after each one. ASHA's rungs are at 1, 3 and 9 epochs: with `--mode stop` (the default
+here, as in the GPU comparison with Ray Tune) it stops the weak trials there; with `--mode
+promote` every trial pauses there with a checkpoint (model, optimizer and shuffling state, on the
+host) and frees its share of the GPU, and the best paused ones are resumed from it.
 
 With a GPU, trials share it: each runner holds a quarter of the GPU and one CPU, and four run at
 once. A runner keeps its process (and its CUDA context) from trial to trial, and each trial puts
@@ -13,19 +16,23 @@ a GPU the same script runs on the CPU.
 
     python examples/pytorch_digits.py                 # GPU if there is one, else CPU
     python examples/pytorch_digits.py --n-trials 6    # a short run; run again to resume
+    python examples/pytorch_digits.py --mode promote  # pause at rungs, resume the best
 
 The last line is machine-readable, for comparing with Ray Tune on the same machine:
     RESULT raysweep gpu_per_trial=0.25 wall_s=... total_epochs=... epochs_per_s=... best_acc=...
-    mean_gpu_util=...%
+    mean_gpu_util=...% mode=... repeated_epochs=... pauses=... resumed=... continued=...
 `wall_s` is the time of `Study.optimize` (it includes starting the runners); `total_epochs` is the
-number of epochs reported by the trials that this run finished; `mean_gpu_util` is NVML's busy %
-of GPU 0 sampled during `optimize` (n/a without a GPU or pynvml).
+number of epochs the study's trials reported (repeated ones included; the whole study, so give
+each comparison a fresh `--storage`); `mean_gpu_util` is NVML's busy %
+of GPU 0 sampled during `optimize` (n/a without a GPU or pynvml); `continued` counts completed
+trials whose network trained exactly 27 epochs in all (resumed from checkpoints, not retrained).
 """
 
 from __future__ import annotations
 
 import argparse
 import time
+from typing import Any
 
 import torch
 from _nvml import GpuBusySampler
@@ -39,6 +46,18 @@ from raysweep.scheduling import ASHA
 
 EPOCHS = 27
 BATCH_SIZE = 64
+
+
+def _on_host(state: Any) -> Any:
+    """A copy of a state dict with every tensor moved to the host, so the checkpoint pickles
+    without the GPU and loads on any device."""
+    if isinstance(state, torch.Tensor):
+        return state.detach().cpu()
+    if isinstance(state, dict):
+        return {key: _on_host(value) for key, value in state.items()}
+    if isinstance(state, (list, tuple)):
+        return type(state)(_on_host(value) for value in state)
+    return state
 
 
 def objective(trial: Trial) -> float:
@@ -72,10 +91,27 @@ def objective(trial: Trial) -> float:
 
     model = nn.Sequential(*layers).to(device)
     optimizer = getattr(torch.optim, optimizer_name)(model.parameters(), lr=lr)
+    first, trained = 1, 0
+    saved = trial.checkpoint()  # promote mode: the state this trial paused with
+    if saved is not None:
+        model.load_state_dict(saved["model"])
+        optimizer.load_state_dict(saved["optimizer"])
+        shuffle.set_state(saved["shuffle"])  # a generator's state is a host tensor
+        first, trained = saved["epoch"] + 1, saved["trained"]
+
+    def checkpoint() -> dict[str, Any]:
+        return {
+            "model": _on_host(model.state_dict()),
+            "optimizer": _on_host(optimizer.state_dict()),
+            "shuffle": shuffle.get_state().cpu(),
+            "epoch": epoch,
+            "trained": trained,
+        }
+
     loss_fn = nn.CrossEntropyLoss()
     n_train = len(x_train_t)
     accuracy = 0.0
-    for epoch in range(1, EPOCHS + 1):
+    for epoch in range(first, EPOCHS + 1):
         model.train()
         order = torch.randperm(n_train, device=device, generator=shuffle)
         for start in range(0, n_train, BATCH_SIZE):
@@ -86,7 +122,11 @@ def objective(trial: Trial) -> float:
         model.eval()
         with torch.no_grad():
             accuracy = (model(x_val_t).argmax(dim=1) == y_val_t).float().mean().item()
-        trial.report(accuracy, step=epoch)  # raises TrialPruned when ASHA stops the trial
+        trained += 1
+        # Stop mode: raises TrialPruned at a rung. Promote mode: may pause the trial there
+        # (then `checkpoint()` is called and saved, and the trial ends for now).
+        trial.report(accuracy, step=epoch, checkpoint=checkpoint)
+    trial.set_user_attr("epochs_trained", trained)
     return accuracy
 
 
@@ -101,6 +141,7 @@ def main() -> None:
     parser.add_argument(
         "--gpu-per-trial", type=float, default=0.25, help="GPU share per trial (default 0.25)"
     )
+    parser.add_argument("--mode", choices=["stop", "promote"], default="stop")
     args = parser.parse_args()
 
     gpu = torch.cuda.is_available()
@@ -115,7 +156,7 @@ def main() -> None:
         storage=args.storage,
         direction="maximize",
         sampler=RandomSampler(seed=0),
-        scheduler=ASHA(min_resource=1, max_resource=EPOCHS, reduction_factor=3),
+        scheduler=ASHA(min_resource=1, max_resource=EPOCHS, reduction_factor=3, mode=args.mode),
         load_if_exists=True,
     )
     setup_s = time.perf_counter() - started
@@ -133,8 +174,13 @@ def main() -> None:
     returned_at = time.time()
 
     trials = study.trials
+    usage = study.resource_usage()
     finished_here = [t for t in trials if t.number not in before and t.state.is_finished()]
-    total_epochs = sum(len(t.intermediate_values) for t in finished_here)
+    total_epochs = usage.reported_steps
+    continued = sum(
+        t.state is TrialState.COMPLETE and t.user_attrs.get("epochs_trained") == EPOCHS
+        for t in trials
+    )
     complete = [t for t in trials if t.state is TrialState.COMPLETE]
     best_acc = study.best_value if complete else float("nan")
     states = [t.state.value for t in trials]
@@ -156,7 +202,9 @@ def main() -> None:
     print(
         f"RESULT raysweep gpu_per_trial={resources.get('GPU', 0)} wall_s={wall_s:.1f} "
         f"total_epochs={total_epochs} epochs_per_s={total_epochs / wall_s:.2f} "
-        f"best_acc={best_acc:.4f} mean_gpu_util={busy.describe()}"
+        f"best_acc={best_acc:.4f} mean_gpu_util={busy.describe()} mode={args.mode} "
+        f"repeated_epochs={usage.repeated_steps} pauses={usage.pauses} "
+        f"resumed={usage.resumed_from_checkpoint} continued={continued} complete={len(complete)}"
     )
     study.close()
 

@@ -21,6 +21,7 @@ from raysweep.orchestrator._sampler_service import SamplerServiceCore
 from raysweep.orchestrator._state import StudyInfo
 from raysweep.orchestrator._trial_scheduler import TrialSchedulerCore
 from raysweep.samplers import Distribution, Sampler
+from raysweep.scheduling import scheduler_from_json
 
 _SCHEDULER_CONCURRENCY = 64
 NAMESPACE = "raysweep"
@@ -142,6 +143,6 @@ def start_study_actors(
         scheduling_strategy=here,
         max_restarts=-1,
         max_task_retries=-1,
-    ).remote(sampler, info.seed, info.directions)
+    ).remote(sampler, info.seed, info.directions, scheduler_from_json(info.scheduler).fidelities())
     ray.get(scheduler.attach_sampler_actor.remote(sampler_service))
     return scheduler, sampler_service, info

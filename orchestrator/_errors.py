@@ -15,6 +15,7 @@ __all__ = [
     "StorageError",
     "StudyLockedError",
     "TrialInterrupted",
+    "TrialPaused",
     "TrialPruned",
     "TrialStateError",
     "UnplaceableResourcesError",
@@ -87,4 +88,13 @@ class TrialInterrupted(BaseException):
 
     A BaseException, like KeyboardInterrupt, so that an objective's `except Exception` does not
     swallow the stop.
+    """
+
+
+class TrialPaused(BaseException):
+    """Raised by `Trial.report` when the scheduler pauses the trial at a rung (promote mode).
+
+    The trial's checkpoint (if it gave one) is already saved; the runner records the pause and
+    takes other work. A BaseException, so that an objective's `except Exception` does not keep
+    a paused trial running.
     """

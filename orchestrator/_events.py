@@ -19,6 +19,10 @@ DECISION: Final = "decision"
 USER_ATTR: Final = "user_attr"
 TRIAL_FINISHED: Final = "trial_finished"
 TRIAL_INTERRUPTED: Final = "trial_interrupted"
+# Promote mode: a trial that reached a rung stops and frees its runner (its checkpoint, if it
+# gave one, is saved beside the log); it is resumed when the scheduler promotes it.
+TRIAL_PAUSED: Final = "trial_paused"
+TRIAL_RESUMED: Final = "trial_resumed"
 OPTIMIZE_STARTED: Final = "optimize_started"
 OPTIMIZE_STOPPED: Final = "optimize_stopped"
 

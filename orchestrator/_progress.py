@@ -49,7 +49,7 @@ class ProgressDisplay:
             self._last_line = now
             summary = _summary(progress, now - self._start, progress.finished - self._already)
             print(
-                f"[raysweep] {progress.finished}/{progress.target} finished | {summary}",
+                f"[raysweep] {progress.finished}/{progress.target} done | {summary}",
                 file=self._stream,
                 flush=True,
             )
@@ -64,7 +64,7 @@ class ProgressDisplay:
         elif progress is not None:
             elapsed = time.monotonic() - self._start
             print(
-                f"[raysweep] done: {progress.finished}/{progress.target} finished | "
+                f"[raysweep] done: {progress.finished}/{progress.target} | "
                 f"{_summary(progress, elapsed, progress.finished - self._already)}",
                 file=self._stream,
                 flush=True,

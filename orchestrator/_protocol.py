@@ -66,6 +66,17 @@ class Updates:
 
 
 @dataclass(frozen=True)
+class Resume:
+    """Where a trial picks up: after its checkpoint at `step`, or from scratch (no checkpoint).
+
+    `step` is the step the trial had reached (its checkpoint's step when there is one).
+    """
+
+    step: int
+    checkpoint: str | None
+
+
+@dataclass(frozen=True)
 class Assignment:
     """A trial handed to a runner (or to an ask/tell caller)."""
 
@@ -78,6 +89,10 @@ class Assignment:
     n_objectives: int
     # How many constraint values each trial of this study reports; None until one has.
     n_constraints: int | None = None
+    # A paused (or interrupted) trial resumed: from its checkpoint, or from scratch.
+    resume: Resume | None = None
+    # Where checkpoints of paused trials are written (beside the study's log).
+    checkpoint_root: str | None = None
 
 
 @dataclass(frozen=True)
@@ -91,6 +106,9 @@ class TrialOutcome:
     error: str | None = None
     notes: tuple[Note, ...] = field(default_factory=tuple)
     constraints: tuple[float, ...] | None = None
+    # state PAUSED: the step it paused at and its checkpoint's location (None: none given).
+    paused_at: int | None = None
+    checkpoint: str | None = None
 
 
 @dataclass(frozen=True)

@@ -23,7 +23,13 @@ from raysweep.orchestrator._protocol import (
 )
 from raysweep.orchestrator._state import StudyInfo, StudyState
 from raysweep.samplers import Distribution, StudyDirection, TrialState
-from raysweep.scheduling import Decision, Scheduler, SchedulerState, scheduler_from_json
+from raysweep.scheduling import (
+    Decision,
+    Promotion,
+    Scheduler,
+    SchedulerState,
+    scheduler_from_json,
+)
 
 # A runner process that dies this many times on one trial fails the trial: it would kill the
 # next runner too.
@@ -55,12 +61,17 @@ class StudyRecorder:
         self._pruner: SchedulerState = self.scheduler.new_state(
             maximize=self.info.directions[0] is StudyDirection.MAXIMIZE
         )
+        # The pruner's state is rebuilt from what it was told, in the order it was told.
         for event in events:
-            if event.kind == ev.REPORT and event.trial is not None:
-                p = event.payload
+            p = event.payload
+            if event.trial is None:
+                continue
+            if event.kind == ev.REPORT and p.get("judged", True):
                 self._pruner.on_report(
                     event.trial, int(p["attempt"]), int(p["step"]), ev.decode_float(p["value"])
                 )
+            elif event.kind == ev.TRIAL_RESUMED:
+                self._pruner.on_resume(event.trial)
         # Trials whose record the sampler service has not seen since they changed.
         self.dirty: set[int] = set()
         self._send_all = True
@@ -117,11 +128,13 @@ class StudyRecorder:
             elif isinstance(note, UserAttrNote):
                 self.emit(ev.USER_ATTR, number, {"key": note.key, "value": note.value})
             elif isinstance(note, ReportNote):
-                payload = {
+                payload: dict[str, Any] = {
                     "attempt": attempt,
                     "step": note.step,
                     "value": ev.encode_float(note.value),
                 }
+                if not judge:
+                    payload["judged"] = False  # so that a replay does not judge it either
                 self.emit(ev.REPORT, number, payload)
                 if judge:
                     decision = self._judge(number, attempt, note)
@@ -133,12 +146,35 @@ class StudyRecorder:
             self.emit(ev.DECISION, number, {"attempt": attempt, **decision.to_json()})
         return decision
 
+    def take_promotion(self, *, final: bool = False) -> Promotion | None:
+        """The paused trial the scheduler promotes now, if any.
+
+        A trial the scheduler counts as paused but the study does not (its runner died between
+        the pause decision and the pause, and it is being re-run) is marked resumed in the
+        scheduler without being run, so that it is never named again.
+        """
+        while (promotion := self._pruner.promotion(final=final)) is not None:
+            trial = self.state.trials[promotion.trial]
+            if trial.state is TrialState.PAUSED:
+                return promotion
+            reason = f"trial is {trial.state.value}, not paused"
+            self.emit(ev.TRIAL_RESUMED, promotion.trial, {**promotion.to_json(), "skipped": reason})
+            self._pruner.on_resume(promotion.trial)
+        return None
+
+    def resume(self, promotion: Promotion, runner: str) -> None:
+        """Start a promoted trial again on `runner` (same attempt: it continues)."""
+        payload = {**promotion.to_json(), "runner": runner}
+        self.emit(ev.TRIAL_RESUMED, promotion.trial, payload)
+        self._pruner.on_resume(promotion.trial)
+
     def record_param(self, number: int, name: str, dist: Distribution, value: Any) -> None:
         if name not in self.state.trials[number].params:
             payload = {"name": name, "distribution": dist.to_json(), "value": value}
             self.emit(ev.PARAM, number, payload)
 
-    def close_attempt(self, outcome: TrialOutcome) -> None:
+    def close_attempt(self, outcome: TrialOutcome) -> str | None:
+        """Record how an attempt ended; returns a checkpoint that is no longer needed, if any."""
         trial = self.state.trials.get(outcome.number)
         if (
             trial is None
@@ -147,12 +183,26 @@ class StudyRecorder:
         ):
             # A late message about an attempt already closed: finished, or interrupted while
             # its runner went on (a restarted scheduler queues its trials for a re-run).
-            return
+            return None
         self.apply_notes(outcome.number, outcome.attempt, outcome.notes)
         if outcome.state is None:
             self.interrupt(outcome.number, outcome.error or "interrupted", crash=False)
-            return
+            return None
+        old = trial.checkpoint
+        if outcome.state is TrialState.PAUSED and outcome.paused_at is not None:
+            payload = {
+                "attempt": outcome.attempt,
+                "step": outcome.paused_at,
+                "checkpoint": outcome.checkpoint,
+            }
+            self.emit(ev.TRIAL_PAUSED, outcome.number, payload)
+            return old if old != outcome.checkpoint else None
+        self._finish_outcome(outcome)
+        return old
+
+    def _finish_outcome(self, outcome: TrialOutcome) -> None:
         state, values, error = outcome.state, outcome.values, outcome.error
+        assert state is not None
         constraints = outcome.constraints
         problem = self.constraints_problem(constraints, state)
         if problem is not None:

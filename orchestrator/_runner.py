@@ -17,9 +17,11 @@ from typing import Any
 
 import ray
 
+from raysweep.orchestrator import _checkpoints
 from raysweep.orchestrator._errors import (
     ObjectiveUsageError,
     TrialInterrupted,
+    TrialPaused,
     TrialPruned,
     TrialStateError,
 )
@@ -78,6 +80,11 @@ class _RunnerLink:
     def flush_due(self) -> bool:
         return time.monotonic() - self._last_flush >= _FLUSH_EVERY_S
 
+    def save_checkpoint(self, step: int, data: bytes) -> str:
+        if self._a.checkpoint_root is None:
+            raise RuntimeError("the study gave this runner no place for checkpoints")
+        return _checkpoints.save(self._a.checkpoint_root, self._a.number, step, data)
+
 
 class Runner:
     """Created with `ray.remote(max_concurrency=2)` and the trial's resources (see `_pool`)."""
@@ -121,6 +128,8 @@ class Runner:
         fatal: BaseException | None = None
         try:
             result = objective(trial)
+        except TrialPaused:
+            state, values, error = TrialState.PAUSED, None, None
         except TrialPruned:
             state, values, error = TrialState.PRUNED, None, None
         except TrialInterrupted as exc:
@@ -138,8 +147,19 @@ class Runner:
                 )
             except ValueError as exc:
                 state, values, error = TrialState.FAILED, None, str(exc)
+        paused_at, checkpoint = trial.paused if trial.paused is not None else (None, None)
+        if state is TrialState.PAUSED and trial.paused is None:
+            state, error = TrialState.FAILED, "the objective raised TrialPaused itself"
         outcome = TrialOutcome(
-            a.number, a.attempt, state, values, error, trial.take_notes(), trial.constraints
+            a.number,
+            a.attempt,
+            state,
+            values,
+            error,
+            trial.take_notes(),
+            trial.constraints,
+            paused_at,
+            checkpoint,
         )
         return outcome, fatal
 

@@ -33,9 +33,17 @@ from raysweep.samplers import (
 
 class SamplerServiceCore:
     def __init__(
-        self, sampler: Sampler, study_seed: int, directions: tuple[StudyDirection, ...]
+        self,
+        sampler: Sampler,
+        study_seed: int,
+        directions: tuple[StudyDirection, ...],
+        fidelities: tuple[int, ...] = (),
     ) -> None:
         self._sampler = sampler
+        # The steps at which the study's scheduler compares trials (and the full budget): a
+        # multi-fidelity sampler models the results there. Plain ints: samplers never see the
+        # scheduler itself.
+        self._fidelities = fidelities
         self._seed = study_seed
         self._directions = directions
         self._history: dict[int, TrialRecord] = {}
@@ -77,6 +85,7 @@ class SamplerServiceCore:
             directions=self._directions,
             history=history,
             seen=dict(self._seen.distributions),
+            fidelity_steps=self._fidelities,
         )
 
     def _taken(self, number: int) -> dict[int, TrialRecord]:

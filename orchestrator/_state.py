@@ -55,6 +55,22 @@ class StudyInfo:
 
 
 @dataclass
+class ResourceUsage:
+    """The training work a study did, counted in reported steps (epochs, say).
+
+    ``repeated_steps`` counts reports at a step the trial had already reported: work done again
+    because a trial was resumed without a checkpoint (restarted from scratch) or re-run after
+    its runner was lost.
+    """
+
+    reported_steps: int = 0
+    repeated_steps: int = 0
+    pauses: int = 0
+    resumed_from_checkpoint: int = 0
+    restarted_from_scratch: int = 0
+
+
+@dataclass
 class _Trial:
     number: int
     origin: str
@@ -71,6 +87,13 @@ class _Trial:
     completed: float | None = None
     runner: str | None = None
     crashes: int = 0
+    # Promote mode: the last checkpoint saved (its location and step), kept while paused and
+    # after, so that a re-run after a crash resumes from it too.
+    checkpoint: str | None = None
+    checkpoint_step: int | None = None
+    paused_step: int | None = None
+    # The highest step ever reported by any attempt: a report at or below it is work repeated.
+    high_step: int = 0
 
     def record(self) -> TrialRecord:
         return TrialRecord(
@@ -108,6 +131,7 @@ class StudyState:
         self._waiting_optimize: set[int] = set()
         # Set by the first trial that reports constraints: every later one must report as many.
         self.n_constraints: int | None = None
+        self.usage = ResourceUsage()
 
     @classmethod
     def replay(cls, events: Iterable[Event]) -> StudyState:
@@ -147,7 +171,7 @@ class StudyState:
             return
         trial = self.trials[event.trial]
         if kind == ev.TRIAL_STARTED:
-            self._start(trial, int(p["attempt"]), event.ts, p.get("runner"))
+            self._start(trial, int(p["attempt"]), event.ts, p.get("runner"), p.get("resume_step"))
         elif kind == ev.PARAM:
             distribution = distribution_from_json(p["distribution"])
             trial.distributions[p["name"]] = distribution
@@ -155,7 +179,12 @@ class StudyState:
             trial.params[p["name"]] = p["value"]
         elif kind == ev.REPORT:
             if int(p["attempt"]) == trial.attempt:
-                trial.intermediate[int(p["step"])] = ev.decode_float(p["value"])
+                step = int(p["step"])
+                trial.intermediate[step] = ev.decode_float(p["value"])
+                self.usage.reported_steps += 1
+                if step <= trial.high_step:
+                    self.usage.repeated_steps += 1
+                trial.high_step = max(trial.high_step, step)
         elif kind == ev.USER_ATTR:
             trial.user_attrs[p["key"]] = p["value"]
         elif kind == ev.TRIAL_FINISHED:
@@ -167,6 +196,19 @@ class StudyState:
             trial.error = p.get("error")
             trial.completed = event.ts
             trial.runner = None
+        elif kind == ev.TRIAL_PAUSED:
+            self._set_state(trial, TrialState.PAUSED)
+            trial.paused_step = int(p["step"])
+            trial.checkpoint = p.get("checkpoint")
+            trial.checkpoint_step = trial.paused_step if trial.checkpoint else None
+            trial.runner = None
+            self.usage.pauses += 1
+        elif kind == ev.TRIAL_RESUMED:
+            if p.get("skipped") is None:
+                self._set_state(trial, TrialState.RUNNING)
+                trial.runner = p.get("runner")
+                trial.paused_step = None
+                self._count_resume(trial)
         elif kind == ev.TRIAL_INTERRUPTED:
             self._set_state(trial, TrialState.WAITING)
             trial.error = p.get("reason")
@@ -183,14 +225,33 @@ class StudyState:
         else:
             self._waiting_optimize.discard(trial.number)
 
-    def _start(self, trial: _Trial, attempt: int, ts: float, runner: str | None) -> None:
+    def _start(
+        self,
+        trial: _Trial,
+        attempt: int,
+        ts: float,
+        runner: str | None,
+        resume_step: int | None = None,
+    ) -> None:
         self._set_state(trial, TrialState.RUNNING)
         trial.attempt = attempt
         trial.runner = runner
-        # Steps are counted per attempt: a new attempt starts a fresh curve.
-        trial.intermediate = {}
+        # Steps are counted per attempt: a new attempt starts a fresh curve, except for the
+        # steps its checkpoint already holds when it resumes from one.
+        keep = resume_step or 0
+        trial.intermediate = {s: v for s, v in trial.intermediate.items() if s <= keep}
+        if attempt > 0:
+            self._count_resume(trial)
         if trial.started is None:
             trial.started = ts
+
+    def _count_resume(self, trial: _Trial) -> None:
+        if trial.high_step == 0:
+            return  # nothing was lost: the trial had not reported yet
+        if trial.checkpoint is not None:
+            self.usage.resumed_from_checkpoint += 1
+        else:
+            self.usage.restarted_from_scratch += 1
 
     def records(self) -> list[TrialRecord]:
         return [t.record() for t in self.trials.values()]
@@ -203,6 +264,10 @@ class StudyState:
 
     def finished_count(self) -> int:
         return self.count(TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAILED)
+
+    def settled_count(self) -> int:
+        """Finished trials and paused ones: those that need no runner unless promoted."""
+        return self.finished_count() + self.count(TrialState.PAUSED)
 
     def waiting_optimize_trials(self) -> list[int]:
         """Trials of `optimize` waiting to be re-run, lowest number first."""

@@ -7,6 +7,7 @@ import contextlib
 import os
 import re
 import sys
+import warnings
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -26,7 +27,7 @@ from raysweep.orchestrator._resources import (
     check_placeable,
     live_node_capacities,
 )
-from raysweep.orchestrator._state import StudyInfo
+from raysweep.orchestrator._state import ResourceUsage, StudyInfo
 from raysweep.orchestrator._study_args import (
     check_catch,
     check_n_trials,
@@ -42,7 +43,7 @@ from raysweep.samplers import (
     TrialRecord,
     TrialState,
 )
-from raysweep.scheduling import NoPruning, Scheduler
+from raysweep.scheduling import NoPruning, Scheduler, scheduler_from_json
 
 # A previous writer of this study on this host (a driver just killed, say) can take a few
 # seconds to be gone; wait that long before saying the study is in use.
@@ -144,6 +145,7 @@ class Study:
             catch=check_catch(catch),
             show_progress=show_progress,
         )
+        _warn_if_never_reported(self)
         exhausted = ray.get(self._live().exhausted.remote())
         if exhausted is not None and show_progress:
             print(
@@ -156,6 +158,12 @@ class Study:
 
         The trial stays RUNNING, across restarts too, until it is told by number.
         """
+        if scheduler_from_json(self._info.scheduler).pauses:
+            raise ValueError(
+                "this study's scheduler pauses trials and resumes them on runners (promote "
+                "mode), which ask/tell cannot do: run it with study.optimize(...), or create "
+                "the study with mode='stop' to use ask/tell"
+            )
         assignment = ray.get(self._live().ask.remote())
         return Trial(assignment, AskLink(self._live(), assignment.number, assignment.attempt))
 
@@ -240,6 +248,13 @@ class Study:
         assert values is not None  # best_trial only picks trials with values
         return values[0]
 
+    def resource_usage(self) -> ResourceUsage:
+        """The training work done so far, in reported steps: how much was repeated, how many
+        trials paused, resumed from a checkpoint, or restarted from scratch (no checkpoint, or
+        re-run after a lost runner)."""
+        usage: ResourceUsage = ray.get(self._live().resource_usage.remote())
+        return usage
+
     def trials_table(self) -> pa.Table:
         """One row per trial: state, value(s), times, `params_<name>`, curves, user attributes."""
         return trials_table(self.trials, len(self.directions))
@@ -258,6 +273,27 @@ class Study:
 
     def __repr__(self) -> str:
         return f"Study(name={self.name!r}, directory={str(self._directory)!r})"
+
+
+def _warn_if_never_reported(study: Study) -> None:
+    """A pruning scheduler with an objective that never reports can decide nothing: say so."""
+    scheduler = scheduler_from_json(study._info.scheduler)
+    if isinstance(scheduler, NoPruning):
+        return
+    silent = [
+        r.number
+        for r in study.trials
+        if r.state is TrialState.COMPLETE and not r.intermediate_values
+    ]
+    if silent:
+        warnings.warn(
+            f"{len(silent)} trials (e.g. trial {silent[0]}) finished without calling "
+            f"trial.report(value, step), so {type(scheduler).__name__} could not compare, pause "
+            "or stop them: they ran to the end. Report the objective's value after each epoch "
+            "(step = epoch number).",
+            RuntimeWarning,
+            stacklevel=3,
+        )
 
 
 def create_study(

@@ -11,10 +11,16 @@ from __future__ import annotations
 import json
 import math
 import numbers
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
-from raysweep.orchestrator._errors import ObjectiveUsageError, TrialInterrupted, TrialPruned
+from raysweep.orchestrator import _checkpoints
+from raysweep.orchestrator._errors import (
+    ObjectiveUsageError,
+    TrialInterrupted,
+    TrialPaused,
+    TrialPruned,
+)
 from raysweep.orchestrator._protocol import Assignment, Note, ParamNote, ReportNote, UserAttrNote
 from raysweep.samplers import (
     CategoricalChoice,
@@ -43,6 +49,10 @@ class TrialLink(Protocol):
     @property
     def raises_on_prune(self) -> bool: ...
 
+    def save_checkpoint(self, step: int, data: bytes) -> str:
+        """Store a paused trial's serialized checkpoint; returns where it lives."""
+        ...
+
 
 class Trial:
     def __init__(self, assignment: Assignment, link: TrialLink) -> None:
@@ -51,8 +61,15 @@ class Trial:
         self._params: dict[str, Any] = dict(assignment.params)
         self._distributions: dict[str, Distribution] = dict(assignment.distributions)
         self._notes: list[Note] = []
-        self._uncrossed = sorted(assignment.scheduler.decision_steps())
+        resume = assignment.resume
+        self._checkpoint_step = resume.step if resume and resume.checkpoint else None
+        # Reports up to the checkpoint's step were judged before the pause: none waits again.
+        self._next_decision = assignment.scheduler.next_decision_step(self._checkpoint_step or 0)
         self._last_step: int | None = None
+        self._loaded = False
+        self._checkpoint_state: Any = None
+        # Set when the scheduler paused the trial: (step, where its checkpoint was saved).
+        self.paused: tuple[int, str | None] | None = None
         self._last_decision: Decision | None = None
         self._user_attrs: dict[str, Any] = {}
         self._constraints: tuple[float, ...] | None = None
@@ -69,6 +86,28 @@ class Trial:
     @property
     def params(self) -> dict[str, Any]:
         return dict(self._params)
+
+    @property
+    def checkpoint_step(self) -> int | None:
+        """The step of the checkpoint this run resumes from; None when it starts from scratch."""
+        return self._checkpoint_step
+
+    def checkpoint(self) -> Any:
+        """The state saved when this trial last paused, or None when it starts from scratch.
+
+        In promote mode a trial that pauses at a rung hands over its state through
+        ``report(..., checkpoint=...)``; when the scheduler promotes it, it runs again and
+        continues from here (training resumes at step ``checkpoint_step + 1``). None also when
+        the pause gave no checkpoint: the trial then trains from step 1 again, and the study's
+        `resource_usage()` counts the repeated steps.
+        """
+        resume = self._a.resume
+        if resume is None or resume.checkpoint is None:
+            return None
+        if not self._loaded:
+            self._checkpoint_state = _checkpoints.load(resume.checkpoint)
+            self._loaded = True
+        return self._checkpoint_state
 
     @property
     def distributions(self) -> dict[str, Distribution]:
@@ -121,12 +160,23 @@ class Trial:
 
     # ----- reports ------------------------------------------------------------------------------
 
-    def report(self, value: float, step: int) -> None:
+    def report(
+        self, value: float, step: int, *, checkpoint: Callable[[], Any] | None = None
+    ) -> None:
         """Record the objective's value at `step` (an epoch, say).
 
         Inside `Study.optimize` this raises `TrialPruned` when the scheduler stops the trial;
-        ask/tell callers check `should_prune()` instead.
+        ask/tell callers check `should_prune()` instead. In promote mode the scheduler may
+        pause the trial here: then `checkpoint()` is called (only then) for the state to
+        resume from, the state is saved beside the study's log, and this raises `TrialPaused`
+        (a BaseException) so that the runner frees its hardware for other work.
         """
+        if checkpoint is not None and not callable(checkpoint):
+            raise ObjectiveUsageError(
+                "checkpoint must be a function returning the state to resume from (it is "
+                "called only when the trial pauses), e.g. checkpoint=lambda: "
+                f"{{'model': model.state_dict(), 'epoch': epoch}}; got {type(checkpoint).__name__}"
+            )
         if isinstance(step, bool) or not isinstance(step, numbers.Integral) or step < 1:
             raise ObjectiveUsageError(f"step must be an int ≥ 1, not {step!r}")
         step = int(step)
@@ -147,17 +197,26 @@ class Trial:
             raise TrialInterrupted(f"trial {self.number} was asked to stop")
         self._last_step = step
         self._notes.append(ReportNote(step, float(value)))
-        crosses = bool(self._uncrossed) and self._uncrossed[0] <= step
-        while self._uncrossed and self._uncrossed[0] <= step:
-            self._uncrossed.pop(0)
+        crosses = self._next_decision is not None and self._next_decision <= step
         if crosses:
+            self._next_decision = self._a.scheduler.next_decision_step(step)
             decision = self._link.send(self.take_notes(), wait=True)
             if decision is not None:
                 self._last_decision = decision
                 if decision.action is Action.STOP and self._link.raises_on_prune:
                     raise TrialPruned(decision.reason)
+                if decision.action is Action.PAUSE:
+                    self._pause(step, checkpoint, decision.reason)
         elif self._link.flush_due():
             self._link.send(self.take_notes(), wait=False)
+
+    def _pause(self, step: int, checkpoint: Callable[[], Any] | None, reason: str) -> None:
+        location = None
+        if checkpoint is not None:
+            data = _checkpoints.serialize(checkpoint(), trial=self.number, step=step)
+            location = self._link.save_checkpoint(step, data)
+        self.paused = (step, location)
+        raise TrialPaused(reason)
 
     def should_prune(self) -> bool:
         """True when the scheduler decided, at the last rung reported, to stop this trial."""

@@ -73,6 +73,7 @@ def progress(rec: StudyRecorder, target: int | None, accepting: bool) -> Progres
         counts=counts,
         best_value=best,
         target=target,
-        finished=rec.state.finished_count(),
+        # Paused trials count as done: they hold no runner, and run again only if promoted.
+        finished=rec.state.settled_count(),
         accepting=accepting,
     )

@@ -16,33 +16,16 @@ from pathlib import Path
 from typing import Any
 
 from raysweep.orchestrator import _events as ev
-from raysweep.orchestrator._errors import StudyLockedError, TrialStateError
+from raysweep.orchestrator._checkpoints import remove as remove_checkpoint
+from raysweep.orchestrator._errors import StudyLockedError
 from raysweep.orchestrator._lease import Lease
 from raysweep.orchestrator._proposals import ProposalSource, SamplerClient
-from raysweep.orchestrator._protocol import (
-    Assignment,
-    NoProposal,
-    Note,
-    Progress,
-    TrialOutcome,
-)
+from raysweep.orchestrator._protocol import Assignment, NoProposal, Note, Resume, TrialOutcome
 from raysweep.orchestrator._recorder import StudyRecorder
 from raysweep.orchestrator._state import StudyInfo
-from raysweep.orchestrator._trial_checks import (
-    assignment,
-    progress,
-    require_running,
-    require_tellable,
-)
-from raysweep.samplers import (
-    Distribution,
-    IncompatibleDistributionError,
-    SearchSpaceExhaustedError,
-    TrialRecord,
-    TrialState,
-    check_compatible,
-)
-from raysweep.scheduling import Decision
+from raysweep.orchestrator._trial_calls import TrialCalls
+from raysweep.orchestrator._trial_checks import assignment, require_tellable
+from raysweep.samplers import SearchSpaceExhaustedError, TrialRecord, TrialState
 
 _FLUSH_INTERVAL_S = 0.25
 _HEARTBEAT_INTERVAL_S = 5.0
@@ -51,7 +34,7 @@ _HEARTBEAT_INTERVAL_S = 5.0
 SNAPSHOT_EVERY = 20_000
 
 
-class TrialSchedulerCore:
+class TrialSchedulerCore(TrialCalls):
     def __init__(
         self,
         directory: str,
@@ -171,13 +154,18 @@ class TrialSchedulerCore:
     # ----- optimize -----------------------------------------------------------------------------
 
     def start_optimize(self, n_trials: int, concurrency: int = 1) -> int:
-        """Aim for `n_trials` finished trials in total; returns how many are still to run."""
+        """Aim for `n_trials` finished trials in total; returns how many runs may be wanted.
+
+        Paused trials count as finished unless promoted; each of them may be promoted, so
+        they count among the runs that may be wanted.
+        """
         with self._lock:
             self._rec.emit(
                 ev.OPTIMIZE_STARTED, None, {"n_trials": n_trials, "concurrency": concurrency}
             )
             self._aim(n_trials, concurrency)
-            remaining = max(0, n_trials - self._rec.state.finished_count())
+            state = self._rec.state
+            remaining = max(0, n_trials - state.settled_count()) + state.count(TrialState.PAUSED)
         self._commit()
         return remaining
 
@@ -195,14 +183,18 @@ class TrialSchedulerCore:
             self._accepting = False
 
     def wants_more(self) -> bool:
+        """Whether a runner asking now could get work: a new trial, a re-run or a promotion."""
         with self._lock:
-            return self._wants_more()
+            if self._wants_more():
+                return True
+            return self._accepting and self._rec.take_promotion(final=self._final()) is not None
 
     def _wants_more(self) -> bool:
+        """Whether `optimize` wants another trial run (new, or re-run after an interruption)."""
         if not self._accepting or self._target is None:
             return False
         in_flight = len(self._runner_trials)
-        return self._rec.state.finished_count() + in_flight < self._target
+        return self._rec.state.settled_count() + in_flight < self._target
 
     def next_trial(
         self, runner: str, outcome: TrialOutcome | None, take: bool = True
@@ -212,17 +204,52 @@ class TrialSchedulerCore:
         The SamplerService is asked outside the lock, so that other runners' reports are not
         held up while it proposes.
         """
+        stale = None
         with self._lock:
             if outcome is not None:
                 self._runner_trials.pop(runner, None)
-                self._rec.close_attempt(outcome)
+                stale = self._rec.close_attempt(outcome)
             rerun = self._assign_rerun(runner) if take and self._wants_more() else None
+            promoted = self._assign_promotion(runner) if take and rerun is None else None
         self._commit()
+        if stale is not None:
+            remove_checkpoint(stale)
+        if promoted is not None:
+            return promoted
         if rerun is not None:
             return self._with_proposal(rerun)
         if not take:
             return None
         return self._new_trial(ev.ORIGIN_OPTIMIZE, runner)
+
+    def _assign_promotion(self, runner: str) -> Assignment | None:
+        """Resume the paused trial the scheduler promotes now, if any (lock held)."""
+        if not self._accepting:
+            return None
+        promotion = self._rec.take_promotion(final=self._final())
+        if promotion is None:
+            return None
+        number = promotion.trial
+        trial = self._rec.state.trials[number]
+        assert trial.paused_step is not None
+        resume = Resume(trial.checkpoint_step or trial.paused_step, trial.checkpoint)
+        self._rec.resume(promotion, runner)
+        self._runner_trials[runner] = (number, trial.attempt)
+        return self._handout(number, trial.attempt, resume)
+
+    def _final(self) -> bool:
+        """No new trial will start for `optimize`: the scheduler should not wait for more."""
+        if self._target is None:
+            return True
+        in_flight = len(self._runner_trials)
+        return self._rec.state.settled_count() + in_flight >= self._target
+
+    def _handout(self, number: int, attempt: int, resume: Resume | None = None) -> Assignment:
+        return dataclasses.replace(
+            assignment(self._rec, number, attempt),
+            resume=resume,
+            checkpoint_root=str(self._directory / "checkpoints"),
+        )
 
     def _assign_rerun(self, runner: str) -> Assignment | None:
         """A trial of `optimize` waiting to be re-run, started on `runner` (lock held)."""
@@ -230,10 +257,17 @@ class TrialSchedulerCore:
         if not waiting:
             return None
         number = waiting[0]
-        attempt = self._rec.state.trials[number].attempt + 1
-        self._rec.emit(ev.TRIAL_STARTED, number, {"attempt": attempt, "runner": runner})
+        trial = self._rec.state.trials[number]
+        attempt = trial.attempt + 1
+        payload: dict[str, Any] = {"attempt": attempt, "runner": runner}
+        resume = None
+        if trial.checkpoint is not None and trial.checkpoint_step is not None:
+            # Promote mode: the re-run picks up from the trial's last checkpoint.
+            resume = Resume(trial.checkpoint_step, trial.checkpoint)
+            payload["resume_step"] = trial.checkpoint_step
+        self._rec.emit(ev.TRIAL_STARTED, number, payload)
         self._runner_trials[runner] = (number, attempt)
-        return assignment(self._rec, number, attempt)
+        return self._handout(number, attempt, resume)
 
     def _new_trial(self, origin: str, runner: str | None) -> Assignment | None:
         """Create and start the next trial once the sampler has a point for it.
@@ -256,10 +290,14 @@ class TrialSchedulerCore:
                     if not self._wants_more():
                         return None
                     assert runner is not None
-                    # A trial interrupted meanwhile is re-run first.
+                    # A trial interrupted (or promoted) meanwhile goes first.
                     rerun = self._assign_rerun(runner)
                     if rerun is not None:
                         break
+                    promoted = self._assign_promotion(runner)
+                    if promoted is not None:
+                        self._commit()
+                        return promoted
                 if isinstance(proposal, NoProposal):
                     self.exhausted_reason = proposal.reason
                     self.stop_new_trials(f"sampler exhausted: {proposal.reason}")
@@ -267,11 +305,15 @@ class TrialSchedulerCore:
                         raise SearchSpaceExhaustedError(proposal.reason)
                     return None
                 self._proposals.discard(number)
-                self._rec.emit(ev.TRIAL_CREATED, number, {"origin": origin})
+                created: dict[str, Any] = {"origin": origin}
+                bracket = self._rec.scheduler.bracket(number)
+                if bracket is not None:
+                    created["bracket"] = bracket
+                self._rec.emit(ev.TRIAL_CREATED, number, created)
                 if runner is not None:
                     self._rec.emit(ev.TRIAL_STARTED, number, {"attempt": 0, "runner": runner})
                     self._runner_trials[runner] = (number, 0)
-                started = dataclasses.replace(assignment(self._rec, number, 0), proposal=proposal)
+                started = dataclasses.replace(self._handout(number, 0), proposal=proposal)
             self._commit()
             return started
         self._commit()
@@ -299,57 +341,15 @@ class TrialSchedulerCore:
                     self._rec.interrupt(number, reason, crash=crash)
         self._commit()
 
-    # ----- inside a trial -----------------------------------------------------------------------
-
-    def report(self, number: int, attempt: int, notes: tuple[Note, ...]) -> Decision | None:
-        """Record a runner's batch; returns the pruner's decision on its last report, if any."""
-        with self._lock:
-            require_running(self._rec, number, attempt)
-            return self._rec.apply_notes(number, attempt, notes)
-
-    def report_later(self, number: int, attempt: int, notes: tuple[Note, ...]) -> None:
-        """A batch sent without waiting; it may arrive after the attempt closed.
-
-        Threaded actors do not keep a caller's calls in order, so the notes of a closed attempt
-        are still recorded (the values happened), just not judged by the pruner.
-        """
-        with self._lock:
-            trial = self._rec.state.trials.get(number)
-            if trial is not None and trial.attempt == attempt:
-                judge = trial.state is TrialState.RUNNING
-                self._rec.apply_notes(number, attempt, notes, judge=judge)
-
-    def suggest(
-        self,
-        number: int,
-        attempt: int,
-        name: str,
-        distribution: Distribution,
-        notes: tuple[Note, ...],
-    ) -> Any:
-        with self._lock:
-            require_running(self._rec, number, attempt)
-            self._rec.apply_notes(number, attempt, notes)
-            trial = self._rec.state.trials[number]
-            known = trial.distributions.get(name, self._rec.state.distributions.get(name))
-            if known is not None:
-                try:
-                    check_compatible(known, distribution)
-                except IncompatibleDistributionError as exc:
-                    raise IncompatibleDistributionError(f"parameter {name!r}: {exc}") from None
-            if name in trial.params:
-                return trial.params[name]
-            updates = self._rec.take_updates()
-        value = self._proposals.suggest(number, name, distribution, updates)
-        with self._lock:
-            require_running(self._rec, number, attempt)
-            # A parameter is drawn once: if a concurrent call recorded it meanwhile, that wins.
-            self._rec.record_param(number, name, distribution, value)
-            return self._rec.state.trials[number].params[name]
-
     # ----- ask / tell ---------------------------------------------------------------------------
 
     def ask(self) -> Assignment:
+        if self._rec.scheduler.pauses:
+            raise ValueError(
+                "this study's scheduler pauses trials and resumes them on runners (promote "
+                "mode), which ask/tell cannot do: run it with study.optimize(...), or create "
+                "the study with mode='stop' to use ask/tell"
+            )
         assignment = self._new_trial(ev.ORIGIN_ASK, None)
         assert assignment is not None  # ask always gets a trial, or raises
         return assignment
@@ -363,6 +363,8 @@ class TrialSchedulerCore:
         notes: tuple[Note, ...] = (),
         constraints: tuple[float, ...] | None = None,
     ) -> TrialRecord:
+        if state is TrialState.PAUSED:
+            raise ValueError("tell cannot pause a trial; tell COMPLETE, PRUNED or FAILED")
         with self._lock:
             attempt = require_tellable(self._rec, number)
             problem = self._rec.constraints_problem(constraints, state)
@@ -375,26 +377,3 @@ class TrialSchedulerCore:
         self._commit()
         self._proposals.prefetch()
         return record
-
-    # ----- reading ------------------------------------------------------------------------------
-
-    def study_info(self) -> StudyInfo:
-        return self.info
-
-    def exhausted(self) -> str | None:
-        """Why the sampler stopped proposing (a finished grid), or None."""
-        return self.exhausted_reason
-
-    def records(self) -> list[TrialRecord]:
-        with self._lock:
-            return self._rec.state.records()
-
-    def record(self, number: int) -> TrialRecord:
-        with self._lock:
-            if number not in self._rec.state.trials:
-                raise TrialStateError(f"trial {number} does not exist in this study")
-            return self._rec.state.record(number)
-
-    def progress(self) -> Progress:
-        with self._lock:
-            return progress(self._rec, self._target, self._accepting)

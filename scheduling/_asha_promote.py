@@ -4,6 +4,9 @@ This is Algorithm 2 of Li et al., "A System for Massively Parallel Hyperparamete
 (MLSys 2020), asynchronous: whenever a worker is free, the orchestrator asks
 :meth:`PromoteState.promotion` for a paused trial that ranks in the top ``floor(n/η)`` of its
 rung, looking at the highest rung first, and starts a new trial only when there is none.
+When the study will start no new trial, the top ``ceil(n/η)`` qualify instead (the paper's
+setting is an endless stream of trials; with a fixed number, floor(n/η) = 0 at a rung holding
+fewer than η trials would strand them all, and no trial would ever reach the full budget).
 """
 
 from __future__ import annotations
@@ -60,23 +63,27 @@ class PromoteState(SchedulerState):
             rung.resource,
         )
 
-    def promotion(self) -> Promotion | None:
+    def promotion(self, *, final: bool = False) -> Promotion | None:
         # Only the best paused trial of a rung can be a candidate: every other paused trial
-        # there ranks below it. So each rung costs one binary search.
+        # there ranks below it. So each rung costs one binary search. Once no new trial will
+        # come (`final`), the rungs stop growing and floor(n/η) could stay 0 for ever: the top
+        # ceil(n/η) are promoted instead, so at least one trial reaches the full budget.
         for index in range(len(self._rungs) - 1, -1, -1):
             paused = self._paused[index]
             if not paused:
                 continue
             trial = -paused[-1][1]
             rung = self._rungs[index]
-            rank, quota = rung.rank(trial), len(rung) // self._eta
+            rank = rung.rank(trial)
+            quota = -(-len(rung) // self._eta) if final else len(rung) // self._eta
             if rank < quota:
                 value = from_score(rung.score(trial), maximize=self._maximize)
                 return Promotion(
                     trial,
                     rung.resource,
                     f"value {show_value(value)} ranks {rank + 1} of {len(rung)} at rung "
-                    f"{rung.resource}; the top {quota} are promoted",
+                    f"{rung.resource}; the top {quota} are promoted"
+                    + (" (no new trials will come: ceil(n/η))" if final else ""),
                 )
         return None
 

@@ -105,11 +105,14 @@ class SchedulerState(abc.ABC):
         value). Invalid arguments raise ``TypeError`` / ``ValueError`` and change nothing.
         """
 
-    def promotion(self) -> Promotion | None:
+    def promotion(self, *, final: bool = False) -> Promotion | None:
         """The paused trial that should be resumed now, if one has earned it (else None).
 
         A query: it changes nothing. The orchestrator asks whenever a runner is free, before it
         starts a new trial, and calls :meth:`on_resume` once it has resumed the trial.
+        ``final``: no new trial will start (the study's number of trials is reached), so the
+        rungs will not grow any more; a scheduler that waits for more trials before promoting
+        should then promote what it would otherwise wait on.
         """
         return None
 

@@ -148,11 +148,11 @@ class _HyperbandState(SchedulerState):
         decision = self._states[s].on_report(trial, attempt, step, value)
         return Decision(decision.action, f"bracket {s}: {decision.reason}", decision.rung)
 
-    def promotion(self) -> Promotion | None:
+    def promotion(self, *, final: bool = False) -> Promotion | None:
         best: Promotion | None = None
         best_bracket = 0
         for s, state in enumerate(self._states):
-            promotion = state.promotion()
+            promotion = state.promotion(final=final)
             if promotion is not None and (best is None or promotion.rung > best.rung):
                 best, best_bracket = promotion, s
         if best is None:

@@ -247,7 +247,8 @@ class _Run:
             return False
         timer = self._timer
         start = 0.0 if timer is None else timer()
-        promotion = self._state.promotion()
+        final = self._max_trials is not None and len(self._status) >= self._max_trials
+        promotion = self._state.promotion(final=final)
         if timer is not None:
             now += self._spent(start, decision=True)
         if promotion is not None:

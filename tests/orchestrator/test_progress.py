@@ -25,7 +25,7 @@ def test_lines_not_a_bar_when_the_stream_is_not_a_terminal() -> None:
     assert stream.getvalue() == ""
     display.close(_progress(10))
     line = stream.getvalue().strip()
-    assert line.startswith("[raysweep] done: 10/10 finished")
+    assert line.startswith("[raysweep] done: 10/10 |")
     assert "complete 9" in line and "pruned 1" in line and "best 0.93" in line
     assert "trials/s" in line
 

@@ -105,7 +105,7 @@ class GateState(SchedulerState):
             return Decision(Action.PAUSE, "gate", config.rung)
         return Decision(Action.CONTINUE, "go on")
 
-    def promotion(self) -> Promotion | None:
+    def promotion(self, *, final: bool = False) -> Promotion | None:
         self.calls.append(("promotion",))
         if not self.released or not self.paused:
             return None
@@ -139,5 +139,5 @@ class BogusPromoter(Gate):
 
 
 class BogusPromoterState(GateState):
-    def promotion(self) -> Promotion | None:
+    def promotion(self, *, final: bool = False) -> Promotion | None:
         return Promotion(0, 1, "whatever")

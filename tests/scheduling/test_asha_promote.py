@@ -49,6 +49,26 @@ def test_first_trial_pauses_and_is_not_promotable_alone() -> None:
     assert state.promotion() is None  # floor(2/3) == 0
 
 
+def test_once_no_new_trial_will_come_the_top_ceil_n_over_eta_are_promoted() -> None:
+    state = promote(9).new_state(maximize=True)
+    fill_rung(state, [0.5, 0.9])
+    assert state.promotion() is None
+    final = state.promotion(final=True)
+    assert final is not None and (final.trial, final.rung) == (1, 1)
+    assert "ceil" in final.reason
+    state.on_resume(1)
+    assert state.promotion(final=True) is None  # trial 0 ranks 2nd; ceil(2/3) = 1
+    assert state.on_report(1, 0, 3, 0.95).action is P
+    # Alone at rung 3 it goes on to the full budget, where floor(1/3) = 0 would strand it.
+    assert state.promotion() is None
+    assert promoted_final(state) == (1, 3)
+
+
+def promoted_final(state: SchedulerState) -> tuple[int, int] | None:
+    promotion = state.promotion(final=True)
+    return None if promotion is None else (promotion.trial, promotion.rung)
+
+
 def test_with_three_trials_the_best_becomes_promotable() -> None:
     state = promote().new_state(maximize=True)
     fill_rung(state, [0.5, 0.9, 0.1])

@@ -201,18 +201,21 @@ def check_pausing_run(
 def test_asha_promote_by_hand() -> None:
     # Rungs 1 and 3 (max 9, η = 3), maximising. A paused trial is promoted once it ranks in the
     # top floor(n/3) of the n values at its rung: trial 2 (0.9) at n=3, trial 5 (0.8) at n=6.
-    # At rung 3 neither gets promoted (floor(2/3) = 0), so nothing completes.
+    # Once the sixth (last) trial exists no new trial will come, and the top ceil(n/3) qualify:
+    # trial 2, alone at rung 3 (ceil(1/3) = 1), goes on to the full budget before trial 5 is
+    # promoted from rung 1; at rung 3 trial 5 then ranks 2nd of 2, outside ceil(2/3) = 1.
     configs = [(v, 1.0) for v in (0.1, 0.2, 0.9, 0.3, 0.5, 0.8)]
     sim = run(ASHA(max_resource=9, mode="promote"), configs, max_steps=9)
     assert [(e.trial, e.step, e.action) for e in sim.events] == [
         (0, 1, "pause"), (1, 1, "pause"), (2, 1, "pause"),
         (2, 2, "continue"), (2, 3, "pause"),
         (3, 1, "pause"), (4, 1, "pause"), (5, 1, "pause"),
+        *[(2, step, "continue") for step in range(4, 10)],
         (5, 2, "continue"), (5, 3, "pause"),
     ]  # fmt: skip
-    assert [t.state for t in sim.trials] == ["paused"] * 6
-    assert [t.resumes for t in sim.trials] == [0, 0, 1, 0, 0, 1]
-    assert sim.completions == () and sim.epochs == 10
+    assert [t.state for t in sim.trials] == ["paused"] * 2 + ["complete"] + ["paused"] * 3
+    assert [t.resumes for t in sim.trials] == [0, 0, 2, 0, 0, 1]
+    assert [c.trial for c in sim.completions] == [2] and sim.epochs == 16
 
 
 @settings(max_examples=25, deadline=None)
