@@ -38,7 +38,8 @@ class ASHA(Scheduler):
     not crossed before records its value at each of them and answers PAUSE at the highest; the
     trial waits there until :meth:`SchedulerState.promotion` names it, which it does once the
     trial ranks in the top ``floor(n / reduction_factor)`` of the n values at its rung (ties to
-    the lower trial number), higher rungs first. Rungs crossed belong to the trial, not the
+    the lower trial number), higher rungs first — or the top ``ceil(n / reduction_factor)`` when
+    asked with ``final=True`` (no new trial will come). Rungs crossed belong to the trial, not the
     attempt: a promoted trial restarted from scratch, or re-run after a crash, crosses nothing
     until it passes its highest rung.
     """
