@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import uuid
+import warnings
 from typing import Any
 
 import ray
@@ -68,7 +69,11 @@ class TrialSchedulerActor(TrialSchedulerCore):
         lease_wait: float,
         sampler_name: str,
     ) -> None:
-        restarted = ray.get_runtime_context().was_current_actor_reconstructed
+        with warnings.catch_warnings():
+            # Ray 2.60 implements this property with its own deprecated `actor_id`, and the
+            # warning would reach the user's console from every study's actor.
+            warnings.simplefilter("ignore", DeprecationWarning)
+            restarted = ray.get_runtime_context().was_current_actor_reconstructed
         super().__init__(
             directory,
             requested,
