@@ -8,6 +8,7 @@ next batch (at most `_FLUSH_INTERVAL_S` later), since a lost report only means a
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import socket
 import threading
@@ -213,7 +214,9 @@ class TrialSchedulerCore(TrialCalls):
             promoted = self._assign_promotion(runner) if take and rerun is None else None
         self._commit()
         if stale is not None:
-            remove_checkpoint(stale)
+            # Best effort: a checkpoint left behind costs disk, never a result.
+            with contextlib.suppress(OSError):
+                remove_checkpoint(stale)
         if promoted is not None:
             return promoted
         if rerun is not None:
