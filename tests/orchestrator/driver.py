@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 from pathlib import Path
 
@@ -17,6 +18,10 @@ from raysweep.samplers import RandomSampler
 
 
 def main() -> None:
+    # Ctrl-C must raise KeyboardInterrupt here as in a user's terminal, even when the test run
+    # was started in the background by a non-interactive shell: such a process inherits SIGINT
+    # ignored, and Python then leaves it ignored.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     parser = argparse.ArgumentParser()
     parser.add_argument("--address", required=True)
     parser.add_argument("--storage", required=True)

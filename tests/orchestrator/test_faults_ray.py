@@ -67,16 +67,9 @@ def _wait_for(predicate: Any, timeout: float, proc: subprocess.Popen[str]) -> No
     raise AssertionError(f"timed out; driver said:\n{proc.stdout.read() if proc.stdout else ''}")
 
 
-_DRIVER_TRIALS = 400
-
-
 def _driver_after(address: str, storage: Path, name: str, finished: int) -> subprocess.Popen[str]:
-    """A driver running study `name`, once `finished` of its trials are durable in the log.
-
-    It aims at far more trials than it can finish while a loaded machine's test process polls
-    the log, so it is still running when the test signals it.
-    """
-    proc = _start_driver(address, storage, name, n_trials=_DRIVER_TRIALS)
+    """A driver running study `name`, once `finished` of its trials are durable in the log."""
+    proc = _start_driver(address, storage, name, n_trials=40)
     _wait_for(lambda: len(_finished(storage / name)) >= finished, 90, proc)
     return proc
 
@@ -89,7 +82,7 @@ def test_sigkilled_driver_resumes_with_no_completed_trial_lost(
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait(timeout=10)
     durable = _finished(directory)
-    assert len(durable) < _DRIVER_TRIALS
+    assert len(durable) < 40
 
     study = create_study(name="killed", storage=tmp_path, load_if_exists=True)
     after = {t.number: t for t in study.trials}
