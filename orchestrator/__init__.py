@@ -7,10 +7,12 @@ from raysweep.orchestrator._errors import (
     RaysweepError,
     StorageError,
     StudyLockedError,
+    TrialPaused,
     TrialPruned,
     TrialStateError,
     UnplaceableResourcesError,
 )
+from raysweep.orchestrator._state import ResourceUsage
 from raysweep.orchestrator._study import Study, create_study
 from raysweep.orchestrator._trial import Trial
 
@@ -19,10 +21,12 @@ __all__ = [
     "DuplicatedStudyError",
     "ObjectiveUsageError",
     "RaysweepError",
+    "ResourceUsage",
     "StorageError",
     "Study",
     "StudyLockedError",
     "Trial",
+    "TrialPaused",
     "TrialPruned",
     "TrialStateError",
     "UnplaceableResourcesError",
