@@ -17,6 +17,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import _results_md
 from _mf_methods import METHODS, Method, proposer
 from _mf_problems import LC_DIGITS_SEEDS, MFProblem, branin_mf, hartmann6_mf, lc_digits
 from _mf_table import DEFAULT_TABLE
@@ -120,27 +121,12 @@ def run_one(
     }
 
 
-def load(path: Path) -> dict[str, dict[str, Any]]:
-    """The cache's records by key (a line cut short by a kill is skipped)."""
-    records: dict[str, dict[str, Any]] = {}
-    if path.exists():
-        with path.open(encoding="utf-8") as handle:
-            for line in handle:
-                try:
-                    record = json.loads(line)
-                except json.JSONDecodeError:
-                    continue
-                if isinstance(record, dict) and "key" in record and "result" in record:
-                    records[record["key"]] = record
-    return records
-
-
 def run_all(
     plan: list[tuple[str, int, str, int]], budget: int, cache: Path, *, every_s: float = 15.0
 ) -> list[dict[str, Any]]:
     """Run every (problem, workers, method, seed) of `plan` missing from `cache`, one at a time,
     appending each record; return the records of the whole plan, in plan order."""
-    done = load(cache)
+    done = _results_md.load_runs(cache)
     keys = [run_key(p, w, METHODS[m], s, budget) for p, w, m, s in plan]
     todo = [(item, key) for item, key in zip(plan, keys, strict=True) if key not in done]
     print(

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import datetime
 import importlib.metadata
+import json
 import os
 import platform
 import re
@@ -17,9 +18,29 @@ import shlex
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "RESULTS.md"
+
+
+def load_runs(path: Path) -> dict[str, dict[str, Any]]:
+    """A benchmark's cached runs (one JSON object per line, with "key" and "result") by key.
+
+    The last record of a key wins; a line cut short by a kill is skipped.
+    """
+    records: dict[str, dict[str, Any]] = {}
+    if not path.exists():
+        return records
+    with path.open(encoding="utf-8") as handle:
+        for line in handle:
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError:
+                continue
+            if isinstance(record, dict) and "key" in record and "result" in record:
+                records[record["key"]] = record
+    return records
 
 
 def markers(name: str) -> tuple[str, str]:

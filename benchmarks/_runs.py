@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import _results_md
 import _systems
 
 # A worker process runs one sampler at a time: more BLAS threads would only contend for the cores.
@@ -81,22 +82,6 @@ def execute(task: Task) -> dict[str, Any]:
     return record
 
 
-def load(path: Path) -> dict[str, dict[str, Any]]:
-    """The cache's successful records by key (the last one wins)."""
-    records: dict[str, dict[str, Any]] = {}
-    if not path.exists():
-        return records
-    with path.open(encoding="utf-8") as handle:
-        for line in handle:
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError:
-                continue
-            if isinstance(record, dict) and "result" in record and "key" in record:
-                records[record["key"]] = record
-    return records
-
-
 def _describe(record: Mapping[str, Any]) -> str:
     problem = " ".join(f"{k}={v}" for k, v in record["problem"].items())
     return f"{record['system']} {problem} seed={record['seed']}"
@@ -119,7 +104,7 @@ def run_all(
 ) -> dict[str, dict[str, Any]]:
     """Run the tasks missing from `cache`, append each result to it, return every task's record
     that exists (failed runs are printed and left out)."""
-    done = load(cache)
+    done = _results_md.load_runs(cache)
     todo = [t for t in tasks if t.key not in done]
     print(
         f"{len(tasks)} runs: {len(tasks) - len(todo)} in {cache.name}, {len(todo)} to run "

@@ -33,7 +33,7 @@ from _live_metrics import MEDIAN_EPOCH_S, scale, summarize, workload
 from _live_reading import reading
 from _live_report import SECTION, section
 from _live_systems import SYSTEMS, run_system
-from _results_md import RESULTS, machine, utc_now, wrap, write_section
+from _results_md import RESULTS, load_runs, machine, utc_now, wrap, write_section
 
 HERE = Path(__file__).resolve().parent
 CACHE = HERE / "results" / "live_asha.jsonl"
@@ -61,19 +61,6 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
 
 def _key(system: str, seed: int, trials: int, factor: float) -> str:
     return f"{system}|seed={seed}|trials={trials}|scale={factor:.4f}|v={VERSION}"
-
-
-def _load(path: Path) -> dict[str, dict[str, Any]]:
-    found: dict[str, dict[str, Any]] = {}
-    if path.exists():
-        for line in path.read_text(encoding="utf-8").splitlines():
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError:
-                continue  # a line cut short by a kill
-            if isinstance(record, dict) and "key" in record and "result" in record:
-                found[record["key"]] = record
-    return found
 
 
 def _run_missing(
@@ -136,7 +123,7 @@ def main(argv: list[str] | None = None) -> None:
     args = _parse(argv)
     factor = scale()
     date, machine_text = utc_now(), machine("ray")
-    cache = {} if args.quick else _load(CACHE)
+    cache = {} if args.quick else load_runs(CACHE)
     work = Path(tempfile.mkdtemp(prefix="rslive-"))
     # A Ray temp dir of our own: the default one is shared with anything else on the machine.
     os.environ["RAY_TMPDIR"] = str(work)
