@@ -192,10 +192,7 @@ class TrialSchedulerCore(TrialCalls):
 
     def _wants_more(self) -> bool:
         """Whether `optimize` wants another trial run (new, or re-run after an interruption)."""
-        if not self._accepting or self._target is None:
-            return False
-        in_flight = len(self._runner_trials)
-        return self._rec.state.settled_count() + in_flight < self._target
+        return self._accepting and not self._final()
 
     def next_trial(
         self, runner: str, outcome: TrialOutcome | None, take: bool = True
@@ -241,7 +238,7 @@ class TrialSchedulerCore(TrialCalls):
         return self._handout(number, trial.attempt, resume)
 
     def _final(self) -> bool:
-        """No new trial will start for `optimize`: the scheduler should not wait for more."""
+        """`optimize` has started all its trials: the scheduler should not wait for more."""
         if self._target is None:
             return True
         in_flight = len(self._runner_trials)
