@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import abc
 import functools
+import inspect
 import itertools
 import numbers
 import operator
@@ -45,6 +46,23 @@ def seen_distributions(history: Iterable[TrialRecord]) -> dict[str, Distribution
     for trial in history:
         seen.update(trial)
     return dict(seen.distributions)
+
+
+def intersection_space(context: SamplingContext) -> dict[str, Distribution]:
+    """The names every COMPLETE trial has with the distribution the study uses now, in
+    ``seen_distributions`` order; empty until a trial is COMPLETE.
+
+    This is the space a sampler that models whole points can fit. A name whose range changed
+    mid-study drops out: older trials were drawn from another space.
+    """
+    complete = [t for t in context.history if t.state is TrialState.COMPLETE]
+    if not complete:
+        return {}
+    return {
+        name: distribution
+        for name, distribution in context.seen_distributions.items()
+        if all(t.distributions.get(name) == distribution for t in complete)
+    }
 
 
 class SeenDistributions:
@@ -212,6 +230,55 @@ class Sampler(abc.ABC):
     def to_json(self) -> dict[str, Any]:
         """The sampler's configuration for the event log: its class and constructor arguments.
 
-        A subclass with more constructor arguments extends ``"arguments"``; every value is JSON.
+        The arguments are read from the constructor's signature, in its order (``seed`` last
+        when the constructor does not take it): each one must be kept as the attribute of the
+        same name, holding its validated value, so that ``type(s)(**s.to_json()["arguments"])``
+        rebuilds the sampler. A sampler-valued argument is written as its own ``to_json()``.
+        Written from the signature, not by hand, so that no argument can be left out of the log.
         """
-        return {"class": type(self).__name__, "arguments": {"seed": self.seed}}
+        owner = type(self).__name__
+        arguments = {
+            name: _as_json(getattr(self, name, _MISSING), f"{owner}.{name}")
+            for name in configuration_names(type(self))
+        }
+        return {"class": owner, "arguments": arguments}
+
+
+_MISSING = object()
+
+
+@functools.cache
+def configuration_names(cls: type[Sampler]) -> tuple[str, ...]:
+    """The names of ``cls``'s configuration: its constructor's parameters, and ``seed``."""
+    names: list[str] = []
+    for parameter in list(inspect.signature(cls.__init__).parameters.values())[1:]:
+        if parameter.kind in (parameter.VAR_POSITIONAL, parameter.VAR_KEYWORD):
+            raise TypeError(
+                f"{cls.__name__}.__init__ takes *{parameter.name}, so to_json cannot tell its "
+                "arguments; name each argument in the signature, or override to_json"
+            )
+        names.append(parameter.name)
+    if "seed" not in names:
+        names.append("seed")
+    return tuple(names)
+
+
+def _as_json(value: object, where: str) -> Any:
+    # Numpy scalars pass the argument checks, but json cannot write most of them, and the log's
+    # readers should not meet np.str_ either.
+    if isinstance(value, np.generic):
+        return _as_json(value.item(), where)
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    if isinstance(value, Sampler):
+        return value.to_json()
+    if isinstance(value, Mapping):
+        return {key: _as_json(item, f"{where}[{key!r}]") for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_as_json(item, f"{where}[{i}]") for i, item in enumerate(value)]
+    if value is _MISSING:
+        raise TypeError(
+            f"{where} is a constructor argument but not an attribute; keep its validated value "
+            "as that attribute, so that to_json can record it"
+        )
+    raise TypeError(f"{where}={value!r} is not JSON; keep a JSON form of it as that attribute")

@@ -8,7 +8,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from raysweep.samplers._errors import InvalidDistributionError
-from raysweep.samplers._jsonvalues import CategoricalChoice, as_json_scalar, scalar_key, typed_key
+from raysweep.samplers._jsonvalues import (
+    CategoricalChoice,
+    as_json_scalar,
+    distinct_json_scalars,
+    scalar_key,
+    typed_key,
+)
 from raysweep.samplers._numeric import as_number
 
 
@@ -35,21 +41,17 @@ class CategoricalDistribution:
         described = f"CategoricalDistribution(choices={given!r})"
         if not given:
             raise InvalidDistributionError(f"{described}: no choices; pass at least one")
-        normalized: list[CategoricalChoice] = []
-        seen: dict[tuple[str, CategoricalChoice], int] = {}
-        for index, choice in enumerate(given):
-            try:
-                value = as_json_scalar(choice)
-            except ValueError as exc:
-                raise InvalidDistributionError(f"{described}: choice {index}: {exc}") from None
-            earlier = seen.setdefault(scalar_key(value), index)
-            if earlier != index:
-                raise InvalidDistributionError(
-                    f"{described}: choices {earlier} ({given[earlier]!r}) and {index} "
-                    f"({choice!r}) are the same JSON value; remove one of them"
-                )
-            normalized.append(value)
-        object.__setattr__(self, "choices", tuple(normalized))
+        normalized = distinct_json_scalars(
+            given,
+            not_scalar=lambda index, why: InvalidDistributionError(
+                f"{described}: choice {index}: {why}"
+            ),
+            repeated=lambda earlier, first, index, choice: InvalidDistributionError(
+                f"{described}: choices {earlier} ({first!r}) and {index} ({choice!r}) are the "
+                "same JSON value; remove one of them"
+            ),
+        )
+        object.__setattr__(self, "choices", normalized)
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, CategoricalDistribution):

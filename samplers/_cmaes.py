@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from raysweep.samplers._base import Sampler, SamplingContext
+from raysweep.samplers._base import SamplingContext, intersection_space
 from raysweep.samplers._cmaes_replay import (
     CmaSettings,
     NumericDistribution,
@@ -21,8 +21,7 @@ from raysweep.samplers._cmaes_replay import (
 from raysweep.samplers._distributions import Distribution
 from raysweep.samplers._float import FloatDistribution
 from raysweep.samplers._int import IntDistribution
-from raysweep.samplers._intersection import intersection_space
-from raysweep.samplers._random import sample_uniform
+from raysweep.samplers._random import UniformIndependentSampler
 from raysweep.samplers._trial import StudyDirection, TrialState
 
 _MISSING_CMAES = "CmaEsSampler needs the optional package cmaes: pip install 'raysweep[cmaes]'"
@@ -53,7 +52,7 @@ def default_popsize(dim: int) -> int:
     return 4 + math.floor(3 * math.log(dim))
 
 
-class CmaEsSampler(Sampler):
+class CmaEsSampler(UniformIndependentSampler):
     """Single-objective CMA-ES (Hansen, arXiv:1604.00772) over the float and int parameters.
 
     Each numeric parameter is searched on its search coordinate (the logarithm with ``log``)
@@ -167,24 +166,6 @@ class CmaEsSampler(Sampler):
         for (name, distribution), unit in zip(space.items(), point, strict=True):
             result[name] = from_unit(distribution, unit)
         return result
-
-    def sample_independent(
-        self, context: SamplingContext, name: str, distribution: Distribution
-    ) -> Any:
-        """Uniform, from the parameter's own stream (as :class:`RandomSampler` draws it)."""
-        return sample_uniform(context.rng(name), distribution)
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "class": type(self).__name__,
-            "arguments": {
-                "x0": None if self.x0 is None else dict(self.x0),
-                "sigma0": self.sigma0,
-                "popsize": self.popsize,
-                "n_startup_trials": self.n_startup_trials,
-                "seed": self.seed,
-            },
-        }
 
     def _check_x0_in(
         self, context: SamplingContext, space: Mapping[str, NumericDistribution]

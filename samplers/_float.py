@@ -6,11 +6,12 @@ import decimal
 import functools
 import math
 from dataclasses import dataclass
-from typing import Any
+from typing import ClassVar
 
 import numpy as np
 
 from raysweep.samplers._numeric import (
+    NumericRange,
     as_number,
     as_real,
     check_range,
@@ -27,7 +28,7 @@ _MIN_RELATIVE_STEP = 1e-12
 
 
 @dataclass(frozen=True)
-class FloatDistribution:
+class FloatDistribution(NumericRange):
     """Floats in ``[low, high]``; log-uniform when ``log``; on ``low + k * step`` when ``step``.
 
     The search coordinate (see :meth:`to_internal`) is the value itself, or its natural logarithm
@@ -35,6 +36,8 @@ class FloatDistribution:
     up to a relative 1e-9), and interior grid points are rounded to the decimals of ``low`` and
     ``step``, so ``low=0, step=0.1`` yields ``0.3``, not ``0.30000000000000004``.
     """
+
+    json_type: ClassVar[str] = "float"
 
     low: float
     high: float
@@ -103,15 +106,6 @@ class FloatDistribution:
             return (self.low - half, self.high + half)
         return (self.low, self.high)
 
-    def to_internal(self, value: float) -> float:
-        """The search coordinate of ``value``; values outside the range are mapped, not refused."""
-        result = as_number(value)
-        if not self.log:
-            return result
-        if result <= 0:
-            raise ValueError(f"{value!r} has no logarithm; {self!r} needs a positive value")
-        return math.log(result)
-
     def to_external(self, x: float) -> float:
         """Map a search coordinate to a value: clamped into the range and snapped to the grid.
 
@@ -134,15 +128,6 @@ class FloatDistribution:
             return True
         index = snap_index(float(value) - self.low, self.step, self._last_index)
         return bool(value == self._grid_point(index))
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "type": "float",
-            "low": self.low,
-            "high": self.high,
-            "log": self.log,
-            "step": self.step,
-        }
 
 
 def _decimal_places(value: float) -> int:

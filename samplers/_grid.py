@@ -71,6 +71,11 @@ class GridSampler(Sampler):
         self._grid = GridSpace(search_space)
 
     @property
+    def search_space(self) -> dict[str, list[CategoricalChoice]]:
+        """The grid as given: names in the caller's order, each with its validated values."""
+        return self._grid.to_json()
+
+    @property
     def grid_size(self) -> int:
         """How many points the grid has: the product of the value counts."""
         return self._grid.size
@@ -114,12 +119,6 @@ class GridSampler(Sampler):
     ) -> Any:
         self._position(name)
         return fit_value(name, self._point_values(context)[name], distribution)
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "class": type(self).__name__,
-            "arguments": {"search_space": self._grid.to_json(), "seed": self.seed},
-        }
 
     def _position(self, name: str) -> int:
         try:

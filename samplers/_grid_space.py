@@ -11,7 +11,7 @@ from raysweep.samplers._distributions import Distribution
 from raysweep.samplers._errors import SamplerConfigurationError
 from raysweep.samplers._float import FloatDistribution
 from raysweep.samplers._int import IntDistribution
-from raysweep.samplers._jsonvalues import CategoricalChoice, as_json_scalar, scalar_key
+from raysweep.samplers._jsonvalues import CategoricalChoice, distinct_json_scalars, scalar_key
 
 _Key = tuple[str, CategoricalChoice]
 
@@ -129,20 +129,14 @@ def _values(where: str, values: object) -> tuple[CategoricalChoice, ...]:
         raise TypeError(
             f"{where} is {values!r}; pass a list of values (JSON scalars), e.g. [1, 2, 3]"
         )
-    checked: list[CategoricalChoice] = []
-    first: dict[_Key, int] = {}
-    for index, given in enumerate(values):
-        try:
-            value = as_json_scalar(given)
-        except ValueError as exc:
-            raise ValueError(f"{where}[{index}]: {exc}") from None
-        earlier = first.setdefault(scalar_key(value), index)
-        if earlier != index:
-            raise ValueError(
-                f"{where}: values {earlier} ({checked[earlier]!r}) and {index} ({given!r}) are "
-                "the same JSON value; list each value once"
-            )
-        checked.append(value)
+    checked = distinct_json_scalars(
+        values,
+        not_scalar=lambda index, why: ValueError(f"{where}[{index}]: {why}"),
+        repeated=lambda earlier, first, index, value: ValueError(
+            f"{where}: values {earlier} ({first!r}) and {index} ({value!r}) are the same JSON "
+            "value; list each value once"
+        ),
+    )
     if not checked:
         raise ValueError(f"{where} has no values; give at least one value or drop the name")
-    return tuple(checked)
+    return checked

@@ -4,21 +4,31 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any
+from typing import ClassVar
 
 import numpy as np
 
-from raysweep.samplers._numeric import as_int, as_number, check_range, fail, format_call, snap_index
+from raysweep.samplers._numeric import (
+    NumericRange,
+    as_int,
+    as_number,
+    check_range,
+    fail,
+    format_call,
+    snap_index,
+)
 
 
 @dataclass(frozen=True)
-class IntDistribution:
+class IntDistribution(NumericRange):
     """Ints ``low, low + step, ..., high``; log-uniform over ``low..high`` when ``log``.
 
     The search coordinate (see :meth:`to_internal`) is the value as a float, or its natural
     logarithm when ``log``. Its bounds reach half a step past each end, so that rounding a uniform
     coordinate gives every int the same probability (each int the same log-width when ``log``).
     """
+
+    json_type: ClassVar[str] = "int"
 
     low: int
     high: int
@@ -53,15 +63,6 @@ class IntDistribution:
             return (math.log(self.low - half), math.log(self.high + half))
         return (self.low - half, self.high + half)
 
-    def to_internal(self, value: int) -> float:
-        """The search coordinate of ``value``; values outside the range are mapped, not refused."""
-        result = as_number(value)
-        if not self.log:
-            return result
-        if result <= 0:
-            raise ValueError(f"{value!r} has no logarithm; {self!r} needs a positive value")
-        return math.log(result)
-
     def to_external(self, x: float) -> int:
         """Map a search coordinate to the nearest int of the grid, clamped into the range."""
         low, high = self.internal_bounds()
@@ -78,12 +79,3 @@ class IntDistribution:
             return False
         value = int(value)
         return self.low <= value <= self.high and (value - self.low) % self.step == 0
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "type": "int",
-            "low": self.low,
-            "high": self.high,
-            "log": self.log,
-            "step": self.step,
-        }

@@ -7,7 +7,7 @@ emits ``NaN`` or ``Infinity`` literals, which Python's ``json`` writes but stric
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any, TypeAlias
 
 import numpy as np
@@ -60,6 +60,34 @@ def scalar_key(value: CategoricalChoice) -> tuple[str, CategoricalChoice]:
 def typed_key(value: CategoricalChoice) -> tuple[str, CategoricalChoice]:
     """Like :func:`scalar_key`, but ``1`` and ``1.0`` differ: equality that survives JSON."""
     return (type(value).__name__, value)
+
+
+def distinct_json_scalars(
+    values: Iterable[object],
+    *,
+    not_scalar: Callable[[int, ValueError], ValueError],
+    repeated: Callable[[int, object, int, object], ValueError],
+) -> tuple[CategoricalChoice, ...]:
+    """``values`` as JSON scalars, each a different JSON value (see :func:`scalar_key`).
+
+    The caller words the error: ``not_scalar(index, why)`` for a value that is no JSON scalar,
+    ``repeated(earlier, earlier_value, index, value)`` for one equal to an earlier one (the
+    values as given).
+    """
+    given: list[object] = []
+    checked: list[CategoricalChoice] = []
+    first: dict[tuple[str, CategoricalChoice], int] = {}
+    for index, value in enumerate(values):
+        given.append(value)
+        try:
+            scalar = as_json_scalar(value)
+        except ValueError as exc:
+            raise not_scalar(index, exc) from None
+        earlier = first.setdefault(scalar_key(scalar), index)
+        if earlier != index:
+            raise repeated(earlier, given[earlier], index, value)
+        checked.append(scalar)
+    return tuple(checked)
 
 
 def encode_objective(value: float) -> float | str:

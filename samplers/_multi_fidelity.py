@@ -99,16 +99,6 @@ class MultiFidelitySampler(Sampler):
         self._views = OrderedDict()
         self._lock = threading.RLock()
 
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "class": type(self).__name__,
-            "arguments": {
-                "base": self.base.to_json(),
-                "min_observations": self.min_observations,
-                "seed": self.seed,
-            },
-        }
-
     def check_directions(self, directions: tuple[StudyDirection, ...]) -> None:
         if len(directions) != 1:
             raise SamplerConfigurationError(

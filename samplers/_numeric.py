@@ -1,4 +1,4 @@
-"""Validation shared by the numeric distributions.
+"""What the numeric distributions share: their search coordinate, JSON form and validation.
 
 Each check raises :class:`InvalidDistributionError` with the distribution as the user wrote it and
 what to change, because the message is usually read far from the line that built it.
@@ -6,9 +6,10 @@ what to change, because the message is usually read far from the line that built
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import operator
-from typing import NoReturn
+from typing import Any, ClassVar, NoReturn
 
 import numpy as np
 
@@ -16,6 +17,30 @@ from raysweep.samplers._errors import InvalidDistributionError
 
 # Ints are sampled through a float search coordinate; past 2**53 neighbouring ints share a float.
 MAX_EXACT_INT = 2**53
+
+
+class NumericRange:
+    """The base of the float and int distributions (frozen dataclasses of ``low``, ``high``,
+    ``log`` and ``step``): the search coordinate is the value itself, or its natural logarithm
+    when ``log``, and the JSON form is ``json_type`` and every field, in declaration order.
+    """
+
+    json_type: ClassVar[str]
+    __dataclass_fields__: ClassVar[dict[str, dataclasses.Field[Any]]]
+    log: bool
+
+    def to_internal(self, value: float) -> float:
+        """The search coordinate of ``value``; values outside the range are mapped, not refused."""
+        result = as_number(value)
+        if not self.log:
+            return result
+        if result <= 0:
+            raise ValueError(f"{value!r} has no logarithm; {self!r} needs a positive value")
+        return math.log(result)
+
+    def to_json(self) -> dict[str, Any]:
+        fields = dataclasses.fields(self)
+        return {"type": self.json_type, **{f.name: getattr(self, f.name) for f in fields}}
 
 
 def fail(described: str, problem: str, fix: str) -> NoReturn:

@@ -137,9 +137,3 @@ class QMCSampler(Sampler):
         entropy = (context.study_seed, _NAME_TAG, zlib.crc32(name.encode("utf-8")))
         point = qmc_point(self.qmc_type, self.scramble, entropy, 1, context.trial_number)
         return unit_to_value(distribution, float(point[0]))
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "class": type(self).__name__,
-            "arguments": {"qmc_type": self.qmc_type, "scramble": self.scramble, "seed": self.seed},
-        }

@@ -1,7 +1,8 @@
-"""Uniform random search, and the uniform draw other samplers reuse for their start-up trials."""
+"""Uniform random search, and the uniform draw other samplers reuse outside their models."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -20,7 +21,36 @@ def sample_uniform(rng: np.random.Generator, distribution: Distribution) -> Any:
     return distribution.to_external(float(rng.uniform(low, high)))
 
 
-class RandomSampler(Sampler):
+def sample_uniform_each(
+    context: SamplingContext, search_space: Mapping[str, Distribution]
+) -> dict[str, Any]:
+    """Every name drawn uniformly from its own stream, exactly as :class:`RandomSampler` would.
+
+    Samplers use it for their start-up trials, so that a name's start-up value is the same
+    whether it was proposed at trial start or asked for alone inside the objective.
+    """
+    return {
+        name: sample_uniform(context.rng(name), distribution)
+        for name, distribution in search_space.items()
+    }
+
+
+class UniformIndependentSampler(Sampler):
+    """A sampler that draws a parameter outside its joint proposal as :class:`RandomSampler`
+    does: uniformly, from the parameter's own stream ``context.rng(name)``.
+
+    The model-based samplers that propose only a joint space (GP, NSGA-II, CMA-ES) derive from
+    it, so that a new name, a conditional one or one whose range changed gets a value that
+    depends only on the seed, the trial number, the name and the distribution.
+    """
+
+    def sample_independent(
+        self, context: SamplingContext, name: str, distribution: Distribution
+    ) -> Any:
+        return sample_uniform(context.rng(name), distribution)
+
+
+class RandomSampler(UniformIndependentSampler):
     """Draws every parameter independently and uniformly, ignoring results.
 
     Each name has its own stream, ``context.rng(name)``, so a value depends only on the seed, the
@@ -38,12 +68,4 @@ class RandomSampler(Sampler):
     def sample_relative(
         self, context: SamplingContext, search_space: dict[str, Distribution]
     ) -> dict[str, Any]:
-        return {
-            name: self.sample_independent(context, name, distribution)
-            for name, distribution in search_space.items()
-        }
-
-    def sample_independent(
-        self, context: SamplingContext, name: str, distribution: Distribution
-    ) -> Any:
-        return sample_uniform(context.rng(name), distribution)
+        return sample_uniform_each(context, search_space)

@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import ClassVar
 
 from raysweep.scheduling._asha_promote import PromoteState
 from raysweep.scheduling._asha_stop import StopState
-from raysweep.scheduling._base import Scheduler, SchedulerState
-from raysweep.scheduling._ladder import check_ladder_arguments, ladder
+from raysweep.scheduling._base import SchedulerState, check_maximize
+from raysweep.scheduling._ladder import LadderScheduler, ladder
 
 
 @dataclass(frozen=True, kw_only=True)
-class ASHA(Scheduler):
+class ASHA(LadderScheduler):
     """Asynchronous successive halving, which stops (or pauses) the trials behind at each rung.
 
     Rungs sit at ``min_resource * reduction_factor**k`` for k = 0, 1, ... while below
@@ -44,50 +44,12 @@ class ASHA(Scheduler):
     until it passes its highest rung.
     """
 
-    min_resource: int = 1
-    max_resource: int
-    reduction_factor: int = 3
-    mode: str = "stop"
-
-    def __post_init__(self) -> None:
-        check_ladder_arguments(
-            "ASHA", self.min_resource, self.max_resource, self.reduction_factor, self.mode
-        )
+    json_type: ClassVar[str] = "asha"
 
     def decision_steps(self) -> tuple[int, ...]:
         return ladder(self.min_resource, self.max_resource, self.reduction_factor)
 
-    def fidelities(self) -> tuple[int, ...]:
-        return (*self.decision_steps(), self.max_resource)
-
-    @property
-    def pauses(self) -> bool:
-        return self.mode == "promote"
-
     def new_state(self, *, maximize: bool) -> SchedulerState:
-        if not isinstance(maximize, bool):
-            raise TypeError(f"maximize must be a bool, got {maximize!r}")
+        check_maximize(maximize)
         state = PromoteState if self.pauses else StopState
         return state(self, self.decision_steps(), self.reduction_factor, maximize=maximize)
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "type": "asha",
-            "min_resource": self.min_resource,
-            "max_resource": self.max_resource,
-            "reduction_factor": self.reduction_factor,
-            "mode": self.mode,
-        }
-
-    def validate_step(self, step: int) -> None:
-        super().validate_step(step)
-        check_max_resource(step, self.max_resource)
-
-
-def check_max_resource(step: int, max_resource: int) -> None:
-    """``ValueError`` for a step past the full budget."""
-    if step > max_resource:
-        raise ValueError(
-            f"step {step} is beyond max_resource={max_resource}; report at most up to "
-            "max_resource or raise max_resource"
-        )

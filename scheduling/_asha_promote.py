@@ -14,40 +14,34 @@ from __future__ import annotations
 import numbers
 from bisect import bisect_left, insort
 
-from raysweep.scheduling._base import Scheduler, SchedulerState, check_report
+from raysweep.scheduling._base import Scheduler
 from raysweep.scheduling._decision import Action, Decision, Promotion
-from raysweep.scheduling._rung import Rung, from_score, to_score
-from raysweep.scheduling._rung_progress import RungProgress, show_value
+from raysweep.scheduling._rung import from_score, to_score
+from raysweep.scheduling._rung_progress import RungState, show_value
 
 
-class PromoteState(SchedulerState):
+class PromoteState(RungState):
     """The study state of ASHA in promote mode, over the given rungs (possibly none).
 
-    ``config`` validates the reports; it is the ASHA itself, or the Hyperband whose bracket this
-    state serves. Rung progress is per trial, not per attempt (see :class:`RungProgress`).
+    Rung progress is per trial, not per attempt (see :class:`RungProgress`).
     """
+
+    per_attempt = False
+    not_crossed = "no new rung crossed"
 
     def __init__(
         self, config: Scheduler, resources: tuple[int, ...], eta: int, *, maximize: bool
     ) -> None:
-        self._config = config
-        self._maximize = maximize
-        self._eta = eta
-        self._rungs = [Rung(resource) for resource in resources]
-        self._progress = RungProgress(resources, per_attempt=False)
+        super().__init__(config, resources, eta, maximize=maximize)
         # The paused trials of each rung as (score, -trial), ascending like Rung's own list, so
         # the last one is the best paused trial and the only one promotion() needs to look at.
         self._paused: list[list[tuple[float, int]]] = [[] for _ in resources]
         self._paused_at: dict[int, int] = {}  # trial -> index of the rung it is paused at
         self._resumed_from: dict[int, int] = {}  # trial -> rung resource of its last promotion
 
-    def on_report(self, trial: int, attempt: int, step: int, value: float) -> Decision:
-        value = check_report(self._config, trial, attempt, step, value)
-        crossed = self._progress.advance(trial, attempt, step)
-        if crossed is None:
-            return self._progress.stale(trial, attempt)
-        if not crossed:
-            return Decision(Action.CONTINUE, f"no new rung crossed at step {step}")
+    def on_crossing(
+        self, trial: int, attempt: int, step: int, value: float, crossed: range
+    ) -> Decision:
         score = to_score(value, maximize=self._maximize)
         for index in crossed:
             self._rungs[index].record(trial, score)

@@ -2,37 +2,28 @@
 
 from __future__ import annotations
 
-from raysweep.scheduling._base import Scheduler, SchedulerState, check_report
+from raysweep.scheduling._base import Scheduler
 from raysweep.scheduling._decision import Action, Decision
 from raysweep.scheduling._rung import Rung, from_score, to_score
-from raysweep.scheduling._rung_progress import RungProgress, show_value
+from raysweep.scheduling._rung_progress import RungState, show_value
 
 
-class StopState(SchedulerState):
-    """The study state of ASHA in stop mode, over the given rungs (possibly none).
+class StopState(RungState):
+    """The study state of ASHA in stop mode, over the given rungs (possibly none)."""
 
-    ``config`` validates the reports; it is the ASHA itself, or the Hyperband whose bracket this
-    state serves.
-    """
+    per_attempt = True
+    not_crossed = "no rung crossed"
 
     def __init__(
         self, config: Scheduler, resources: tuple[int, ...], eta: int, *, maximize: bool
     ) -> None:
-        self._config = config
-        self._maximize = maximize
-        self._eta = eta
-        self._rungs = [Rung(resource) for resource in resources]
-        self._progress = RungProgress(resources, per_attempt=True)
+        super().__init__(config, resources, eta, maximize=maximize)
         # trial -> (attempt, rung resource) of the stop; a newer attempt is judged afresh.
         self._stopped: dict[int, tuple[int, int]] = {}
 
-    def on_report(self, trial: int, attempt: int, step: int, value: float) -> Decision:
-        value = check_report(self._config, trial, attempt, step, value)
-        crossed = self._progress.advance(trial, attempt, step)
-        if crossed is None:
-            return self._progress.stale(trial, attempt)
-        if not crossed:
-            return Decision(Action.CONTINUE, f"no rung crossed at step {step}")
+    def on_crossing(
+        self, trial: int, attempt: int, step: int, value: float, crossed: range
+    ) -> Decision:
         stopped = self._stopped.get(trial)
         if stopped is not None and stopped[0] == attempt:
             return Decision(

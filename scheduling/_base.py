@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import abc
+import dataclasses
 import numbers
 from bisect import bisect_right
-from typing import Any
+from typing import Any, ClassVar
 
 from raysweep.scheduling._decision import Decision, Promotion
 
@@ -19,7 +20,12 @@ class Scheduler(abc.ABC):
     any number of studies, and a study's state can always be rebuilt from scratch.
 
     Steps are positive ints counted per attempt: a trial's re-run starts again from step 1.
+
+    A subclass that is a dataclass and names its ``json_type`` gets :meth:`to_json` for free.
     """
+
+    json_type: ClassVar[str]
+    """The ``"type"`` of the JSON form, which ``scheduler_from_json`` reads back."""
 
     @abc.abstractmethod
     def decision_steps(self) -> tuple[int, ...]:
@@ -70,9 +76,21 @@ class Scheduler(abc.ABC):
     def new_state(self, *, maximize: bool) -> SchedulerState:
         """Fresh state for one study whose objective is maximised (or minimised)."""
 
-    @abc.abstractmethod
     def to_json(self) -> dict[str, Any]:
-        """A JSON-ready dict with a ``"type"`` key; ``scheduler_from_json`` reads it back."""
+        """A JSON-ready dict with a ``"type"`` key; ``scheduler_from_json`` reads it back.
+
+        ``json_type``, then every constructor field of the dataclass with its validated value, in
+        declaration order. Read from the fields, not written by hand, so that no argument can be
+        left out of the study's log.
+        """
+        owner = type(self).__name__
+        if not dataclasses.is_dataclass(self) or not hasattr(self, "json_type"):
+            raise TypeError(
+                f"{owner} must be a dataclass with a json_type to inherit to_json; "
+                "make it one, or override to_json"
+            )
+        fields = (f.name for f in dataclasses.fields(self) if f.init)
+        return {"type": self.json_type, **{name: getattr(self, name) for name in fields}}
 
     def validate_step(self, step: int) -> None:
         """Raise ``TypeError`` / ``ValueError`` for a step this scheduler cannot accept.
@@ -123,6 +141,22 @@ class SchedulerState(abc.ABC):
         future decisions. ``ValueError`` for a trial that is not paused.
         """
         raise ValueError(f"trial {trial} cannot be resumed: this scheduler never pauses trials")
+
+
+def as_int(owner: str, name: str, value: object, wanted: str = "an int") -> int:
+    """``value`` of argument ``name`` as a plain int; ``TypeError`` for a bool or a non-int.
+
+    A numpy int passes, converted, since the JSON form of the configuration needs a plain int.
+    """
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{owner} {name} must be {wanted}, got {value!r} ({type(value).__name__})")
+    return int(value)
+
+
+def check_maximize(maximize: object) -> None:
+    """``TypeError`` unless ``maximize`` (of :meth:`Scheduler.new_state`) is a bool."""
+    if not isinstance(maximize, bool):
+        raise TypeError(f"maximize must be a bool, got {maximize!r}")
 
 
 def check_report(scheduler: Scheduler, trial: int, attempt: int, step: int, value: float) -> float:

@@ -13,11 +13,7 @@ from raysweep.scheduling._no_pruning import NoPruning
 from raysweep.scheduling._percentile import MedianStopping, PercentileStopping
 
 _TYPES: dict[str, type[Scheduler]] = {
-    "asha": ASHA,
-    "hyperband": Hyperband,
-    "no_pruning": NoPruning,
-    "median": MedianStopping,
-    "percentile": PercentileStopping,
+    cls.json_type: cls for cls in (ASHA, Hyperband, NoPruning, MedianStopping, PercentileStopping)
 }
 
 

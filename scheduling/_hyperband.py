@@ -4,23 +4,22 @@ from __future__ import annotations
 
 import numbers
 from dataclasses import dataclass
-from typing import Any
+from typing import ClassVar
 
-from raysweep.scheduling._asha import check_max_resource
 from raysweep.scheduling._asha_promote import PromoteState
 from raysweep.scheduling._asha_stop import StopState
-from raysweep.scheduling._base import Scheduler, SchedulerState, check_report
+from raysweep.scheduling._base import SchedulerState, as_int, check_maximize, check_report
 from raysweep.scheduling._decision import Decision, Promotion
 from raysweep.scheduling._hyperband_brackets import (
     bracket_count,
     bracket_rungs,
     bracket_sequence,
 )
-from raysweep.scheduling._ladder import check_ladder_arguments
+from raysweep.scheduling._ladder import LadderScheduler
 
 
 @dataclass(frozen=True, kw_only=True)
-class Hyperband(Scheduler):
+class Hyperband(LadderScheduler):
     """Asynchronous Hyperband (Li et al. 2020): one ASHA per bracket, each trial in one bracket.
 
     Bracket s = 0, 1, ..., s_max is an ASHA (in this ``mode``) whose first rung is
@@ -45,32 +44,25 @@ class Hyperband(Scheduler):
     full-budget result), ties to the lower bracket.
     """
 
-    min_resource: int = 1
-    max_resource: int
-    reduction_factor: int = 3
-    mode: str = "stop"
+    json_type: ClassVar[str] = "hyperband"
+
     brackets: int | None = None
 
     def __post_init__(self) -> None:
-        check_ladder_arguments(
-            "Hyperband", self.min_resource, self.max_resource, self.reduction_factor, self.mode
-        )
+        super().__post_init__()
         most = bracket_count(self.min_resource, self.max_resource, self.reduction_factor)
         if self.brackets is None:
             object.__setattr__(self, "brackets", most)
             return
-        if isinstance(self.brackets, bool) or not isinstance(self.brackets, numbers.Integral):
-            raise TypeError(
-                f"Hyperband brackets must be an int or None, got {self.brackets!r} "
-                f"({type(self.brackets).__name__})"
-            )
-        if not 1 <= self.brackets <= most:
+        brackets = as_int(type(self).__name__, "brackets", self.brackets, "an int or None")
+        object.__setattr__(self, "brackets", brackets)
+        if not 1 <= brackets <= most:
             raise ValueError(
                 f"Hyperband brackets must be between 1 and {most} for min_resource="
                 f"{self.min_resource}, max_resource={self.max_resource}, reduction_factor="
                 f"{self.reduction_factor} (bracket s starts at min_resource * "
                 f"{self.reduction_factor}**s, which must not exceed max_resource), got "
-                f"{self.brackets}; pass None for all {most}"
+                f"{brackets}; pass None for all {most}"
             )
 
     def bracket_rungs(self, bracket: int) -> tuple[int, ...]:
@@ -99,31 +91,9 @@ class Hyperband(Scheduler):
         steps = {step for s in range(self._count()) for step in self.bracket_rungs(s)}
         return tuple(sorted(steps))
 
-    def fidelities(self) -> tuple[int, ...]:
-        return (*self.decision_steps(), self.max_resource)
-
-    @property
-    def pauses(self) -> bool:
-        return self.mode == "promote"
-
     def new_state(self, *, maximize: bool) -> SchedulerState:
-        if not isinstance(maximize, bool):
-            raise TypeError(f"maximize must be a bool, got {maximize!r}")
+        check_maximize(maximize)
         return _HyperbandState(self, maximize=maximize)
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "type": "hyperband",
-            "min_resource": self.min_resource,
-            "max_resource": self.max_resource,
-            "reduction_factor": self.reduction_factor,
-            "mode": self.mode,
-            "brackets": self.brackets,
-        }
-
-    def validate_step(self, step: int) -> None:
-        super().validate_step(step)
-        check_max_resource(step, self.max_resource)
 
     def _count(self) -> int:
         assert self.brackets is not None  # set in __post_init__

@@ -1,8 +1,10 @@
-"""The geometric rung ladder shared by ASHA and Hyperband, and the checks on its arguments."""
+"""The geometric rung ladder shared by ASHA and Hyperband: its configuration and its checks."""
 
 from __future__ import annotations
 
-import numbers
+from dataclasses import dataclass
+
+from raysweep.scheduling._base import Scheduler, as_int
 
 # Each mode with what it does, for the error message that lists them.
 MODES = {
@@ -25,37 +27,56 @@ def ladder(min_resource: int, max_resource: int, reduction_factor: int) -> tuple
     return tuple(rungs)
 
 
-def check_ladder_arguments(
-    owner: str, min_resource: int, max_resource: int, reduction_factor: int, mode: str
-) -> None:
-    """Raise ``TypeError`` / ``ValueError`` naming ``owner`` and what to pass instead."""
-    for name, number in (
-        ("min_resource", min_resource),
-        ("max_resource", max_resource),
-        ("reduction_factor", reduction_factor),
-    ):
-        if isinstance(number, bool) or not isinstance(number, numbers.Integral):
-            raise TypeError(
-                f"{owner} {name} must be an int, got {number!r} ({type(number).__name__})"
+@dataclass(frozen=True, kw_only=True)
+class LadderScheduler(Scheduler):
+    """The configuration ASHA and Hyperband share: rungs from ``min_resource`` growing by
+    ``reduction_factor`` below ``max_resource``, the full budget, in ``mode`` stop or promote.
+
+    Validated on construction, with errors that name the concrete class and what to pass.
+    """
+
+    min_resource: int = 1
+    max_resource: int
+    reduction_factor: int = 3
+    mode: str = "stop"
+
+    def __post_init__(self) -> None:
+        owner = type(self).__name__
+        for name in ("min_resource", "max_resource", "reduction_factor"):
+            object.__setattr__(self, name, as_int(owner, name, getattr(self, name)))
+        if self.min_resource < 1:
+            raise ValueError(
+                f"{owner} min_resource must be at least 1, got {self.min_resource}: it is the "
+                "first step at which trials are compared"
             )
-    if min_resource < 1:
-        raise ValueError(
-            f"{owner} min_resource must be at least 1, got {min_resource}: it is the "
-            "first step at which trials are compared"
-        )
-    if max_resource <= min_resource:
-        raise ValueError(
-            f"{owner} max_resource ({max_resource}) must be greater than min_resource "
-            f"({min_resource}): raise max_resource to the step at which training ends, "
-            "or lower min_resource"
-        )
-    if reduction_factor < 2:
-        raise ValueError(
-            f"{owner} reduction_factor must be at least 2, got {reduction_factor}: each "
-            "rung keeps the best 1/reduction_factor of its trials (3 is the usual choice)"
-        )
-    if not isinstance(mode, str):
-        raise TypeError(f"{owner} mode must be a str, got {mode!r}")
-    if mode not in MODES:
-        known = "; ".join(f"{name!r} ({what})" for name, what in MODES.items())
-        raise ValueError(f"{owner} mode {mode!r} is unknown; pass one of {known}")
+        if self.max_resource <= self.min_resource:
+            raise ValueError(
+                f"{owner} max_resource ({self.max_resource}) must be greater than min_resource "
+                f"({self.min_resource}): raise max_resource to the step at which training ends, "
+                "or lower min_resource"
+            )
+        if self.reduction_factor < 2:
+            raise ValueError(
+                f"{owner} reduction_factor must be at least 2, got {self.reduction_factor}: each "
+                "rung keeps the best 1/reduction_factor of its trials (3 is the usual choice)"
+            )
+        if not isinstance(self.mode, str):
+            raise TypeError(f"{owner} mode must be a str, got {self.mode!r}")
+        if self.mode not in MODES:
+            known = "; ".join(f"{name!r} ({what})" for name, what in MODES.items())
+            raise ValueError(f"{owner} mode {self.mode!r} is unknown; pass one of {known}")
+
+    def fidelities(self) -> tuple[int, ...]:
+        return (*self.decision_steps(), self.max_resource)
+
+    @property
+    def pauses(self) -> bool:
+        return self.mode == "promote"
+
+    def validate_step(self, step: int) -> None:
+        super().validate_step(step)
+        if step > self.max_resource:
+            raise ValueError(
+                f"step {step} is beyond max_resource={self.max_resource}; report at most up to "
+                "max_resource or raise max_resource"
+            )

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import ClassVar
 
-from raysweep.scheduling._base import Scheduler, SchedulerState, check_report
+from raysweep.scheduling._base import Scheduler, SchedulerState, check_maximize, check_report
 from raysweep.scheduling._decision import Action, Decision
 
 
@@ -13,16 +13,14 @@ from raysweep.scheduling._decision import Action, Decision
 class NoPruning(Scheduler):
     """Never stops a trial; reports are only recorded by the caller."""
 
+    json_type: ClassVar[str] = "no_pruning"
+
     def decision_steps(self) -> tuple[int, ...]:
         return ()
 
     def new_state(self, *, maximize: bool) -> SchedulerState:
-        if not isinstance(maximize, bool):
-            raise TypeError(f"maximize must be a bool, got {maximize!r}")
+        check_maximize(maximize)
         return _NoPruningState(self)
-
-    def to_json(self) -> dict[str, Any]:
-        return {"type": "no_pruning"}
 
 
 class _NoPruningState(SchedulerState):

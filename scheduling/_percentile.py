@@ -5,9 +5,9 @@ from __future__ import annotations
 import numbers
 from dataclasses import dataclass, field
 from fractions import Fraction
-from typing import Any
+from typing import ClassVar
 
-from raysweep.scheduling._base import Scheduler, SchedulerState
+from raysweep.scheduling._base import Scheduler, SchedulerState, as_int, check_maximize
 from raysweep.scheduling._percentile_state import PercentileState
 
 
@@ -54,6 +54,8 @@ class PercentileStopping(Scheduler):
     last step a report may have. The rule never pauses a trial.
     """
 
+    json_type: ClassVar[str] = "percentile"
+
     percentile: float = 25.0
     warmup_steps: int = 0
     min_trials: int = 5
@@ -71,16 +73,11 @@ class PercentileStopping(Scheduler):
                 "in the top 25% at each decision step, 50 is the median rule"
             )
         object.__setattr__(self, "percentile", float(p))
-        for arg in ("warmup_steps", "min_trials", "interval_steps", "max_resource"):
-            number = getattr(self, arg)
-            if arg == "max_resource" and number is None:
-                continue
-            if isinstance(number, bool) or not isinstance(number, numbers.Integral):
-                wanted = "an int or None" if arg == "max_resource" else "an int"
-                raise TypeError(
-                    f"{name} {arg} must be {wanted}, got {number!r} ({type(number).__name__})"
-                )
-            object.__setattr__(self, arg, int(number))
+        for arg in ("warmup_steps", "min_trials", "interval_steps"):
+            object.__setattr__(self, arg, as_int(name, arg, getattr(self, arg)))
+        if self.max_resource is not None:
+            limit = as_int(name, "max_resource", self.max_resource, "an int or None")
+            object.__setattr__(self, "max_resource", limit)
         if self.warmup_steps < 0:
             raise ValueError(
                 f"{name} warmup_steps must be at least 0, got {self.warmup_steps}: it is the "
@@ -124,8 +121,7 @@ class PercentileStopping(Scheduler):
         return ()
 
     def new_state(self, *, maximize: bool) -> SchedulerState:
-        if not isinstance(maximize, bool):
-            raise TypeError(f"maximize must be a bool, got {maximize!r}")
+        check_maximize(maximize)
         # The cutoff is the (100 - percentile)/100 quantile of scores (higher is better).
         keep_fraction = (Fraction(100) - Fraction(self.percentile)) / 100
         return PercentileState(
@@ -136,9 +132,6 @@ class PercentileStopping(Scheduler):
             cutoff_name=self._cutoff_name(),
         )
 
-    def to_json(self) -> dict[str, Any]:
-        return {"type": "percentile", "percentile": self.percentile, **self._rule_json()}
-
     def validate_step(self, step: int) -> None:
         super().validate_step(step)
         if self.max_resource is not None and step > self.max_resource:
@@ -146,14 +139,6 @@ class PercentileStopping(Scheduler):
                 f"step {step} is beyond max_resource={self.max_resource}; report at most up to "
                 "max_resource, raise it, or pass max_resource=None"
             )
-
-    def _rule_json(self) -> dict[str, Any]:
-        return {
-            "warmup_steps": self.warmup_steps,
-            "min_trials": self.min_trials,
-            "interval_steps": self.interval_steps,
-            "max_resource": self.max_resource,
-        }
 
     def _cutoff_name(self) -> str:
         return f"the cutoff for the top {self.percentile:g}%"
@@ -168,10 +153,10 @@ class MedianStopping(PercentileStopping):
     Everything else (warm-up, interval, ``min_trials``, attempts, NaN) is as in the parent.
     """
 
-    percentile: float = field(default=50.0, init=False, repr=False)
+    json_type: ClassVar[str] = "median"
 
-    def to_json(self) -> dict[str, Any]:
-        return {"type": "median", **self._rule_json()}
+    # Not a constructor argument, so not in the JSON form either.
+    percentile: float = field(default=50.0, init=False, repr=False)
 
     def _cutoff_name(self) -> str:
         return "the median"

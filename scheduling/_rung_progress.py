@@ -1,12 +1,17 @@
-"""Which rungs a report crosses: the per-trial bookkeeping shared by both ASHA modes."""
+"""Which rungs a report crosses: the per-trial bookkeeping shared by both ASHA modes, and the
+state both build on it."""
 
 from __future__ import annotations
 
+import abc
 import math
 from bisect import bisect_right
 from dataclasses import dataclass
+from typing import ClassVar
 
+from raysweep.scheduling._base import Scheduler, SchedulerState, check_report
 from raysweep.scheduling._decision import Action, Decision
+from raysweep.scheduling._rung import Rung
 
 
 @dataclass
@@ -69,3 +74,41 @@ class RungProgress:
 def show_value(value: float) -> str:
     """A reported value as people read it in a reason."""
     return "nan (counted as the worst value)" if math.isnan(value) else f"{value:.6g}"
+
+
+class RungState(SchedulerState):
+    """The study state of ASHA over the given rungs (possibly none), in either mode.
+
+    ``config`` validates the reports; it is the ASHA itself, or the Hyperband whose bracket this
+    state serves. A report that crosses no rung continues; one that crosses rungs is judged by
+    :meth:`on_crossing`, the mode's rule.
+    """
+
+    per_attempt: ClassVar[bool]
+    """Whether a new attempt starts over from no rung (see :class:`RungProgress`)."""
+    not_crossed: ClassVar[str]
+    """The reason given to a report that crossed no rung, followed by " at step N"."""
+
+    def __init__(
+        self, config: Scheduler, resources: tuple[int, ...], eta: int, *, maximize: bool
+    ) -> None:
+        self._config = config
+        self._maximize = maximize
+        self._eta = eta
+        self._rungs = [Rung(resource) for resource in resources]
+        self._progress = RungProgress(resources, per_attempt=self.per_attempt)
+
+    def on_report(self, trial: int, attempt: int, step: int, value: float) -> Decision:
+        value = check_report(self._config, trial, attempt, step, value)
+        crossed = self._progress.advance(trial, attempt, step)
+        if crossed is None:
+            return self._progress.stale(trial, attempt)
+        if not crossed:
+            return Decision(Action.CONTINUE, f"{self.not_crossed} at step {step}")
+        return self.on_crossing(trial, attempt, step, value, crossed)
+
+    @abc.abstractmethod
+    def on_crossing(
+        self, trial: int, attempt: int, step: int, value: float, crossed: range
+    ) -> Decision:
+        """Judge a valid report that newly crossed the rungs at these indices (not empty)."""

@@ -11,14 +11,14 @@ import scipy.optimize
 import scipy.stats
 
 from raysweep.samplers import FloatDistribution
-from raysweep.samplers._gp_acquisition import Acquisition, log_h, log_h_slope
-from raysweep.samplers._gp_kernel import (
+from raysweep.samplers._gp._acquisition import Acquisition, log_h, log_h_slope
+from raysweep.samplers._gp._kernel import (
     Posterior,
     _neg_log_posterior,
     fit_kernel,
     squared_differences,
 )
-from raysweep.samplers._gp_space import Design
+from raysweep.samplers._gp._space import Design
 
 PLANE = {"x": FloatDistribution(0.0, 1.0), "y": FloatDistribution(0.0, 1.0)}
 

@@ -7,8 +7,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from raysweep.samplers._genetic import CROSSOVERS, crossover, mutate
-from raysweep.samplers._nsga2_selection import (
+from raysweep.samplers._nsga2._genetic import CROSSOVERS, crossover, mutate
+from raysweep.samplers._nsga2._selection import (
     Candidate,
     binary_tournament,
     crowding_distance,

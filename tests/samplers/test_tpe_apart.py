@@ -13,8 +13,8 @@ from raysweep.samplers import (
     TrialRecord,
     TrialState,
 )
-from raysweep.samplers import _tpe_apart as apart
-from raysweep.samplers._tpe_apart import keep_apart, nearest_running
+from raysweep.samplers._tpe import _acquisition as apart
+from raysweep.samplers._tpe._acquisition import keep_apart, nearest_running
 
 NO_CATEGORICAL = np.array([], dtype=np.intp)
 

@@ -15,8 +15,8 @@ from raysweep.samplers import (
     TPESampler,
     hypervolume,
 )
-from raysweep.samplers._tpe_options import parse_gamma
-from raysweep.samplers._tpe_split import Outcomes, split
+from raysweep.samplers._tpe._options import parse_gamma
+from raysweep.samplers._tpe._split import Outcomes, split
 
 PLANE = {"x": FloatDistribution(-5.0, 5.0), "y": FloatDistribution(-5.0, 5.0)}
 TWO = (StudyDirection.MINIMIZE, StudyDirection.MINIMIZE)

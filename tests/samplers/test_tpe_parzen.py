@@ -11,8 +11,8 @@ from raysweep.samplers import (
     FloatDistribution,
     IntDistribution,
 )
-from raysweep.samplers._parzen import KernelSettings, ParzenEstimator
-from raysweep.samplers._parzen_space import ParzenSpace
+from raysweep.samplers._tpe._parzen import KernelSettings, ParzenEstimator
+from raysweep.samplers._tpe._parzen_space import ParzenSpace
 
 SETTINGS = KernelSettings(prior_weight=1.0, consider_endpoints=False, min_bandwidth=0.01)
 

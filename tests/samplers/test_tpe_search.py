@@ -17,7 +17,7 @@ from raysweep.samplers import (
     TPESampler,
     TrialState,
 )
-from raysweep.samplers._tpe_groups import decompose
+from raysweep.samplers._tpe._sampler import decompose
 
 BOX = {f"x{i}": FloatDistribution(-5.0, 5.0) for i in range(5)}
 

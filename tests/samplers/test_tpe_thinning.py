@@ -10,9 +10,9 @@ from tpe_test_helpers import box_objective, context, random_history, record, run
 
 from raysweep.samplers import FloatDistribution, IntDistribution, TrialState
 from raysweep.samplers._tpe import TPESampler
-from raysweep.samplers._tpe_history import HistoryMemo
-from raysweep.samplers._tpe_options import parse_gamma, strategy_weights
-from raysweep.samplers._tpe_prepare import prepare, thin_above
+from raysweep.samplers._tpe._history import HistoryMemo
+from raysweep.samplers._tpe._options import parse_gamma, strategy_weights
+from raysweep.samplers._tpe._prepare import prepare, thin_above
 
 SPACE = {f"x{i}": FloatDistribution(-5.0, 5.0) for i in range(5)}
 

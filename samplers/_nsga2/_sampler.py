@@ -7,23 +7,22 @@ from typing import Any
 
 import numpy as np
 
-from raysweep.samplers._base import Sampler, SamplingContext
+from raysweep.samplers._base import SamplingContext, intersection_space
 from raysweep.samplers._categorical import CategoricalDistribution
 from raysweep.samplers._distributions import Distribution
-from raysweep.samplers._genetic import CROSSOVERS, crossover, mutate
-from raysweep.samplers._intersection import intersection_space
-from raysweep.samplers._nsga2_selection import (
+from raysweep.samplers._nsga2._genetic import CROSSOVERS, crossover, mutate
+from raysweep.samplers._nsga2._selection import (
     Candidate,
     Population,
     binary_tournament,
     fitness,
     parent_population,
 )
-from raysweep.samplers._random import sample_uniform
+from raysweep.samplers._random import UniformIndependentSampler, sample_uniform_each
 from raysweep.samplers._trial import StudyDirection, TrialRecord, TrialState
 
 
-class NSGA2Sampler(Sampler):
+class NSGA2Sampler(UniformIndependentSampler):
     """Multi-objective search by NSGA-II (Deb, Pratap, Agarwal & Meyarivan, IEEE TEC 2002).
 
     Generations come from trial numbers: trial ``n`` is a child of generation
@@ -118,9 +117,7 @@ class NSGA2Sampler(Sampler):
             return {}
         population = self._parents(context, names)
         if len(population) < 2:
-            return {
-                name: self.sample_independent(context, name, search_space[name]) for name in names
-            }
+            return sample_uniform_each(context, search_space)
         distributions = [search_space[name] for name in names]
         records = {trial.number: trial for trial in context.history}
         bounds = np.array([d.internal_bounds() for d in distributions])
@@ -152,25 +149,6 @@ class NSGA2Sampler(Sampler):
         return {
             name: distribution.to_external(float(x))
             for name, distribution, x in zip(names, distributions, child, strict=True)
-        }
-
-    def sample_independent(
-        self, context: SamplingContext, name: str, distribution: Distribution
-    ) -> Any:
-        """Uniform, from the parameter's own stream (as :class:`RandomSampler` draws it)."""
-        return sample_uniform(context.rng(name), distribution)
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "class": type(self).__name__,
-            "arguments": {
-                "population_size": self.population_size,
-                "mutation_prob": self.mutation_prob,
-                "crossover": self.crossover,
-                "crossover_prob": self.crossover_prob,
-                "swapping_prob": self.swapping_prob,
-                "seed": self.seed,
-            },
         }
 
     def _parents(self, context: SamplingContext, names: list[str]) -> Population:

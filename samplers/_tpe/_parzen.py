@@ -1,10 +1,10 @@
 """TPE's Parzen estimator: a weighted mixture of product kernels plus one wide prior kernel.
 
 Each observation is one mixture component. On a numeric column the component is a Gaussian
-truncated to the unit interval (see :mod:`raysweep.samplers._parzen_space`); on a discrete column
-it is that Gaussian *discretized*: a value's probability is the kernel's mass over the value's
-cell, so sampling the truncated Gaussian and snapping to the grid draws exactly the distribution
-whose density is evaluated. On a categorical column it is an Aitchison–Aitken kernel: most mass on
+truncated to the unit interval (see :mod:`._parzen_space`); on a discrete column it is that
+Gaussian *discretized*: a value's probability is the kernel's mass over the value's cell, so
+sampling the truncated Gaussian and snapping to the grid draws exactly the distribution whose
+density is evaluated. On a categorical column it is an Aitchison–Aitken kernel: most mass on
 the observed choice, the rest spread evenly over the others. The prior component is centred on
 the range with the range's width (uniform over a categorical's choices): it keeps every region
 reachable and steadies the estimate while the observations are few.
@@ -14,8 +14,8 @@ kernel on that column, i.e. the component says nothing about it.
 
 All work is vectorized. The Gaussian part of the log density of ``m`` points under ``K``
 components is one ``(m, 2d + 1) @ (2d + 1, K)`` product: a kernel's log density is a quadratic
-in x, whose coefficients are computed once per estimator (:mod:`raysweep.samplers._parzen_kernels`,
-all columns at once, in chunks that keep temporaries small). On a discrete column the cell masses
+in x, whose coefficients are computed once per estimator (:mod:`._parzen_kernels`, all columns at
+once, in chunks that keep temporaries small). On a discrete column the cell masses
 are computed once per distinct (mean, bandwidth) pair: on a grid, most kernels share one.
 """
 
@@ -27,8 +27,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.special import ndtr, ndtri
 
-from raysweep.samplers._parzen_kernels import distinct_kernels, fit_columns, gaussian_design
-from raysweep.samplers._parzen_space import ParzenSpace, log_mass
+from raysweep.samplers._tpe._parzen_kernels import distinct_kernels, fit_columns, gaussian_design
+from raysweep.samplers._tpe._parzen_space import ParzenSpace, log_mass
 
 # Elements of log_pdf's scratch block: 128 KiB, small enough for the allocator to reuse.
 _BLOCK = 16384

@@ -17,8 +17,8 @@ import scipy.optimize
 import scipy.special
 from scipy.stats import qmc
 
-from raysweep.samplers._gp_kernel import BoolArray, FloatArray, Posterior
-from raysweep.samplers._gp_space import Design
+from raysweep.samplers._gp._kernel import BoolArray, FloatArray, Posterior
+from raysweep.samplers._gp._space import Design
 
 _LOG_SQRT_2PI = 0.5 * math.log(2.0 * math.pi)
 _LOG_SQRT_HALF_PI = 0.5 * math.log(0.5 * math.pi)

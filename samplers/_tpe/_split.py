@@ -28,7 +28,7 @@ import numpy as np
 
 from raysweep.samplers._hypervolume import hypervolume, hypervolume_contributions
 from raysweep.samplers._pareto import constraint_violations, losses_of, nondominated_ranks
-from raysweep.samplers._tpe_options import Gamma
+from raysweep.samplers._tpe._options import Gamma
 from raysweep.samplers._trial import StudyDirection
 
 # A "below" trial with no exclusive hypervolume (a later front) still counts this much.

@@ -2,12 +2,13 @@
 
 Each proposal splits the finished trials into a good "below" set and the rest ("above"), fits a
 Parzen estimator l(x) to the first and g(x) to the second, draws candidates from l and keeps the
-one with the largest l(x) / g(x). :mod:`raysweep.samplers._tpe_split` makes the split (pruned
-trials, constraints, several objectives), :mod:`raysweep.samplers._parzen` is the estimator and
-:mod:`raysweep.samplers._tpe_groups` cuts a conditional space into groups modelled jointly.
+one with the largest l(x) / g(x). :mod:`raysweep.samplers._tpe._split` makes the split (pruned
+trials, constraints, several objectives), :mod:`raysweep.samplers._tpe._parzen` is the estimator,
+:mod:`raysweep.samplers._tpe._acquisition` scores the candidates and
+:func:`decompose` cuts a conditional space into groups modelled jointly.
 
 Defaults and why. The reference is Watanabe's ablation study (arXiv 2304.11127); the numbers are
-ours, from ``benchmarks/_tpe_tuning.py`` on BBOB (24 functions x 2, 5, 10 dims, 200 evaluations,
+ours, from ``benchmarks/sampler_quality/tpe_tuning.py`` on BBOB (24 functions x 2, 5, 10 dims, 200 evaluations,
 10 instances/seeds) against Optuna 5's ``TPESampler(multivariate=True)``:
 
 * ``multivariate=True, group=True``: one joint estimator per group of parameters that appear
@@ -32,7 +33,7 @@ ours, from ``benchmarks/_tpe_tuning.py`` on BBOB (24 functions x 2, 5, 10 dims, 
   hold, so workers asking at the same moment are pushed apart.
 * ``n_startup_trials=10``: uniform proposals until a group of parameters has 10 finished trials.
 * ``max_above=2000``: g(x) is fitted on at most 2000 "above" trials (see
-  :func:`raysweep.samplers._tpe_prepare.thin_above`). A proposal's cost is linear in g's
+  :func:`raysweep.samplers._tpe._prepare.thin_above`). A proposal's cost is linear in g's
   kernels; a cap of 2000 leaves studies of up to about 2000 trials untouched (the BBOB tuning
   above has 200) and on a 5-D sphere over 3000 trials found points as good as no cap.
 """
@@ -40,23 +41,18 @@ ours, from ``benchmarks/_tpe_tuning.py`` on BBOB (24 functions x 2, 5, 10 dims, 
 from __future__ import annotations
 
 import functools
-import math
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import numpy as np
 
 from raysweep.samplers._base import Sampler, SamplingContext
 from raysweep.samplers._distributions import Distribution
-from raysweep.samplers._parzen import KernelSettings, ParzenEstimator
-from raysweep.samplers._parzen_space import ParzenSpace
-from raysweep.samplers._random import sample_uniform
-from raysweep.samplers._tpe_apart import keep_apart
-from raysweep.samplers._tpe_groups import decompose
-from raysweep.samplers._tpe_history import HistoryMemo
-from raysweep.samplers._tpe_options import (
+from raysweep.samplers._random import sample_uniform_each
+from raysweep.samplers._tpe._acquisition import acquisition, keep_apart
+from raysweep.samplers._tpe._history import HistoryMemo
+from raysweep.samplers._tpe._options import (
     WEIGHTS,
-    as_json,
     check_bool,
     check_choice,
     check_int,
@@ -64,7 +60,9 @@ from raysweep.samplers._tpe_options import (
     parse_gamma,
     strategy_weights,
 )
-from raysweep.samplers._tpe_prepare import Prepared, prepare, thin_above
+from raysweep.samplers._tpe._parzen import KernelSettings, ParzenEstimator
+from raysweep.samplers._tpe._parzen_space import ParzenSpace
+from raysweep.samplers._tpe._prepare import Prepared, prepare, thin_above
 
 _SINGLE_GAMMA = "linear:0.1:25"
 _MULTI_GAMMA = "linear:0.1"
@@ -82,13 +80,13 @@ class TPESampler(Sampler):
     * ``weights``: ``"uniform"`` or ``"decay"`` (all but the newest 25 trials of a set weighted
       down linearly with age, as Optuna).
     * ``prior_weight`` (> 0), ``consider_endpoints``, ``min_bandwidth`` (a fraction of each
-      range, in [1e-6, 1]): the kernels, see :class:`raysweep.samplers._parzen.KernelSettings`.
+      range, in [1e-6, 1]): the kernels, see :class:`raysweep.samplers._tpe._parzen.KernelSettings`.
     * ``multivariate``: joint estimators; ``group``: one per group of parameters that appear
       together (else one over the parameters every trial has, the rest univariate).
     * ``constant_liar``: running trials count as bad where they are.
 
     Constraints (``TrialRecord.constraints``) are handled as c-TPE, several objectives as MOTPE:
-    see :mod:`raysweep.samplers._tpe_split`. Pruned trials rank after complete ones by the last
+    see :mod:`raysweep.samplers._tpe._split`. Pruned trials rank after complete ones by the last
     step they reached, then their value there; FAILED and WAITING trials are ignored.
     """
 
@@ -144,23 +142,6 @@ class TPESampler(Sampler):
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__dict__.update(state)
         self._memo = HistoryMemo()
-
-    def to_json(self) -> dict[str, Any]:
-        arguments = {
-            "n_startup_trials": self.n_startup_trials,
-            "n_ei_candidates": self.n_ei_candidates,
-            "gamma": self.gamma,
-            "weights": self.weights,
-            "prior_weight": self.prior_weight,
-            "consider_endpoints": self.consider_endpoints,
-            "min_bandwidth": self.min_bandwidth,
-            "multivariate": self.multivariate,
-            "group": self.group,
-            "constant_liar": self.constant_liar,
-            "max_above": self.max_above,
-            "seed": self.seed,
-        }
-        return {"class": type(self).__name__, "arguments": as_json(arguments)}
 
     def infer_relative_search_space(self, context: SamplingContext) -> dict[str, Distribution]:
         """Every name seen so far: proposed at trial start, jointly per group when multivariate."""
@@ -237,10 +218,7 @@ class TPESampler(Sampler):
         complete = np.logical_not(np.isnan(raw).any(axis=1))  # holds the whole group
         held = complete[prepared.ranked]
         if held.sum() < self.n_startup_trials:
-            return {
-                n: sample_uniform(context.rng(n), d)
-                for n, d in zip(names, distributions, strict=True)
-            }
+            return sample_uniform_each(context, dict(zip(names, distributions, strict=True)))
         space = ParzenSpace(distributions, names)
         the_split = prepared.split
         finished = np.concatenate([prepared.ranked[the_split.above & held], prepared.unranked])
@@ -269,7 +247,7 @@ class TPESampler(Sampler):
             terms.append((estimator(satisfied), estimator(violated), constraint.gamma))
         rng = context.rng(names[0])
         candidates = np.vstack([below.sample(rng, self.n_ei_candidates) for below, _, _ in terms])
-        scores = _acquisition(terms, candidates)
+        scores = acquisition(terms, candidates)
         if apart and len(running):
             taken = space.encode_points(raw[running])
             scores = keep_apart(scores, candidates, taken, space.categorical)
@@ -297,18 +275,23 @@ class TPESampler(Sampler):
         return ParzenEstimator(space, points, weights, self._settings, orders)
 
 
-def _acquisition(
-    terms: list[tuple[ParzenEstimator, ParzenEstimator, float]], candidates: np.ndarray
-) -> np.ndarray:
-    """log l - log g for one term; with constraints, c-TPE's sum of log relative ratios."""
-    if len(terms) == 1:
-        below, above, _ = terms[0]
-        result: np.ndarray = below.log_pdf(candidates) - above.log_pdf(candidates)
-        return result
-    total = np.zeros(len(candidates))
-    for below, above, gamma in terms:
-        log_ratio = above.log_pdf(candidates) - below.log_pdf(candidates)
-        with np.errstate(divide="ignore"):
-            log_rest = math.log1p(-gamma) if gamma < 1.0 else -np.inf
-        total -= np.logaddexp(math.log(max(gamma, 1e-12)), log_rest + log_ratio)
-    return total
+def decompose(name_sets: Iterable[frozenset[str]]) -> list[tuple[str, ...]]:
+    """The groups of names modelled jointly, each sorted, in the order of their first name.
+
+    Two parameters belong to one group exactly when they appear in the same trials: the groups
+    are the classes of names with equal sets of trials (Optuna's group-decomposed search space
+    gives the same partition, built incrementally). Every trial then holds each group entirely
+    or not at all, so a group's joint estimator is fitted on the trials that hold it without any
+    gaps. In the usual conditional network space (``n_layers``, per-layer ``n_units_l{i}`` and
+    ``dropout_l{i}``, an optimizer and a learning rate) the groups are the always-present
+    parameters plus one group per layer index beyond the first.
+    """
+    distinct = sorted({names for names in name_sets if names}, key=sorted)
+    membership: dict[str, list[int]] = {}
+    for index, names in enumerate(distinct):
+        for name in names:
+            membership.setdefault(name, []).append(index)
+    groups: dict[tuple[int, ...], list[str]] = {}
+    for name, where in membership.items():
+        groups.setdefault(tuple(where), []).append(name)
+    return sorted(tuple(sorted(names)) for names in groups.values())

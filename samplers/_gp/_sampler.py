@@ -7,13 +7,12 @@ from typing import Any
 
 import numpy as np
 
-from raysweep.samplers._base import Sampler, SamplingContext
+from raysweep.samplers._base import SamplingContext, intersection_space
 from raysweep.samplers._distributions import Distribution
-from raysweep.samplers._gp_acquisition import Acquisition, maximize_acquisition
-from raysweep.samplers._gp_kernel import FloatArray, Posterior, fit_kernel
-from raysweep.samplers._gp_space import Design
-from raysweep.samplers._intersection import intersection_space
-from raysweep.samplers._random import sample_uniform
+from raysweep.samplers._gp._acquisition import Acquisition, maximize_acquisition
+from raysweep.samplers._gp._kernel import FloatArray, Posterior, fit_kernel
+from raysweep.samplers._gp._space import Design
+from raysweep.samplers._random import UniformIndependentSampler, sample_uniform_each
 from raysweep.samplers._trial import StudyDirection, TrialRecord, TrialState
 
 # The noise variance of a deterministic objective's model, on standardized values: not zero, so
@@ -28,7 +27,7 @@ def _count(name: str, value: object, minimum: int) -> int:
     return value
 
 
-class GPSampler(Sampler):
+class GPSampler(UniformIndependentSampler):
     """Bayesian optimization with a Gaussian process and log expected improvement.
 
     After ``n_startup_trials`` COMPLETE trials drawn uniformly, every trial fits a GP (Matérn-5/2
@@ -106,9 +105,7 @@ class GPSampler(Sampler):
         design = Design(search_space)
         complete, x = _rows(design, (t for t in context.history if t.state is TrialState.COMPLETE))
         if len(complete) < max(self.n_startup_trials, 1):
-            return {
-                name: sample_uniform(context.rng(name), dist) for name, dist in search_space.items()
-            }
+            return sample_uniform_each(context, search_space)
         running = _rows(design, context.running)[1]
         sign = -1.0 if context.directions[0] is StudyDirection.MAXIMIZE else 1.0
         y = _standardize(np.array([sign * _objective(t) for t in complete]))[0]
@@ -123,22 +120,6 @@ class GPSampler(Sampler):
             acquisition, design, context.rng(None), self.n_candidates, x[order]
         )
         return design.decode(row)
-
-    def sample_independent(
-        self, context: SamplingContext, name: str, distribution: Distribution
-    ) -> Any:
-        return sample_uniform(context.rng(name), distribution)
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "class": type(self).__name__,
-            "arguments": {
-                "n_startup_trials": self.n_startup_trials,
-                "deterministic_objective": self.deterministic_objective,
-                "n_candidates": self.n_candidates,
-                "seed": self.seed,
-            },
-        }
 
     def _posterior(self, x: FloatArray, y: FloatArray, design: Design) -> Posterior:
         fixed_noise = _DETERMINISTIC_NOISE if self.deterministic_objective else None

@@ -1,4 +1,7 @@
-"""Keeping a proposal away from the points of running trials.
+"""How TPE scores its candidates: the density ratio, and the distance kept from running trials.
+
+A candidate's score is log l(x) - log g(x); with constraints, c-TPE's sum of log relative density
+ratios, one term per constraint (Watanabe & Hutter 2023).
 
 The constant liar puts running trials in the "bad" set, which lowers l(x)/g(x) around them; but
 with TPE's narrow kernels a candidate a fraction of a percent away from a running point can still
@@ -10,11 +13,32 @@ parameter the running trial does not hold counts as apart).
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
+
+from raysweep.samplers._tpe._parzen import ParzenEstimator
 
 # In units of each parameter's range (internal coordinates): twice the 1 % at which two points
 # count as near-duplicates, so that rounding on either side cannot bring them back together.
 MIN_SEPARATION = 0.02
+
+
+def acquisition(
+    terms: list[tuple[ParzenEstimator, ParzenEstimator, float]], candidates: np.ndarray
+) -> np.ndarray:
+    """The score of each candidate under ``(below, above, gamma)`` terms, the objective's first."""
+    if len(terms) == 1:
+        below, above, _ = terms[0]
+        result: np.ndarray = below.log_pdf(candidates) - above.log_pdf(candidates)
+        return result
+    total = np.zeros(len(candidates))
+    for below, above, gamma in terms:
+        log_ratio = above.log_pdf(candidates) - below.log_pdf(candidates)
+        with np.errstate(divide="ignore"):
+            log_rest = math.log1p(-gamma) if gamma < 1.0 else -np.inf
+        total -= np.logaddexp(math.log(max(gamma, 1e-12)), log_rest + log_ratio)
+    return total
 
 
 def nearest_running(

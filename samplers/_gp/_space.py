@@ -18,7 +18,7 @@ import numpy.typing as npt
 from raysweep.samplers._categorical import CategoricalDistribution
 from raysweep.samplers._distributions import Distribution
 from raysweep.samplers._float import FloatDistribution
-from raysweep.samplers._gp_kernel import BoolArray, FloatArray
+from raysweep.samplers._gp._kernel import BoolArray, FloatArray
 from raysweep.samplers._int import IntDistribution
 
 

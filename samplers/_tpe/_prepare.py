@@ -11,9 +11,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from raysweep.samplers._base import SamplingContext
-from raysweep.samplers._tpe_history import COMPLETE, PRUNED, RUNNING, HistoryMemo, Rows
-from raysweep.samplers._tpe_options import Gamma, strategy_weights
-from raysweep.samplers._tpe_split import Outcomes, Split, split
+from raysweep.samplers._tpe._history import COMPLETE, PRUNED, RUNNING, HistoryMemo, Rows
+from raysweep.samplers._tpe._options import Gamma, strategy_weights
+from raysweep.samplers._tpe._split import Outcomes, Split, split
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 
@@ -104,8 +103,3 @@ def check_choice(name: str, value: object, choices: tuple[str, ...]) -> str:
     if not isinstance(value, str) or value not in choices:
         raise ValueError(f"TPESampler: {name}={value!r}; pass one of {list(choices)}")
     return value
-
-
-def as_json(arguments: dict[str, Any]) -> dict[str, Any]:
-    """Arguments with numpy scalars turned into plain Python ones."""
-    return {k: v.item() if isinstance(v, np.generic) else v for k, v in arguments.items()}
