@@ -8,8 +8,8 @@ trials, constraints, several objectives), :mod:`raysweep.samplers._tpe._parzen` 
 :func:`decompose` cuts a conditional space into groups modelled jointly.
 
 Defaults and why. The reference is Watanabe's ablation study (arXiv 2304.11127); the numbers are
-ours, from ``benchmarks/sampler_quality/tpe_tuning.py`` on BBOB (24 functions x 2, 5, 10 dims, 200 evaluations,
-10 instances/seeds) against Optuna 5's ``TPESampler(multivariate=True)``:
+ours, from ``benchmarks/sampler_quality/tpe_tuning.py`` on BBOB (24 functions x 2, 5, 10 dims,
+200 evaluations, 10 instances/seeds) against Optuna 5's ``TPESampler(multivariate=True)``:
 
 * ``multivariate=True, group=True``: one joint estimator per group of parameters that appear
   together. Joint kernels keep the dependencies that independent (univariate) TPE throws away;
