@@ -2,7 +2,7 @@
 
 Each benchmark owns one section of `benchmarks/RESULTS.md`, between `<!-- NAME:start -->` and
 `<!-- NAME:end -->`; :func:`write_section` replaces that section (or appends it) and leaves the
-rest of the file as it was.
+rest of the file as it was; :func:`publish` prints a section and writes it.
 """
 
 from __future__ import annotations
@@ -10,37 +10,17 @@ from __future__ import annotations
 import contextlib
 import datetime
 import importlib.metadata
-import json
 import os
 import platform
 import re
 import shlex
 import subprocess
 import sys
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
-HERE = Path(__file__).resolve().parent
-RESULTS = HERE / "RESULTS.md"
-
-
-def load_runs(path: Path) -> dict[str, dict[str, Any]]:
-    """A benchmark's cached runs (one JSON object per line, with "key" and "result") by key.
-
-    The last record of a key wins; a line cut short by a kill is skipped.
-    """
-    records: dict[str, dict[str, Any]] = {}
-    if not path.exists():
-        return records
-    with path.open(encoding="utf-8") as handle:
-        for line in handle:
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError:
-                continue
-            if isinstance(record, dict) and "key" in record and "result" in record:
-                records[record["key"]] = record
-    return records
+BENCHMARKS = Path(__file__).resolve().parents[1]
+RESULTS = BENCHMARKS / "RESULTS.md"
 
 
 def markers(name: str) -> tuple[str, str]:
@@ -69,12 +49,28 @@ def write_section(path: Path, name: str, text: str) -> None:
     path.write_text(new, encoding="utf-8")
 
 
+def publish(name: str, body: str, *, out: Path, print_only: bool) -> None:
+    """Print section `name` (`body` between its markers) and, unless `print_only`, write it to
+    `out`."""
+    text = wrap(name, body)
+    print(text)
+    if not print_only:
+        write_section(out, name, text)
+        print(f"wrote section {name!r} of {out}", file=sys.stderr)
+
+
 def command() -> str:
-    """The command line that runs this process, with the interpreter relative to the cwd."""
+    """The command line that runs this process, with the interpreter relative to the cwd.
+
+    A benchmark started with `python -m benchmarks.<family>.<name>` has the module's file in
+    `sys.argv[0]`; the command says `-m <module>` instead, so that it can be run again as written.
+    """
     python = Path(sys.executable)
     with contextlib.suppress(ValueError):
         python = python.relative_to(Path.cwd())
-    return shlex.join([str(python), *sys.argv])
+    spec = getattr(sys.modules.get("__main__"), "__spec__", None)
+    program = ["-m", spec.name] if spec is not None else sys.argv[:1]
+    return shlex.join([str(python), *program, *sys.argv[1:]])
 
 
 def utc_now() -> str:
@@ -97,7 +93,7 @@ def git_commit() -> str:
 
     def run(*args: str) -> str:
         return subprocess.run(
-            ["git", *args], cwd=HERE, capture_output=True, text=True, check=False
+            ["git", *args], cwd=BENCHMARKS, capture_output=True, text=True, check=False
         ).stdout.strip()
 
     commit = run("rev-parse", "--short", "HEAD") or "unknown"
@@ -114,12 +110,16 @@ def version(package: str) -> str:
 def machine(*packages: str) -> str:
     """CPUs, CPU model, Python, the given packages' versions, raysweep's commit, load average."""
     versions = "".join(f", {p} {version(p)}" for p in packages)
-    load = " / ".join(f"{x:.2f}" for x in os.getloadavg())
     return (
         f"{len(os.sched_getaffinity(0))} CPUs (`nproc`), {cpu_model()}, Python "
         f"{platform.python_version()}{versions}, raysweep at {git_commit()}; "
-        f"load average (1/5/15 min) at the start {load}"
+        f"load average (1/5/15 min) at the start {load_average()}"
     )
+
+
+def load_average() -> str:
+    """The machine's load average over 1, 5 and 15 minutes."""
+    return " / ".join(f"{x:.2f}" for x in os.getloadavg())
 
 
 def header(title: str, *, cmd: str, date: str, machine_text: str, total_s: float) -> str:
@@ -130,6 +130,11 @@ def header(title: str, *, cmd: str, date: str, machine_text: str, total_s: float
         "(runs already in the cache are not rerun and not counted)  \n"
         f"Machine: {machine_text}\n"
     )
+
+
+def bullets(lines: Sequence[str]) -> str:
+    """A markdown list, one item per line."""
+    return "".join(f"- {line}\n" for line in lines)
 
 
 def md_table(head: list[str], rows: list[list[str]], *, left: int = 1) -> str:

@@ -10,8 +10,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from _sampler_spaces import objective, suggest_params
-
+from benchmarks.ask_tell._spaces import objective, suggest_params
 from raysweep.samplers import (
     CategoricalDistribution,
     Distribution,

@@ -1,13 +1,13 @@
-"""The RESULTS.md section of `sampler_latency.py`: tables, goals and the reading."""
+"""The RESULTS.md section of `latency.py`: tables, goals and the reading."""
 
 from __future__ import annotations
 
 import math
 from collections.abc import Sequence
 
-from _latency_run import ASK_TELL, BARE, MATCHED, Cell, Measured
-from _results_md import md_table
-from _stats import fmt
+from benchmarks._shared.results_md import md_table
+from benchmarks._shared.stats import fmt
+from benchmarks.ask_tell._latency_run import ASK_TELL, BARE, MATCHED, Cell, Measured
 
 # Through ask/tell, ours should take at most 1/goal of Optuna's time with N trials.
 GOALS = {1000: 5.0, 10000: 10.0}

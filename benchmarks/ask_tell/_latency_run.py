@@ -1,4 +1,4 @@
-"""The measurements of `sampler_latency.py`: per space, one history grown 100 → 1,000 → 10,000
+"""The measurements of `latency.py`: per space, one history grown 100 → 1,000 → 10,000
 trials per system, and K timed proposals at each size.
 
 Levels:
@@ -26,11 +26,11 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from _sampler_bare import BareStudy
-from _sampler_optuna import OptunaStudy, tpe
-from _sampler_spaces import RandomTrial, objective, suggest_params
-from _sampler_study import SEED, RayStudy
 
+from benchmarks.ask_tell._bare_study import BareStudy
+from benchmarks.ask_tell._optuna_study import OptunaStudy, tpe
+from benchmarks.ask_tell._ray_study import SEED, RayStudy
+from benchmarks.ask_tell._spaces import RandomTrial, objective, suggest_params
 from raysweep.samplers import Distribution, Sampler, TPESampler
 
 # Set explicitly on both sides: the settings the comparison is about.

@@ -1,16 +1,15 @@
-"""Optuna's side of the sampler benchmarks: an in-memory study, its history added in bulk, and
+"""Optuna's side of the ask/tell benchmarks: an in-memory study, its history added in bulk, and
 proposals made with its public `ask` / `tell` (in-process: there is no other level for Optuna).
 """
 
 from __future__ import annotations
 
-import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from _drive import quiet_optuna
-from _sampler_spaces import objective, optuna_distribution, suggest_params
-
+from benchmarks._shared.optuna_logging import quiet_optuna
+from benchmarks.ask_tell._spaces import optuna_distribution
+from benchmarks.ask_tell._study import AskTellStudy
 from raysweep.samplers import Distribution
 
 
@@ -22,7 +21,7 @@ def tpe(seed: int, **arguments: Any) -> Any:
     return optuna.samplers.TPESampler(seed=seed, **arguments)
 
 
-class OptunaStudy:
+class OptunaStudy(AskTellStudy):
     """An Optuna study on `InMemoryStorage`, minimizing."""
 
     def __init__(self, sampler: Any) -> None:
@@ -32,10 +31,10 @@ class OptunaStudy:
         self.study = optuna.create_study(
             sampler=sampler, storage=optuna.storages.InMemoryStorage(), direction="minimize"
         )
-        self._count = 0
+        self.finished = 0
 
     def __len__(self) -> int:
-        return self._count
+        return self.finished
 
     def add(
         self, rows: Sequence[tuple[Mapping[str, Any], Mapping[str, Distribution], float]]
@@ -53,21 +52,4 @@ class OptunaStudy:
                 for params, dists, value in rows
             ]
         )
-        self._count += len(rows)
-
-    def ask(self, space: str) -> tuple[Any, dict[str, Any]]:
-        """`study.ask()` and the objective's suggest calls: a trial and its parameters."""
-        trial = self.study.ask()
-        return trial, suggest_params(trial, space)
-
-    def tell(self, trial: Any, space: str, params: Mapping[str, Any]) -> None:
-        self.study.tell(trial, objective(space, params))
-        self._count += 1
-
-    def timed_proposal(self, space: str) -> float:
-        """Seconds for one ask plus its suggests; the trial is then told."""
-        started = time.perf_counter()
-        trial, params = self.ask(space)
-        elapsed = time.perf_counter() - started
-        self.tell(trial, space, params)
-        return elapsed
+        self.finished += len(rows)

@@ -16,9 +16,9 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from _parallel_run import BATCH, SYSTEMS, Batch
-from _results_md import md_table
 
+from benchmarks._shared.results_md import md_table
+from benchmarks.ask_tell._parallel_run import BATCH, SYSTEMS, Batch
 from raysweep.samplers import CategoricalDistribution, Distribution, FloatDistribution
 
 TOLERANCE = 0.01

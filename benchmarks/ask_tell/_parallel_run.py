@@ -9,10 +9,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-from _sampler_bare import BareStudy, ProposedTrial
-from _sampler_optuna import OptunaStudy, tpe
-from _sampler_study import RayStudy
-
+from benchmarks.ask_tell._bare_study import BareStudy, ProposedTrial
+from benchmarks.ask_tell._optuna_study import OptunaStudy, tpe
+from benchmarks.ask_tell._ray_study import RayStudy
+from benchmarks.ask_tell._study import AskTellStudy
 from raysweep.samplers import RandomSampler, Sampler, TPESampler, TrialRecord
 
 BATCH = 8
@@ -88,20 +88,11 @@ class _Bare:
         self._study.tell(handle, self._space)
 
 
-class _Optuna:
-    def __init__(self, study: OptunaStudy, space: str) -> None:
-        self._study = study
-        self._space = space
+class _AskTell:
+    """A study driven through its own ask/tell (ours on Ray, Optuna's): pending asks are the
+    study's business."""
 
-    def ask(self) -> tuple[Any, dict[str, Any]]:
-        return self._study.ask(self._space)
-
-    def tell(self, handle: Any, params: dict[str, Any]) -> None:
-        self._study.tell(handle, self._space, params)
-
-
-class _Ray:
-    def __init__(self, study: RayStudy, space: str) -> None:
+    def __init__(self, study: AskTellStudy, space: str) -> None:
         self._study = study
         self._space = space
 
@@ -132,13 +123,13 @@ def run(system: str, space: str, seed: int, rounds: int, storage: Path) -> list[
     makers: dict[str, Callable[[], Driver]] = {
         "ours-bare": lambda: _Bare(TPESampler(seed=seed), seed, space),
         "random": lambda: _Bare(RandomSampler(seed=seed), seed, space),
-        "optuna": lambda: _Optuna(
+        "optuna": lambda: _AskTell(
             OptunaStudy(
                 tpe(seed, multivariate=True, n_startup_trials=startup, constant_liar=False)
             ),
             space,
         ),
-        "optuna-liar": lambda: _Optuna(
+        "optuna-liar": lambda: _AskTell(
             OptunaStudy(tpe(seed, multivariate=True, n_startup_trials=startup, constant_liar=True)),
             space,
         ),
@@ -148,6 +139,6 @@ def run(system: str, space: str, seed: int, rounds: int, storage: Path) -> list[
     study = RayStudy(storage, f"parallel-{space}-s{seed}")
     try:
         study.use(TPESampler(seed=seed))
-        return play(_Ray(study, space), rounds)
+        return play(_AskTell(study, space), rounds)
     finally:
         study.close()

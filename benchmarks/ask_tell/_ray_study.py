@@ -1,4 +1,4 @@
-"""Our side of the sampler benchmarks through the public API: a study on the local Ray session,
+"""Our side of the ask/tell benchmarks through the public API: a study on the local Ray session,
 driven with `ask`, the objective's suggest calls and `tell`.
 
 A study's sampler is swapped by closing it and reopening it (`load_if_exists=True`) with another
@@ -13,17 +13,15 @@ import statistics
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
 
-from _sampler_spaces import objective, suggest_params
-
+from benchmarks.ask_tell._study import AskTellStudy
 from raysweep.orchestrator import Study, create_study
 from raysweep.samplers import RandomSampler, Sampler
 
 SEED = 0
 
 
-class RayStudy:
+class RayStudy(AskTellStudy):
     """One study (one name in `storage`) whose sampler can be swapped."""
 
     def __init__(self, storage: Path, name: str) -> None:
@@ -60,15 +58,6 @@ class RayStudy:
             self._study.close()
             self._study = None
 
-    def ask(self, space: str) -> tuple[Any, dict[str, Any]]:
-        """`study.ask()` and the objective's suggest calls: a trial and its parameters."""
-        trial = self.study.ask()
-        return trial, suggest_params(trial, space)
-
-    def tell(self, trial: Any, space: str, params: dict[str, Any]) -> None:
-        self.study.tell(trial, objective(space, params))
-        self.finished += 1
-
     def fill(self, space: str, target: int) -> float:
         """Random trials until the study has `target` finished ones; returns the seconds spent
         on their ask/tell (not on reopening the study with RandomSampler)."""
@@ -80,14 +69,6 @@ class RayStudy:
             trial, params = self.ask(space)
             self.tell(trial, space, params)
         return time.perf_counter() - started
-
-    def timed_proposal(self, space: str) -> float:
-        """Seconds for one ask plus its suggests (actor round trips included); then told."""
-        started = time.perf_counter()
-        trial, params = self.ask(space)
-        elapsed = time.perf_counter() - started
-        self.tell(trial, space, params)
-        return elapsed
 
 
 def fsync_ms(directory: Path, repeats: int = 20) -> float:

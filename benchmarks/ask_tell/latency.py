@@ -1,10 +1,10 @@
 """Sampler latency: the time to propose one trial with a history of 100 / 1,000 / 10,000 trials,
 raysweep's TPE beside Optuna's TPE, in the same process on the same machine.
 
-    .venv/bin/python benchmarks/sampler_latency.py                          # the full run
-    .venv/bin/python benchmarks/sampler_latency.py --sizes 100 1000 --proposals 5 --print-only
+    .venv/bin/python -m benchmarks.ask_tell.latency                           # the full run
+    .venv/bin/python -m benchmarks.ask_tell.latency --sizes 100 1000 --proposals 5 --print-only
 
-Spaces: 5-D and 20-D floats, and the mixed conditional space (see `_sampler_spaces.py`). A
+Spaces: 5-D and 20-D floats, and the mixed conditional space (see `_spaces.py`). A
 proposal is `ask` plus the objective's suggest calls. Ours is timed as a bare sampler (in-process
 over pre-built records) and through the public ask/tell on a local Ray session (2 CPUs);
 Optuna's ask/tell is in-process, one level for both (see `_latency_run.py`). Each space grows one
@@ -15,24 +15,18 @@ section and replaces its part of `benchmarks/RESULTS.md` (between `<!-- latency:
 
 from __future__ import annotations
 
-import os
-
-os.environ["RAY_AUTH_MODE"] = "disabled"
-os.environ["RAY_USAGE_STATS_ENABLED"] = "0"
-
 import argparse
-import shutil
-import sys
-import tempfile
+import contextlib
+import os
 import time
 from pathlib import Path
 
-import _latency_report as report
-import _results_md
-import ray
-from _latency_run import Measured, defaults_differ, run_space
-from _sampler_spaces import SPACES
-from _sampler_study import fsync_ms
+from benchmarks._shared import results_md
+from benchmarks._shared.local_ray import local_ray, scratch
+from benchmarks.ask_tell import _latency_report as report
+from benchmarks.ask_tell._latency_run import Measured, defaults_differ, run_space
+from benchmarks.ask_tell._ray_study import fsync_ms
+from benchmarks.ask_tell._spaces import SPACES
 
 DEFAULT_SIZES = [100, 1000, 10000]
 # Timed proposals per history size: fewer where each one is slow.
@@ -61,7 +55,7 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
         help="folder for our studies' logs (default: a temporary folder); every ask and tell "
         "fsyncs there, e.g. /dev/shm leaves the disk out",
     )
-    parser.add_argument("--out", type=Path, default=_results_md.RESULTS, help="the RESULTS.md")
+    parser.add_argument("--out", type=Path, default=results_md.RESULTS, help="the RESULTS.md")
     parser.add_argument(
         "--print-only", action="store_true", help="print the section, leave --out alone"
     )
@@ -81,33 +75,24 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
 
 def _measure(args: argparse.Namespace, with_defaults: bool) -> tuple[Measured, float]:
     """The cells, and the fsync time (ms) in the studies' folder."""
-    work = Path(tempfile.mkdtemp(prefix="rs-latency-"))
-    studies = (
-        work / "studies"
-        if args.storage is None
-        else Path(tempfile.mkdtemp(prefix="rs-latency-", dir=args.storage))
-    )
-    # A Ray temp dir of our own: the default one is shared with anything else on the machine.
-    os.environ["RAY_TMPDIR"] = str(work)
     measured = Measured()
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
-    try:
-        fsync = fsync_ms(studies)
-        for space in args.spaces:
-            plan = list(zip(args.sizes, args.proposals, strict=True))
-            run_space(space, plan, studies, with_defaults, measured)
-    finally:
-        ray.shutdown()
-        shutil.rmtree(work, ignore_errors=True)
-        shutil.rmtree(studies, ignore_errors=True)
+    with scratch("rs-latency-") as work, contextlib.ExitStack() as stack:
+        studies = work / "studies"
+        if args.storage is not None:
+            studies = stack.enter_context(scratch("rs-latency-", args.storage))
+        with local_ray(work, log_to_driver=False):
+            fsync = fsync_ms(studies)
+            for space in args.spaces:
+                plan = list(zip(args.sizes, args.proposals, strict=True))
+                run_space(space, plan, studies, with_defaults, measured)
     return measured, fsync
 
 
 def main(argv: list[str] | None = None) -> None:
     args = _parse(argv)
     started = time.perf_counter()
-    date = _results_md.utc_now()
-    machine = _results_md.machine("optuna", "ray", "numpy")
+    date = results_md.utc_now()
+    machine = results_md.machine("optuna", "ray", "numpy")
     load_before = os.getloadavg()[0]
     with_defaults = defaults_differ()
     measured, fsync = _measure(args, with_defaults)
@@ -132,18 +117,14 @@ def main(argv: list[str] | None = None) -> None:
     ]
     body = (
         "## Sampler latency: one proposal with N trials in the history\n\n"
-        f"Command: `{_results_md.command()}`  \n"
+        f"Command: `{results_md.command()}`  \n"
         f"Date: {date}; run time {total_s / 60:.1f} min  \n"
         f"Machine: {machine}\n\n"
         f"{report.footnotes(with_defaults)}\n"
         f"{report.table(measured, args.spaces, args.sizes)}\n"
-        "### Reading\n\n" + "".join(f"- {line}\n" for line in lines)
+        f"### Reading\n\n{results_md.bullets(lines)}"
     )
-    text = _results_md.wrap("latency", body)
-    print(text)
-    if not args.print_only:
-        _results_md.write_section(args.out, "latency", text)
-        print(f"wrote section 'latency' of {args.out}", file=sys.stderr)
+    results_md.publish("latency", body, out=args.out, print_only=args.print_only)
 
 
 if __name__ == "__main__":

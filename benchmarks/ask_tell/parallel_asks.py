@@ -1,11 +1,11 @@
 """Parallel asks: near-duplicate points among 8 asks made before any of them is told.
 
-    .venv/bin/python benchmarks/parallel_asks.py                            # the full run
-    .venv/bin/python benchmarks/parallel_asks.py --rounds 5 --seeds 1 --print-only   # smoke
+    .venv/bin/python -m benchmarks.ask_tell.parallel_asks                         # the full run
+    .venv/bin/python -m benchmarks.ask_tell.parallel_asks --rounds 5 --seeds 1 --print-only
 
 After 20 start-up trials told one at a time, each round asks 8 trials (each with its suggest
 calls) before telling any, then tells all 8; R rounds (default 30) per seed. Spaces: the 5-D
-continuous [0, 1]^5 (a shifted sphere; `float5` in `_sampler_spaces.py`) and the mixed
+continuous [0, 1]^5 (a shifted sphere; `float5` in `_spaces.py`) and the mixed
 conditional space. Systems: our TPE (defaults) through the public ask/tell on a local Ray
 session (2 CPUs) and as a bare sampler, Optuna's multivariate TPE without and with the constant
 liar, and random search. The script prints a markdown section and replaces its part of
@@ -14,23 +14,17 @@ liar, and random search. The script prints a markdown section and replaces its p
 
 from __future__ import annotations
 
-import os
-
-os.environ["RAY_AUTH_MODE"] = "disabled"
-os.environ["RAY_USAGE_STATS_ENABLED"] = "0"
-
 import argparse
-import shutil
+import contextlib
 import sys
-import tempfile
 import time
 from pathlib import Path
 
-import _parallel_report as report
-import _results_md
-import ray
-from _parallel_run import BATCH, STARTUP, SYSTEMS, Batch, run
-from _sampler_spaces import distributions
+from benchmarks._shared import results_md
+from benchmarks._shared.local_ray import local_ray, scratch
+from benchmarks.ask_tell import _parallel_report as report
+from benchmarks.ask_tell._parallel_run import BATCH, STARTUP, SYSTEMS, Batch, run
+from benchmarks.ask_tell._spaces import distributions
 
 SPACES = {"float5": "5-D continuous [0, 1]^5", "mixed": "mixed conditional"}
 
@@ -46,7 +40,7 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--systems", nargs="+", default=list(SYSTEMS), choices=list(SYSTEMS), metavar="SYSTEM"
     )
-    parser.add_argument("--out", type=Path, default=_results_md.RESULTS, help="the RESULTS.md")
+    parser.add_argument("--out", type=Path, default=results_md.RESULTS, help="the RESULTS.md")
     parser.add_argument(
         "--print-only", action="store_true", help="print the section, leave --out alone"
     )
@@ -60,12 +54,9 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
 def _collect(args: argparse.Namespace) -> dict[str, dict[str, list[Batch]]]:
     """Per space and system, the batches of every seed, one after another."""
     found: dict[str, dict[str, list[Batch]]] = {}
-    work = Path(tempfile.mkdtemp(prefix="rs-parallel-"))
-    uses_ray = "ours-asktell" in args.systems
-    if uses_ray:
-        os.environ["RAY_TMPDIR"] = str(work)
-        ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
-    try:
+    with scratch("rs-parallel-") as work, contextlib.ExitStack() as stack:
+        if "ours-asktell" in args.systems:
+            stack.enter_context(local_ray(work, log_to_driver=False))
         for space in args.spaces:
             for system in args.systems:
                 started = time.perf_counter()
@@ -77,18 +68,14 @@ def _collect(args: argparse.Namespace) -> dict[str, dict[str, list[Batch]]]:
                     file=sys.stderr,
                     flush=True,
                 )
-    finally:
-        if uses_ray:
-            ray.shutdown()
-        shutil.rmtree(work, ignore_errors=True)
     return found
 
 
 def main(argv: list[str] | None = None) -> None:
     args = _parse(argv)
     started = time.perf_counter()
-    date = _results_md.utc_now()
-    machine = _results_md.machine("optuna", "ray", "numpy")
+    date = results_md.utc_now()
+    machine = results_md.machine("optuna", "ray", "numpy")
     batches = _collect(args)
     total_s = time.perf_counter() - started
     parts = []
@@ -103,7 +90,7 @@ def main(argv: list[str] | None = None) -> None:
     lines += args.note
     body = (
         "## Parallel asks: near-duplicates among 8 simultaneous asks\n\n"
-        f"Command: `{_results_md.command()}`  \n"
+        f"Command: `{results_md.command()}`  \n"
         f"Date: {date}; run time {total_s / 60:.1f} min  \n"
         f"Machine: {machine}\n\n"
         f"Per seed s (0..{args.seeds - 1}): {STARTUP} start-up trials asked and told one at a "
@@ -119,13 +106,9 @@ def main(argv: list[str] | None = None) -> None:
         "point holds counts 1; the root of the sum of squares), averaged over rounds.\n\n"
         + "\n".join(parts)
         + "\n### Reading\n\n"
-        + "".join(f"- {line}\n" for line in lines)
+        + results_md.bullets(lines)
     )
-    text = _results_md.wrap("parallel", body)
-    print(text)
-    if not args.print_only:
-        _results_md.write_section(args.out, "parallel", text)
-        print(f"wrote section 'parallel' of {args.out}", file=sys.stderr)
+    results_md.publish("parallel", body, out=args.out, print_only=args.print_only)
 
 
 if __name__ == "__main__":

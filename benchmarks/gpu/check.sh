@@ -4,7 +4,7 @@
 #
 # Run from the repository root of a fresh copy of the working tree, with .gpu/ (the Ray bundle
 # from ../shared/gpu/make-ray-bundle.sh) beside the sources:
-#     bash benchmarks/gpu_check.sh
+#     bash benchmarks/gpu/check.sh
 # Both RESULT lines go to $OUT/gpu_results.txt, the logs to $OUT/ ($OUT defaults to
 # build/gpu-check). Each step has its own time limit and the whole script stops within ~6 minutes.
 # If raysweep's example fails, the failure is recorded and the baseline still runs; the script
@@ -12,8 +12,8 @@
 set -euo pipefail
 
 DEADLINE_S=420
-# shellcheck source=benchmarks/_gpu_common.sh
-source "$(dirname "$0")/_gpu_common.sh"
+# shellcheck source=benchmarks/gpu/_common.sh
+source "$(dirname "$0")/_common.sh"
 
 # ----- 3a. raysweep: 24 trials, a quarter GPU each -------------------------------------------------
 storage=$(mktemp -d /tmp/raysweep-gpu-check.XXXXXX) # also marks when our run began
@@ -31,9 +31,9 @@ bounded 20 nvidia-smi --query-compute-apps=pid,process_name,used_memory --format
   >"$OUT/gpu_apps_after_raysweep.csv" 2>&1 || true
 
 # ----- 3b. raysweep on the baseline's own workload (like for like) --------------------------------
-measure "raysweep on the baseline's workload: benchmarks/gpu_same_workload.py, GPU 0.25" \
+measure "raysweep on the baseline's workload: benchmarks/gpu/same_workload.py, GPU 0.25" \
   '^RESULT raysweep-same-workload ' raysweep_same_workload.log 100 \
-  python3 benchmarks/gpu_same_workload.py --gpu-per-trial 0.25 || true
+  python3 -m benchmarks.gpu.same_workload --gpu-per-trial 0.25 || true
 
 # ----- 3c. Ray Tune baseline, same machine, same share of the GPU ---------------------------------
 measure "baseline: REUSE=1 GPUS=0.25 .gpu/ray_tune_baseline.py" '^RESULT ' ray_tune.log 100 \

@@ -5,14 +5,14 @@
 #
 # Run from the repository root of a fresh copy of the working tree, with .gpu/ (the Ray bundle
 # from ../shared/gpu/make-ray-bundle.sh) beside the sources:
-#     bash benchmarks/gpu_promote_check.sh
+#     bash benchmarks/gpu/promote_check.sh
 # RESULT lines go to $OUT/gpu_results.txt, logs to $OUT/ ($OUT defaults to build/gpu-check). The
 # whole script stops within ~7 minutes; it exits non-zero if a step failed.
 set -euo pipefail
 
 DEADLINE_S=450
-# shellcheck source=benchmarks/_gpu_common.sh
-source "$(dirname "$0")/_gpu_common.sh"
+# shellcheck source=benchmarks/gpu/_common.sh
+source "$(dirname "$0")/_common.sh"
 
 # ----- 3. the same 81 trials, a quarter GPU each, 4 at once: stop mode, then promote mode ---------
 for mode in stop promote; do

@@ -6,7 +6,7 @@ in [1e-3, 0.5]; width in {256, 512, 1024, 2048}). This script runs the same trai
 raysweep with the same share of the GPU per trial and prints a RESULT line in the baseline's
 format.
 
-    python3 benchmarks/gpu_same_workload.py --gpu-per-trial 0.25
+    python3 -m benchmarks.gpu.same_workload --gpu-per-trial 0.25
 """
 
 from __future__ import annotations
@@ -17,7 +17,8 @@ import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "examples"))
+# The GPU busy sampler lives with the example that also uses it (examples/ is not a package).
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "examples"))
 
 from _nvml import GpuBusySampler
 

@@ -1,7 +1,7 @@
 """LC-Digits as a lookup table: one seed's learning curve per configuration, nearest-config mapping.
 
 The table is written once by `make_lc_digits.py`; this module only reads it (cached per path) and
-answers the queries of `_mf_problems.MFProblem`. A configuration is a table row (config id) plus
+answers the queries of `_problems.MFProblem`. A configuration is a table row (config id) plus
 the seed whose curve a simulated run sees; its full-budget value is the mean over all seeds, so a
 scheduler is judged on what it picked, not on the luck of one seed.
 """
@@ -135,7 +135,8 @@ def load_curves(path: Path = DEFAULT_TABLE, seconds: str = "epoch_seconds") -> L
     epoch's duration from column `seconds` (`epoch_seconds`: wall time, `epoch_cpu_seconds`)."""
     if not path.exists():
         raise ValueError(
-            f"{path} does not exist; generate it with benchmarks/make_lc_digits.py or pass its path"
+            f"{path} does not exist; generate it with "
+            "`python -m benchmarks.multi_fidelity.make_lc_digits` or pass its path"
         )
     table = feather.read_table(str(path))
     if seconds not in ("epoch_seconds", "epoch_cpu_seconds") or seconds not in table.schema.names:

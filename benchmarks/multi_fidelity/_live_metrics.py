@@ -15,10 +15,11 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from _live_systems import MAX_RESOURCE, WORKERS, Epoch, Trace
-from _live_trials import Curve
-from _mf_problems import LC_DIGITS_SEEDS, MFProblem, lc_digits
-from _mf_table import DEFAULT_TABLE, TableConfig, load_curves
+
+from benchmarks.multi_fidelity._lc_digits_table import DEFAULT_TABLE, TableConfig, load_curves
+from benchmarks.multi_fidelity._live_systems import MAX_RESOURCE, WORKERS, Epoch, Trace
+from benchmarks.multi_fidelity._live_trials import Curve
+from benchmarks.multi_fidelity._problems import LC_DIGITS_SEEDS, MFProblem, lc_digits
 
 MEDIAN_EPOCH_S = 0.040
 SECONDS = "cpu"

@@ -10,9 +10,18 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
-from _live_report import GOALS, PROMOTE, STOP, TUNE, by_system, paired, quartiles
-from _live_systems import MAX_RESOURCE, MIN_RESOURCE, REDUCTION_FACTOR
-from _stats import fmt
+
+from benchmarks._shared.stats import fmt
+from benchmarks.multi_fidelity._live_report import (
+    GOALS,
+    PROMOTE,
+    STOP,
+    TUNE,
+    by_system,
+    paired,
+    quartiles,
+)
+from benchmarks.multi_fidelity._live_systems import MAX_RESOURCE, MIN_RESOURCE, REDUCTION_FACTOR
 
 
 def reading(records: Sequence[Mapping[str, Any]], systems: Sequence[str]) -> list[str]:

@@ -7,8 +7,9 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
-from _results_md import command, header, md_table
-from _stats import fmt
+
+from benchmarks._shared.results_md import bullets, command, header, md_table
+from benchmarks._shared.stats import fmt
 
 SECTION = "multi-fidelity-live"
 PROMOTE, STOP, TUNE = "ours-promote", "ours-stop", "raytune-asha"
@@ -171,5 +172,5 @@ def section(
         "run).\n\n"
         + md_table(["system", *(t for _, t, _ in DIAGNOSTICS)], diagnostics)
         + "\n### Reading\n\n"
-        + "".join(f"- {line}\n" for line in lines)
+        + bullets(lines)
     )

@@ -2,7 +2,8 @@
 
 Systems: raysweep's ASHA in promote mode (checkpoints, so a resumed trial continues) and in stop
 mode, and Ray Tune's `ASHAScheduler` (stop only). All run 2 trials at a time with one CPU each,
-on the Ray session the caller started. Ray Tune is a benchmark-only dependency, imported here.
+on the Ray session the caller started. Ray Tune is a benchmark-only dependency: only benchmarks/
+imports it.
 """
 
 from __future__ import annotations
@@ -13,10 +14,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from _live_trials import STAMP, Curve, ours_objective, tune_trainable
-
+from benchmarks._shared.ray_tune_peer import tune_asha_config
+from benchmarks.multi_fidelity._live_trials import STAMP, Curve, ours_objective, tune_trainable
 from raysweep.orchestrator import create_study
-from raysweep.orchestrator._log import EventLog
+from raysweep.orchestrator._storage._log import EventLog
 from raysweep.samplers import RandomSampler
 from raysweep.scheduling import ASHA
 
@@ -48,6 +49,16 @@ class Trace:
     extra: dict[str, int]
 
 
+def _asha(mode: str) -> ASHA:
+    """Our ASHA on the benchmark's rungs (Ray Tune's gets the same ones)."""
+    return ASHA(
+        min_resource=MIN_RESOURCE,
+        max_resource=MAX_RESOURCE,
+        reduction_factor=REDUCTION_FACTOR,
+        mode=mode,
+    )
+
+
 def run_system(system: str, curves: Sequence[Curve], work: Path, seed: int) -> Trace:
     """Run `system` on `curves` (trial i replays curves[i]) in the folder `work`."""
     runners: dict[str, Callable[[], Trace]] = {
@@ -67,12 +78,7 @@ def run_ours(mode: str, curves: Sequence[Curve], work: Path, seed: int) -> Trace
         storage=work / "studies",
         direction="maximize",
         sampler=RandomSampler(seed=seed),
-        scheduler=ASHA(
-            min_resource=MIN_RESOURCE,
-            max_resource=MAX_RESOURCE,
-            reduction_factor=REDUCTION_FACTOR,
-            mode=mode,
-        ),
+        scheduler=_asha(mode),
     )
     try:
         start_ts, start = time.time(), time.perf_counter()
@@ -117,7 +123,6 @@ def run_ours(mode: str, curves: Sequence[Curve], work: Path, seed: int) -> Trace
 def run_tune(curves: Sequence[Curve], work: Path, seed: int) -> Trace:
     """Ray Tune's ASHAScheduler; a grid search over the trial indexes runs them in order."""
     from ray import tune
-    from ray.tune.schedulers import ASHAScheduler
 
     trainable = tune.with_resources(
         tune.with_parameters(tune_trainable, curves=list(curves)), {"cpu": 1}
@@ -125,18 +130,7 @@ def run_tune(curves: Sequence[Curve], work: Path, seed: int) -> Trace:
     tuner = tune.Tuner(
         trainable,
         param_space={"i": tune.grid_search(list(range(len(curves))))},
-        tune_config=tune.TuneConfig(
-            scheduler=ASHAScheduler(
-                time_attr="training_iteration",
-                metric="acc",
-                mode="max",
-                max_t=MAX_RESOURCE,
-                grace_period=MIN_RESOURCE,
-                reduction_factor=REDUCTION_FACTOR,
-            ),
-            max_concurrent_trials=WORKERS,
-            reuse_actors=True,
-        ),
+        tune_config=tune_asha_config(_asha("stop"), metric="acc", concurrency=WORKERS),
         run_config=tune.RunConfig(name=f"live-{seed}", storage_path=str(work / "tune"), verbose=0),
     )
     start_ts, start = time.time(), time.perf_counter()

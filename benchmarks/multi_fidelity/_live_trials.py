@@ -1,7 +1,8 @@
 """The objectives of the live ASHA benchmark: a learning curve replayed with sleeps, in a worker.
 
-Imported inside Ray workers (raysweep runners, Tune trainables): Ray puts the driver script's
-folder, `benchmarks/`, on the workers' path. Both objectives get the same `curves` (one list of
+Imported inside Ray workers (raysweep runners, Tune trainables) by its full name: Ray puts the
+driver's working directory, the repository root from which `python -m` runs the benchmark, on the
+workers' path. Both objectives get the same `curves` (one list of
 (accuracy, seconds to sleep) per epoch for each of the run's trials, in trial order) and stamp
 each epoch with `time.time()` right after its sleep, before handing the value over, so the two
 systems' epochs are ordered by the same clock, taken at the same point of the work.

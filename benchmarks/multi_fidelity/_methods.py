@@ -16,9 +16,9 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from _mf_problems import Config, MFProblem
-from _optuna_pruners import OptunaPruner
 
+from benchmarks.multi_fidelity._optuna_pruners import OptunaPruner
+from benchmarks.multi_fidelity._problems import Config, MFProblem
 from raysweep.samplers import (
     MultiFidelitySampler,
     SamplingContext,

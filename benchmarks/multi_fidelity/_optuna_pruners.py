@@ -1,6 +1,6 @@
 """Optuna's SuccessiveHalving and Hyperband pruners behind raysweep's Scheduler contract.
 
-    .venv/bin/python benchmarks/_optuna_pruners.py     # self-check against Optuna's own loop
+    .venv/bin/python -m benchmarks.multi_fidelity._optuna_pruners   # self-check against Optuna
 
 The simulator (`raysweep.scheduling.simulate`) drives any `Scheduler`; this adapter lets it drive
 an Optuna study instead, so that ours and Optuna's pruners run on the same curves, proposals and
@@ -24,6 +24,7 @@ import numbers
 from dataclasses import dataclass
 from typing import Any
 
+from benchmarks._shared.optuna_logging import quiet_optuna
 from raysweep.scheduling import Action, Decision, Scheduler, SchedulerState
 from raysweep.scheduling._base import check_report
 
@@ -110,7 +111,7 @@ def new_study(config: OptunaPruner, *, maximize: bool) -> Any:
     """An in-memory Optuna study with `config`'s pruner (the sampler proposes nothing here)."""
     import optuna
 
-    optuna.logging.set_verbosity(optuna.logging.ERROR)
+    quiet_optuna()
     return optuna.create_study(
         storage=optuna.storages.InMemoryStorage(),
         sampler=optuna.samplers.RandomSampler(seed=0),

@@ -1,6 +1,6 @@
 """Multi-fidelity benchmark problems for the scheduler simulator: one interface, three problems.
 
-    .venv/bin/python benchmarks/_mf_problems.py      # self-check: prints facts about each problem
+    .venv/bin/python -m benchmarks.multi_fidelity._problems   # self-check: facts about each problem
 
 A problem gives each configuration a learning curve of `max_steps` steps (a value and the seconds
 each step took) and a full-budget value used for regret. All three have 27 steps:
@@ -10,7 +10,7 @@ each step took) and a full-budget value used for regret. All three have 27 steps
   each epoch, maximised. A run sees one seed's curves (pick the index from the run's seed, e.g.
   `run_seed % LC_DIGITS_SEEDS`); the full value is the mean final accuracy over all seeds.
 - `hartmann6_mf()` and `branin_mf()`: the published multi-fidelity versions of Hartmann-6 and
-  Branin with fidelity z = step / 27, minimised (formulas and references in `_mf_functions.py`).
+  Branin with fidelity z = step / 27, minimised (formulas and references in `_functions.py`).
 
 `best_full_value` is the optimum of the full value; `top5_threshold` is the full value a
 configuration needs to be in the top 5%: for LC-Digits the 95th percentile of the table's
@@ -28,7 +28,9 @@ from pathlib import Path
 from typing import Any, TypeAlias
 
 import numpy as np
-from _mf_functions import (
+from scipy.optimize import minimize
+
+from benchmarks.multi_fidelity._functions import (
     BRANIN_ARGMIN,
     HARTMANN6_ARGMIN,
     PointConfig,
@@ -36,9 +38,12 @@ from _mf_functions import (
     branin_mf_value,
     hartmann6_mf_value,
 )
-from _mf_table import DEFAULT_TABLE, LearningCurves, TableConfig, load_curves
-from scipy.optimize import minimize
-
+from benchmarks.multi_fidelity._lc_digits_table import (
+    DEFAULT_TABLE,
+    LearningCurves,
+    TableConfig,
+    load_curves,
+)
 from raysweep.samplers import Distribution, FloatDistribution
 
 Config: TypeAlias = TableConfig | PointConfig

@@ -8,7 +8,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from _mf_stats import Cell, median_curve
+
+from benchmarks.multi_fidelity._sim_stats import Cell, median_curve
 
 # Regret 0 (the best configuration found) cannot sit on a log axis: draw it at this floor.
 REGRET_FLOOR = 1e-4

@@ -1,9 +1,9 @@
-"""One simulated run of the multi-fidelity benchmark, its summary, and the JSON-lines run cache.
+"""One simulated run of the multi-fidelity benchmark, its cache key and its summary.
 
 A run is (problem, workers, method, seed, epoch budget). Its record holds the summary numbers and
 the incumbent's regret trace; the cache key includes a hash of the method's configuration, of the
 problem's definition (for LC-Digits, of the table file's bytes) and of `SUMMARY_VERSION`, so a
-changed method, table or summary reruns, and a finished run is never run twice.
+changed method, table or summary reruns; `benchmarks._shared.run_cache` runs what its cache lacks.
 """
 
 from __future__ import annotations
@@ -11,17 +11,20 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
-import math
 import time
 from collections.abc import Callable
-from pathlib import Path
+from dataclasses import dataclass
 from typing import Any
 
-import _results_md
-from _mf_methods import METHODS, Method, proposer
-from _mf_problems import LC_DIGITS_SEEDS, MFProblem, branin_mf, hartmann6_mf, lc_digits
-from _mf_table import DEFAULT_TABLE
-
+from benchmarks.multi_fidelity._lc_digits_table import DEFAULT_TABLE
+from benchmarks.multi_fidelity._methods import METHODS, proposer
+from benchmarks.multi_fidelity._problems import (
+    LC_DIGITS_SEEDS,
+    MFProblem,
+    branin_mf,
+    hartmann6_mf,
+    lc_digits,
+)
 from raysweep.scheduling import Simulation, simulate
 
 # Bump when what a record holds, or how it is computed, changes.
@@ -46,14 +49,36 @@ def problem_version(name: str) -> str:
     return f"{problem.name}:{problem.best_full_value!r}:{problem.top5_threshold!r}"
 
 
-def run_key(problem: str, workers: int, method: Method, seed: int, budget: int) -> str:
-    """The cache key of one run."""
-    text = json.dumps(
-        {"method": method.config(), "problem": problem_version(problem), "v": SUMMARY_VERSION},
-        sort_keys=True,
-    )
-    digest = hashlib.sha256(text.encode()).hexdigest()[:12]
-    return f"{method.name}|{problem}|workers={workers}|seed={seed}|budget={budget}|{digest}"
+@dataclass(frozen=True)
+class SimRun:
+    """One run: `method` (a `METHODS` name) on `problem` with `workers` simulated workers."""
+
+    problem: str
+    workers: int
+    method: str
+    seed: int
+    budget: int
+
+    @property
+    def key(self) -> str:
+        """The cache key of the run."""
+        text = json.dumps(
+            {
+                "method": METHODS[self.method].config(),
+                "problem": problem_version(self.problem),
+                "v": SUMMARY_VERSION,
+            },
+            sort_keys=True,
+        )
+        digest = hashlib.sha256(text.encode()).hexdigest()[:12]
+        return (
+            f"{self.method}|{self.problem}|workers={self.workers}|seed={self.seed}"
+            f"|budget={self.budget}|{digest}"
+        )
+
+    @property
+    def label(self) -> str:
+        return f"{self.method} {self.problem} workers={self.workers} seed={self.seed}"
 
 
 def regret(problem: MFProblem, full_value: float) -> float:
@@ -64,7 +89,7 @@ def regret(problem: MFProblem, full_value: float) -> float:
 
 
 def summarize(problem: MFProblem, sim: Simulation, budget: int) -> dict[str, Any]:
-    """The numbers a run is judged by (see multi_fidelity.py's docstring)."""
+    """The numbers a run is judged by (see simulated.py's docstring)."""
     target_epochs: int | None = None
     target_time: float | None = None
     sign = 1.0 if problem.maximize else -1.0
@@ -94,65 +119,27 @@ def summarize(problem: MFProblem, sim: Simulation, budget: int) -> dict[str, Any
     }
 
 
-def run_one(
-    problem_name: str, workers: int, method: Method, seed: int, budget: int
-) -> dict[str, Any]:
+def run_one(run: SimRun) -> dict[str, Any]:
     """Simulate one run and return its cache record."""
     started = time.perf_counter()
-    problem = PROBLEMS[problem_name](seed)
+    method = METHODS[run.method]
+    problem = PROBLEMS[run.problem](run.seed)
     sim = simulate(
         method.scheduler,
         curve=problem.curve,
-        propose=proposer(method, problem, seed),
-        n_workers=workers,
+        propose=proposer(method, problem, run.seed),
+        n_workers=run.workers,
         max_steps=problem.max_steps,
         maximize=problem.maximize,
-        max_epochs=budget,
+        max_epochs=run.budget,
         checkpoints=method.checkpoints,
     )
     return {
-        "key": run_key(problem_name, workers, method, seed, budget),
-        "method": method.name,
-        "problem": problem_name,
-        "workers": workers,
-        "seed": seed,
-        "result": summarize(problem, sim, budget),
+        "key": run.key,
+        "method": run.method,
+        "problem": run.problem,
+        "workers": run.workers,
+        "seed": run.seed,
+        "result": summarize(problem, sim, run.budget),
         "wall_s": round(time.perf_counter() - started, 3),
     }
-
-
-def run_all(
-    plan: list[tuple[str, int, str, int]], budget: int, cache: Path, *, every_s: float = 15.0
-) -> list[dict[str, Any]]:
-    """Run every (problem, workers, method, seed) of `plan` missing from `cache`, one at a time,
-    appending each record; return the records of the whole plan, in plan order."""
-    done = _results_md.load_runs(cache)
-    keys = [run_key(p, w, METHODS[m], s, budget) for p, w, m, s in plan]
-    todo = [(item, key) for item, key in zip(plan, keys, strict=True) if key not in done]
-    print(
-        f"{len(plan)} runs: {len(plan) - len(todo)} cached in {cache.name}, {len(todo)} to run",
-        flush=True,
-    )
-    cache.parent.mkdir(parents=True, exist_ok=True)
-    started = last = time.perf_counter()
-    with cache.open("a", encoding="utf-8") as handle:
-        for count, ((problem, workers, method, seed), _) in enumerate(todo, 1):
-            record = run_one(problem, workers, METHODS[method], seed, budget)
-            handle.write(json.dumps(record, sort_keys=True) + "\n")
-            handle.flush()
-            done[record["key"]] = record
-            now = time.perf_counter()
-            if now - last >= every_s or count == len(todo):
-                last = now
-                eta = (now - started) / count * (len(todo) - count)
-                print(
-                    f"  {count}/{len(todo)} runs, {(now - started) / 60:.1f} min, ETA "
-                    f"{eta / 60:.1f} min; last: {method} {problem} workers={workers} seed={seed} "
-                    f"({record['wall_s']:.2f} s)",
-                    flush=True,
-                )
-    return [done[key] for key in keys]
-
-
-def is_finite(value: float | None) -> bool:
-    return value is not None and math.isfinite(value)

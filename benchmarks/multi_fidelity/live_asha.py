@@ -1,39 +1,34 @@
 """Live multi-fidelity benchmark on Ray: raysweep's ASHA (promote, stop) against Ray Tune's ASHA.
 
-    .venv/bin/python benchmarks/live_asha.py --seeds 10 --trials 81  # RESULTS.md (~12 min)
-    .venv/bin/python benchmarks/live_asha.py --quick                 # smoke run: 1 seed, 27 trials
+    .venv/bin/python -m benchmarks.multi_fidelity.live_asha --seeds 10 --trials 81  # (~12 min)
+    .venv/bin/python -m benchmarks.multi_fidelity.live_asha --quick     # smoke: 1 seed, 27 trials
 
-A time-compressed replay of LC-Digits (`_mf_problems.lc_digits`): a trial's objective sleeps for
+A time-compressed replay of LC-Digits (`_problems.lc_digits`): a trial's objective sleeps for
 each epoch a fixed multiple of the CPU seconds the table measured for it and reports the table's
 validation accuracy. Every system gets the same trials in the same order per seed (see
 `_live_metrics`) and runs 2 at a time with one CPU each, on one local Ray session of 2 CPUs.
-Finished runs go one JSON line each to `benchmarks/results/live_asha.jsonl` and a rerun reuses
-them; the section between `<!-- multi-fidelity-live:start -->` and `<!-- multi-fidelity-live:end
--->` of `benchmarks/RESULTS.md` is replaced (not by `--quick`, which caches nothing).
+Finished runs go one JSON line each to `benchmarks/multi_fidelity/results/live_asha.jsonl` and a
+rerun reuses them; the section between `<!-- multi-fidelity-live:start -->` and
+`<!-- multi-fidelity-live:end -->` of `benchmarks/RESULTS.md` is replaced (not by `--quick`,
+which caches nothing).
 """
 
 from __future__ import annotations
 
-import os
-
-os.environ["RAY_AUTH_MODE"] = "disabled"
-os.environ["RAY_USAGE_STATS_ENABLED"] = "0"
-
 import argparse
-import json
-import shutil
+import contextlib
 import sys
-import tempfile
 import time
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
-import ray
-from _live_metrics import MEDIAN_EPOCH_S, scale, summarize, workload
-from _live_reading import reading
-from _live_report import SECTION, section
-from _live_systems import SYSTEMS, run_system
-from _results_md import RESULTS, load_runs, machine, utc_now, wrap, write_section
+from benchmarks._shared.local_ray import local_ray, scratch
+from benchmarks._shared.results_md import RESULTS, machine, utc_now, wrap, write_section
+from benchmarks._shared.run_cache import append_run, load_runs
+from benchmarks.multi_fidelity._live_metrics import MEDIAN_EPOCH_S, scale, summarize, workload
+from benchmarks.multi_fidelity._live_reading import reading
+from benchmarks.multi_fidelity._live_report import SECTION, section
+from benchmarks.multi_fidelity._live_systems import SYSTEMS, run_system
 
 HERE = Path(__file__).resolve().parent
 CACHE = HERE / "results" / "live_asha.jsonl"
@@ -47,7 +42,8 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--trials", type=int, default=81, help="trials per run (N)")
     parser.add_argument("--systems", nargs="+", default=list(SYSTEMS), choices=SYSTEMS)
     parser.add_argument("--quick", action="store_true", help="1 seed, 27 trials, no cache/RESULTS")
-    parser.add_argument("--out", type=Path, default=RESULTS)
+    parser.add_argument("--cache", type=Path, default=CACHE, help="the JSON-lines run cache")
+    parser.add_argument("--out", type=Path, default=RESULTS, help="the RESULTS.md")
     parser.add_argument(
         "--note", action="append", default=[], help="a line added to the reading (repeatable)"
     )
@@ -84,8 +80,12 @@ def _run_missing(
     if not plan:
         return 0.0
     started = time.perf_counter()
-    ray.init(num_cpus=2, include_dashboard=False, object_store_memory=200 * 2**20)
-    try:
+    with contextlib.ExitStack() as stack:
+        stack.enter_context(local_ray(work, object_store_memory=200 * 2**20))
+        handle: IO[str] | None = None  # --quick caches nothing
+        if not args.quick:
+            args.cache.parent.mkdir(parents=True, exist_ok=True)
+            handle = stack.enter_context(args.cache.open("a", encoding="utf-8"))
         for count, (seed, system) in enumerate(plan, 1):
             load = workload(seed, args.trials, factor)
             trace = run_system(system, load.curves, work / f"{system}-{seed}", seed)
@@ -101,10 +101,8 @@ def _run_missing(
                 "result": result,
             }
             cache[key] = record
-            if not args.quick:
-                CACHE.parent.mkdir(parents=True, exist_ok=True)
-                with CACHE.open("a", encoding="utf-8") as handle:
-                    handle.write(json.dumps(record, sort_keys=True) + "\n")
+            if handle is not None:
+                append_run(handle, record)
             elapsed = time.perf_counter() - started
             print(
                 f"[{count}/{len(plan)} {elapsed / 60:.1f} min] seed {seed} {system}: "
@@ -114,8 +112,6 @@ def _run_missing(
                 file=sys.stderr,
                 flush=True,
             )
-    finally:
-        ray.shutdown()
     return time.perf_counter() - started
 
 
@@ -123,14 +119,9 @@ def main(argv: list[str] | None = None) -> None:
     args = _parse(argv)
     factor = scale()
     date, machine_text = utc_now(), machine("ray")
-    cache = {} if args.quick else load_runs(CACHE)
-    work = Path(tempfile.mkdtemp(prefix="rslive-"))
-    # A Ray temp dir of our own: the default one is shared with anything else on the machine.
-    os.environ["RAY_TMPDIR"] = str(work)
-    try:
+    cache = {} if args.quick else load_runs(args.cache)
+    with scratch("rslive-") as work:
         spent = _run_missing(args, factor, cache, work)
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
     records = [
         cache[k]
         for seed in range(args.seeds)

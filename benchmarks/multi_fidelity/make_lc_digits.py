@@ -1,7 +1,7 @@
 """Generate LC-Digits: a table of real MLP learning curves on scikit-learn's digits data set.
 
     OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 nice -n 10 \\
-        .venv/bin/python benchmarks/make_lc_digits.py --configs 512 --processes 2
+        .venv/bin/python -m benchmarks.multi_fidelity.make_lc_digits --configs 512 --processes 2
 
 Each configuration is an `MLPClassifier(solver="sgd", nesterovs_momentum=True)` trained with
 `partial_fit`, one call per epoch (sklearn walks it in minibatches of `batch_size`), for
@@ -55,12 +55,13 @@ from sklearn.neural_network import MLPClassifier
 from sklearn.preprocessing import StandardScaler
 from threadpoolctl import threadpool_limits
 
+from benchmarks.multi_fidelity._lc_digits_table import DEFAULT_TABLE
+
 EPOCHS = 27
 SEEDS = 3
 SOBOL_SEED = 20240601
 SPLIT_SEED = 0
 VALIDATION_FRACTION = 0.3
-DEFAULT_OUT = Path(__file__).resolve().parent / "data" / "lc_digits.arrow"
 
 # name -> (kind, low, high, log). Order = the Sobol dimension order.
 SPACE: dict[str, tuple[str, float, float, bool]] = {
@@ -210,7 +211,7 @@ def _table(configs: list[dict[str, Any]], curves: dict[int, list[Curve]]) -> pa.
 
 def _metadata(count: int) -> dict[str, str]:
     return {
-        "generator": "benchmarks/make_lc_digits.py",
+        "generator": "benchmarks/multi_fidelity/make_lc_digits.py",
         "sklearn_version": sklearn.__version__,
         "numpy_version": np.__version__,
         "dataset": "sklearn.datasets.load_digits() (1797 samples, 64 features, 10 classes)",
@@ -239,7 +240,7 @@ def main(argv: list[str] | None = None) -> None:
         description=__doc__, formatter_class=argparse.RawTextHelpFormatter
     )
     parser.add_argument("--configs", type=int, default=512, help="a power of two (default 512)")
-    parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="the Arrow file to write")
+    parser.add_argument("--out", type=Path, default=DEFAULT_TABLE, help="the Arrow file to write")
     parser.add_argument("--processes", type=int, default=1, help="worker processes (default 1)")
     args = parser.parse_args(argv)
     if args.processes < 1:

@@ -1,34 +1,35 @@
 """Simulated multi-fidelity benchmark: raysweep's ASHA / Hyperband against Optuna's pruners.
 
-    .venv/bin/python benchmarks/multi_fidelity.py --problems lc_digits,hartmann6,branin \\
+    .venv/bin/python -m benchmarks.multi_fidelity.simulated --problems lc_digits,hartmann6,branin \\
         --workers 1,2,4,16 --seeds 20
-    .venv/bin/python benchmarks/multi_fidelity.py --quick     # smoke run, prints only
+    .venv/bin/python -m benchmarks.multi_fidelity.simulated --quick     # smoke run, prints only
 
 Every method runs in `raysweep.scheduling.simulate` (a discrete-event simulator of N workers;
-pure, no Ray) on the same learning curves (`_mf_problems.py`) for the same epoch budget, with
+pure, no Ray) on the same learning curves (`_problems.py`) for the same epoch budget, with
 min_resource 1, max_resource 27 and η = 3. Optuna's pruners run through `_optuna_pruners.py`.
 Per run: epochs and simulated seconds until the first completed trial (27 steps) whose
 full-budget value is in the problem's top 5%, and the regret of the incumbent (the best
 completed trial by observed final value, judged by its true full value) at the end of the
-budget. Runs go one JSON line each to `benchmarks/results/multi_fidelity_runs.jsonl` (a rerun
-reuses them), the figure to `benchmarks/multi_fidelity.png`, and the text to the section
-`multi-fidelity-sim` of `benchmarks/RESULTS.md`.
+budget. Runs go one JSON line each to `benchmarks/multi_fidelity/results/multi_fidelity_runs.jsonl`
+(a rerun reuses them), the figure to `benchmarks/multi_fidelity/multi_fidelity.png`, and the text
+to the section `multi-fidelity-sim` of `benchmarks/RESULTS.md`.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import tempfile
 import time
 from pathlib import Path
 
-import _mf_report as report
-import _results_md
-from _mf_methods import MAX_RESOURCE, METHODS
-from _mf_plot import REGRET_FLOOR, plot
-from _mf_run import PROBLEMS, run_all
-from _mf_stats import by_cell
-from _mf_table import DEFAULT_TABLE
+from benchmarks._shared import results_md, run_cache
+from benchmarks.multi_fidelity import _sim_report as report
+from benchmarks.multi_fidelity._lc_digits_table import DEFAULT_TABLE
+from benchmarks.multi_fidelity._methods import MAX_RESOURCE, METHODS
+from benchmarks.multi_fidelity._sim_plot import REGRET_FLOOR, plot
+from benchmarks.multi_fidelity._sim_run import PROBLEMS, SimRun, run_one
+from benchmarks.multi_fidelity._sim_stats import by_cell
 
 HERE = Path(__file__).resolve().parent
 SECTION = "multi-fidelity-sim"
@@ -83,7 +84,7 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     )
     found.add_argument("--quick", action="store_true", help="smoke run: small, prints only")
     found.add_argument("--cache", type=Path, default=CACHE, help="the JSON-lines run cache")
-    found.add_argument("--out", type=Path, default=_results_md.RESULTS, help="the RESULTS.md")
+    found.add_argument("--out", type=Path, default=results_md.RESULTS, help="the RESULTS.md")
     found.add_argument("--plot", type=Path, default=PLOT, help="the figure's path")
     found.add_argument("--print-only", action="store_true", help="leave --out and --plot alone")
     args = found.parse_args(argv)
@@ -94,7 +95,9 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     if args.seeds < 2 or args.budget < MAX_RESOURCE:
         found.error(f"--seeds must be >= 2 and --budget >= {MAX_RESOURCE}")
     if "lc_digits" in args.problems and not DEFAULT_TABLE.exists():
-        found.error(f"{DEFAULT_TABLE} is missing: run benchmarks/make_lc_digits.py first")
+        found.error(
+            f"{DEFAULT_TABLE} is missing: run `python -m benchmarks.multi_fidelity.make_lc_digits`"
+        )
     return args
 
 
@@ -109,9 +112,9 @@ def _setup(args: argparse.Namespace) -> str:
         "and sampler compute time is not added). Random proposals are the same sequence per "
         "seed for every method (on LC-Digits no table row repeats in a run; a run with seed s "
         "sees the curves of the table's seed s mod 3, each epoch lasting its measured CPU "
-        "time). Optuna's pruners run through `benchmarks/_optuna_pruners.py`: an in-memory "
-        "Optuna study, `trial.report` at every step and `should_prune()` after it, the trial "
-        "told COMPLETE at step 27; its self-check shows it prunes exactly what Optuna's own "
+        "time). Optuna's pruners run through `benchmarks/multi_fidelity/_optuna_pruners.py`: an "
+        "in-memory Optuna study, `trial.report` at every step and `should_prune()` after it, the "
+        "trial told COMPLETE at step 27; its self-check shows it prunes exactly what Optuna's own "
         "`study.optimize` loop prunes "
         "with one worker.\n\nMethods:\n\n"
         f"{legend}\n"
@@ -124,29 +127,36 @@ def _setup(args: argparse.Namespace) -> str:
         "completed trial by its observed final value) judged by its true full-budget value, "
         "|best − value|, at the end of the budget (∞ when nothing completed). × columns: "
         "ratio of the medians (– when either is past the budget).\n\n"
-        f"![median regret against epochs and time]({args.plot.name})\n\n"
+        f"![median regret against epochs and time]({_link(args.plot, args.out)})\n\n"
         f"The figure: median over seeds of the incumbent's regret (regret 0 drawn at "
         f"{REGRET_FLOOR:g}) against epochs at 1 and 4 workers, and against simulated seconds at "
         "4 workers (each curve cut at its method's median end time).\n"
     )
 
 
+def _link(path: Path, results: Path) -> str:
+    """`path` as a link from the markdown file `results`."""
+    return Path(os.path.relpath(path.resolve(), results.resolve().parent)).as_posix()
+
+
 def main(argv: list[str] | None = None) -> None:
     args = parse(argv)
     started = time.perf_counter()
-    date, machine = _results_md.utc_now(), _results_md.machine("optuna", "numpy", "scipy")
+    date, machine = results_md.utc_now(), results_md.machine("optuna", "numpy", "scipy")
     plan = [
-        (p, w, m, s)
+        SimRun(p, w, m, s, args.budget)
         for p in args.problems
         for w in args.workers
         for s in range(1, args.seeds + 1)
         for m in args.methods
     ]
-    records = run_all(plan, args.budget, args.cache)
+    records = list(run_cache.run_missing(plan, args.cache, run_one, every_s=15.0).values())
+    if len(records) < len(plan):
+        raise SystemExit(f"{len(plan) - len(records)} of {len(plan)} runs failed (see above)")
     cells = by_cell(records)
-    header = _results_md.header(
+    header = results_md.header(
         "Multi-fidelity scheduling, simulated: ours vs Optuna's SuccessiveHalving / Hyperband",
-        cmd=_results_md.command(),
+        cmd=results_md.command(),
         date=date,
         machine_text=machine,
         total_s=time.perf_counter() - started,
@@ -157,21 +167,21 @@ def main(argv: list[str] | None = None) -> None:
         + "\n"
         for p in args.problems
     )
-    goals = "".join(f"- {line}\n" for line in report.goal_lines(cells, args.problems, args.workers))
+    goals = results_md.bullets(report.goal_lines(cells, args.problems, args.workers))
     why = report.reading_lines(cells, args.problems, args.workers, MAX_RESOURCE, args.budget)
-    reading = "".join(f"- {line}\n" for line in why)
+    reading = results_md.bullets(why)
     compute = sum(r["wall_s"] for r in records) / 60
     header = (
         header.rstrip("\n")
         + f"  \nCompute: {len(records)} runs, {compute:.1f} min in total (sum of per-run times)\n"
     )
     body = f"{header}\n{_setup(args)}\n{tables}### Goals\n\n{goals}\n### Reading\n\n{reading}"
-    text = _results_md.wrap(SECTION, body)
+    text = results_md.wrap(SECTION, body)
     print(text)
     if args.print_only:
         return
     plot(cells, args.problems, args.workers, args.methods, args.budget, args.plot)
-    _results_md.write_section(args.out, SECTION, text)
+    results_md.write_section(args.out, SECTION, text)
     print(f"wrote {args.plot} and section {SECTION!r} of {args.out}")
 
 

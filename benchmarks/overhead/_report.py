@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from pathlib import Path
+from dataclasses import dataclass
 
-import _results_md
 import numpy as np
-from _overhead_systems import CONCURRENCY, Measured
 
-START, END = _results_md.markers("overhead")
+from benchmarks._shared import results_md
+from benchmarks.overhead._systems import CONCURRENCY, Measured
+
+SECTION = "overhead"
+START, END = results_md.markers(SECTION)
 THROUGHPUT_GOAL = 10.0  # raysweep trials/s ÷ Tune trials/s
 LATENCY_GOAL = 1.5  # decision p50 ÷ bare actor round trip p50
 
@@ -47,18 +49,29 @@ def _by(results: Sequence[Measured], system: str, reports: int) -> Measured | No
     return next((m for m in results if m.system == system and m.reports == reports), None)
 
 
-def _systems(
-    results: Sequence[Measured], reports: int
-) -> tuple[Measured, Measured, Measured | None, Measured | None] | None:
-    """raysweep (with the probe), its throughput run, Ray Tune and Optuna at `reports`.
+@dataclass(frozen=True)
+class _Row:
+    """One R's runs: raysweep (with the probe), its throughput run, Ray Tune and Optuna.
 
     The throughput run is the one without the probe's pings, which the peers do not pay.
     """
-    ours = _by(results, "raysweep", reports)
-    if ours is None:
-        return None
-    fast = _by(results, NO_PROBE, reports) or ours
-    return ours, fast, _by(results, "Ray Tune", reports), _by(results, "Optuna", reports)
+
+    reports: int
+    ours: Measured
+    fast: Measured
+    tune: Measured | None
+    optuna: Measured | None
+
+
+def _rows(results: Sequence[Measured], reports: Sequence[int]) -> list[_Row]:
+    """One row per R at which raysweep ran."""
+    rows = []
+    for r in reports:
+        ours = _by(results, "raysweep", r)
+        if ours is not None:
+            fast = _by(results, NO_PROBE, r) or ours
+            rows.append(_Row(r, ours, fast, _by(results, "Ray Tune", r), _by(results, "Optuna", r)))
+    return rows
 
 
 def table(results: Sequence[Measured]) -> str:
@@ -96,18 +109,17 @@ def ratios(results: Sequence[Measured], reports: Sequence[int]) -> str:
         f"| decision p50 ÷ round trip p50 (goal ≤ {LATENCY_GOAL:g}×) |\n"
         "|---:|---:|---:|---:|\n"
     )
-    rows = []
-    for r in reports:
-        found = _systems(results, r)
-        if found is None:
-            continue
-        ours, fast, tune, optuna = found
-        rows.append(
-            f"| {r} | {_times(_ratio(fast.trials_per_s, tune and tune.trials_per_s))} "
-            f"| {_times(_ratio(fast.trials_per_s, optuna and optuna.trials_per_s))} "
-            f"| {_times(latency_ratio(ours))} |"
-        )
+    rows = [
+        f"| {row.reports} | {_times(_throughput_ratio(row.fast, row.tune))} "
+        f"| {_times(_throughput_ratio(row.fast, row.optuna))} "
+        f"| {_times(latency_ratio(row.ours))} |"
+        for row in _rows(results, reports)
+    ]
     return head + "\n".join(rows) + "\n"
+
+
+def _throughput_ratio(ours: Measured, peer: Measured | None) -> float | None:
+    return _ratio(ours.trials_per_s, peer and peer.trials_per_s)
 
 
 def latency_ratio(m: Measured) -> float | None:
@@ -154,20 +166,17 @@ def _breakdown(m: Measured) -> str:
 
 def reading(results: Sequence[Measured], reports: Sequence[int]) -> str:
     lines = []
-    for r in reports:
-        found = _systems(results, r)
-        if found is None:
-            continue
-        ours, fast, tune, optuna = found
+    for row in _rows(results, reports):
+        r, ours, fast = row.reports, row.ours, row.fast
         parts = [
             f"With {r} report(s) per trial raysweep ran {fast.trials_per_s:.1f} trials/s "
             f"({ours.trials_per_s:.1f} with the latency probe)"
         ]
-        vs_tune = _ratio(fast.trials_per_s, tune and tune.trials_per_s)
+        vs_tune = _throughput_ratio(fast, row.tune)
         if vs_tune is not None:
             met = "meets" if vs_tune >= THROUGHPUT_GOAL else "misses"
             parts.append(f"{vs_tune:.1f}× Ray Tune ({met} the ≥ {THROUGHPUT_GOAL:g}× goal)")
-        vs_optuna = _ratio(fast.trials_per_s, optuna and optuna.trials_per_s)
+        vs_optuna = _throughput_ratio(fast, row.optuna)
         if vs_optuna is not None:
             parts.append(f"{vs_optuna:.2f}× Optuna in-process")
         sentence = ", ".join(parts) + "."
@@ -203,7 +212,7 @@ def section(
     load_after: str,
     notes: Sequence[str],
 ) -> str:
-    extra = "".join(f"- {n}\n" for n in notes)
+    extra = results_md.bullets(notes)
     return (
         f"{START}\n## Overhead: no-op trials\n\n"
         f"Command: `{command}`  \nDate: {date}; total run time {total_s / 60:.1f} min  \n"
@@ -214,8 +223,3 @@ def section(
         f"{table(results)}\n{ratios(results, reports)}\n{FOOTNOTES}\n"
         f"### Reading\n\n{reading(results, reports)}{extra}\n{END}\n"
     )
-
-
-def write_section(path: Path, text: str) -> None:
-    """Replace this benchmark's section of `path` (between its markers), or append it."""
-    _results_md.write_section(path, "overhead", text)

@@ -1,20 +1,27 @@
 """Run the no-op study on each system and measure it: raysweep, Ray Tune, Optuna.
 
-Ray Tune and Optuna are benchmark-only dependencies, imported here and nowhere in raysweep.
+Ray Tune and Optuna are benchmark-only dependencies: only benchmarks/ imports them.
 """
 
 from __future__ import annotations
 
 import functools
-import logging
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import ray
-from _overhead_trials import Probe, flat, raysweep_objective, read_samples, tune_trainable
 
+from benchmarks._shared.optuna_logging import quiet_optuna
+from benchmarks._shared.ray_tune_peer import tune_asha_config
+from benchmarks.overhead._trials import (
+    Probe,
+    flat,
+    raysweep_objective,
+    read_samples,
+    tune_trainable,
+)
 from raysweep.orchestrator import create_study
 from raysweep.samplers import RandomSampler, TrialState
 from raysweep.scheduling import ASHA
@@ -112,7 +119,6 @@ def _drift(per_process: list[list[float]]) -> tuple[float, float] | None:
 
 def run_tune(trials: int, reports: int, work: Path) -> Measured:
     from ray import tune
-    from ray.tune.schedulers import ASHAScheduler
 
     samples = work / "samples"
     samples.mkdir(parents=True)
@@ -124,18 +130,8 @@ def run_tune(trials: int, reports: int, work: Path) -> Measured:
             "rungs": list(RUNGS),
             "out_dir": str(samples),
         },
-        tune_config=tune.TuneConfig(
-            num_samples=trials,
-            scheduler=ASHAScheduler(
-                time_attr="training_iteration",
-                metric="v",
-                mode="max",
-                max_t=MAX_RESOURCE,
-                grace_period=MIN_RESOURCE,
-                reduction_factor=REDUCTION_FACTOR,
-            ),
-            reuse_actors=True,
-            max_concurrent_trials=CONCURRENCY,
+        tune_config=tune_asha_config(
+            ASHA_CONFIG, metric="v", concurrency=CONCURRENCY, num_samples=trials
         ),
         run_config=tune.RunConfig(
             name=f"overhead-r{reports}", storage_path=str(work / "tune"), verbose=0
@@ -168,7 +164,7 @@ def run_optuna(trials: int, reports: int, work: Path) -> Measured:
     import optuna
     from optuna.storages.journal import JournalFileBackend
 
-    optuna.logging.set_verbosity(logging.WARNING)
+    quiet_optuna()
     work.mkdir(parents=True)
     storage = optuna.storages.JournalStorage(JournalFileBackend(str(work / "journal.log")))
     study = optuna.create_study(

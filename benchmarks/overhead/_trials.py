@@ -1,7 +1,8 @@
 """The no-op objectives of the overhead benchmark, and how they ship their timings home.
 
-This module is imported inside Ray workers (raysweep runners, Tune trainables): Ray puts the
-driver script's folder, `benchmarks/`, on the workers' path. Each objective times the calls at
+This module is imported inside Ray workers (raysweep runners, Tune trainables) by its full name:
+Ray puts the driver's working directory, the repository root from which `python -m` runs the
+benchmark, on the workers' path. Each objective times the calls at
 rung steps with `time.perf_counter()` and keeps the samples in a module-level list, one per
 process; the list is appended to a file per process (`<out_dir>/<system>-<pid>.txt`) outside the
 timed calls, once per trial, which costs microseconds against milliseconds of round trips.

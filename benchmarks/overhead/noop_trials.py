@@ -1,7 +1,7 @@
 """Overhead benchmark: how fast raysweep runs no-op trials, against Ray Tune and Optuna.
 
-    .venv/bin/python benchmarks/overhead.py                 # the full run (2,000 trials)
-    .venv/bin/python benchmarks/overhead.py --trials 100    # a quick one while developing
+    .venv/bin/python -m benchmarks.overhead.noop_trials               # the full run (2,000 trials)
+    .venv/bin/python -m benchmarks.overhead.noop_trials --trials 100  # a quick one, developing
 
 One Ray session (2 CPUs) runs the systems one after another on the same machine: raysweep (with
 a bare Ray actor round trip timed inside its objective, under the same load), Ray Tune, and
@@ -11,30 +11,17 @@ Optuna in-process with a journal file. It prints a markdown table and replaces i
 
 from __future__ import annotations
 
-import os
-
-os.environ["RAY_AUTH_MODE"] = "disabled"
-os.environ["RAY_USAGE_STATS_ENABLED"] = "0"
-
 import argparse
-import contextlib
-import datetime
-import platform
-import shlex
-import shutil
+import os
 import sys
-import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
 
-import optuna
-import ray
-from _overhead_report import NO_PROBE, section, write_section
-from _overhead_systems import Measured, run_optuna, run_raysweep, run_tune, start_probe
-from _results_md import cpu_model, git_commit
-
-HERE = Path(__file__).resolve().parent
+from benchmarks._shared import results_md
+from benchmarks._shared.local_ray import local_ray, scratch
+from benchmarks.overhead._report import NO_PROBE, SECTION, section
+from benchmarks.overhead._systems import Measured, run_optuna, run_raysweep, run_tune, start_probe
 
 
 def _parse(argv: list[str] | None) -> argparse.Namespace:
@@ -51,7 +38,7 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--skip-tune", action="store_true")
     parser.add_argument("--skip-optuna", action="store_true")
-    parser.add_argument("--out", type=Path, default=HERE / "RESULTS.md")
+    parser.add_argument("--out", type=Path, default=results_md.RESULTS, help="the RESULTS.md")
     parser.add_argument(
         "--note", action="append", default=[], help="a line added to the reading (repeatable)"
     )
@@ -61,28 +48,8 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     return args
 
 
-def _command() -> str:
-    python = Path(sys.executable)
-    with contextlib.suppress(ValueError):
-        python = python.relative_to(Path.cwd())
-    return shlex.join([str(python), *sys.argv])
-
-
-def _load() -> str:
-    return " / ".join(f"{x:.2f}" for x in os.getloadavg())
-
-
-def _machine() -> str:
-    return (
-        f"{len(os.sched_getaffinity(0))} CPUs (`nproc`), {cpu_model()}, Python "
-        f"{platform.python_version()}, Ray {ray.__version__}, Optuna {optuna.__version__}, "
-        f"raysweep at {git_commit()}"
-    )
-
-
 def _run_all(args: argparse.Namespace, work: Path) -> list[Measured]:
-    ray.init(num_cpus=2, include_dashboard=False, object_store_memory=100 * 2**20)
-    try:
+    with local_ray(work, object_store_memory=100 * 2**20):
         probe = start_probe()
         results: list[Measured] = []
         for reports in args.reports:
@@ -108,26 +75,18 @@ def _run_all(args: argparse.Namespace, work: Path) -> list[Measured]:
                 )
                 results.append(measured)
         return results
-    finally:
-        ray.shutdown()
 
 
 def main(argv: list[str] | None = None) -> None:
     args = _parse(argv)
     started = time.perf_counter()
-    date = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    date = results_md.utc_now()
     load_before = os.getloadavg()[0]
-    machine = f"{_machine()}; load average (1/5/15 min) before the run {_load()}"
-    work = Path(tempfile.mkdtemp(prefix="rsbench-"))
-    # A Ray temp dir of our own: the default one is shared with anything else on the machine.
-    (work / "ray").mkdir()
-    os.environ["RAY_TMPDIR"] = str(work)
-    try:
+    machine = results_md.machine("ray", "optuna")
+    with scratch("rsbench-") as work:
         results = _run_all(args, work)
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
     after = os.getloadavg()[0]
-    load_after = f"{_load()} (this run itself keeps about 2 busy)"
+    load_after = f"{results_md.load_average()} (this run itself keeps about 2 busy)"
     notes = list(args.note)
     if load_before > 0.5 or after > 3.0:
         notes.append(
@@ -144,7 +103,7 @@ def main(argv: list[str] | None = None) -> None:
     text = section(
         results,
         args.reports,
-        command=_command(),
+        command=results_md.command(),
         date=date,
         machine=machine,
         total_s=time.perf_counter() - started,
@@ -152,7 +111,7 @@ def main(argv: list[str] | None = None) -> None:
         notes=notes,
     )
     print(text)
-    write_section(args.out, text)
+    results_md.write_section(args.out, SECTION, text)
 
 
 if __name__ == "__main__":

@@ -12,8 +12,9 @@ from collections.abc import Mapping
 from typing import Any
 
 import ioh
-from _drive import Outcome, Problem, Trace
-from _results_md import version
+
+from benchmarks._shared.results_md import version
+from benchmarks.sampler_quality._drive import Outcome, Problem, Trace
 
 # Part of every cached run's key: change it when a definition changes, so old runs are not reused.
 PROBLEM_VERSION = f"bbob via ioh {version('ioh')}, instance = seed, box [-5, 5]"

@@ -9,9 +9,19 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from _results_md import md_table
-from _stats import ALPHA, Comparison, compare, fmt, fmt_p, median, smallest_p, tally
-from _systems import SYSTEMS
+
+from benchmarks._shared.results_md import md_table
+from benchmarks._shared.stats import (
+    ALPHA,
+    Comparison,
+    compare,
+    fmt,
+    fmt_p,
+    median,
+    smallest_p,
+    tally,
+)
+from benchmarks.sampler_quality._systems import SYSTEMS
 
 GOAL_WORSE_SHARE = 0.10  # ours significantly worse than Optuna TPE on at most this share of pairs
 

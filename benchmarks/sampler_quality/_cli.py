@@ -11,11 +11,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import _results_md
-import _runs
-import _systems
-from _stats import ALPHA, smallest_p
-from _systems import SYSTEMS
+from benchmarks._shared import results_md, run_cache
+from benchmarks._shared.stats import ALPHA, smallest_p
+from benchmarks.sampler_quality import _runs, _systems
+from benchmarks.sampler_quality._systems import SYSTEMS
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 
@@ -32,7 +31,7 @@ def parser(doc: str, *, systems: Sequence[str], cache: str, evals: int) -> argpa
     )
     found.add_argument("--workers", type=int, default=2, help="processes (default 2)")
     found.add_argument("--cache", type=Path, default=RESULTS_DIR / cache, help="JSON-lines cache")
-    found.add_argument("--out", type=Path, default=_results_md.RESULTS, help="the RESULTS.md")
+    found.add_argument("--out", type=Path, default=results_md.RESULTS, help="the RESULTS.md")
     found.add_argument(
         "--print-only", action="store_true", help="print the section, leave --out alone"
     )
@@ -65,16 +64,16 @@ def run(
 ) -> Outcome:
     """Plan, run what the cache lacks, and build the section's header."""
     started = time.perf_counter()
-    date = _results_md.utc_now()
-    machine = _results_md.machine(*packages)
+    date = results_md.utc_now()
+    machine = results_md.machine(*packages)
     seeds = list(range(1, args.seeds + 1))
     tasks, missing = _runs.plan(bench, args.systems, problems, seeds, args.evals)
     for system in missing:
         print(f"{system}: not available (raysweep.samplers lacks it), skipped", file=sys.stderr)
-    done = _runs.run_all(tasks, args.cache, workers=args.workers)
-    header = _results_md.header(
+    done = run_cache.run_missing(tasks, args.cache, _runs.execute, workers=args.workers)
+    header = results_md.header(
         title,
-        cmd=_results_md.command(),
+        cmd=results_md.command(),
         date=date,
         machine_text=machine,
         total_s=time.perf_counter() - started,
@@ -105,9 +104,25 @@ def coverage(outcome: Outcome, seeds: int) -> list[str]:
     return lines
 
 
-def finish(name: str, body: str, args: argparse.Namespace) -> None:
-    text = _results_md.wrap(name, body)
-    print(text)
-    if not args.print_only:
-        _results_md.write_section(args.out, name, text)
-        print(f"wrote section {name!r} of {args.out}", file=sys.stderr)
+def finish(
+    name: str,
+    outcome: Outcome,
+    args: argparse.Namespace,
+    *,
+    setup: str,
+    blocks: Sequence[str],
+    reading: Sequence[str],
+    appendix: str = "",
+) -> None:
+    """Print section `name` and write it to --out (unless --print-only), laid out as every
+    quality section is: the header, `setup` (one paragraph on what ran), the systems, `blocks`
+    (tables and their notes, in order), the reading (`reading`, then what `coverage` says and the
+    --note lines) and `appendix` (a long table that would bury the reading)."""
+    lines = [*reading, *coverage(outcome, args.seeds), *args.note]
+    body = (
+        f"{outcome.header}\n{setup}\n\n{outcome.legend}\n"
+        + "\n".join(blocks)
+        + f"\n### Reading\n\n{results_md.bullets(lines)}"
+        + (f"\n{appendix}" if appendix else "")
+    )
+    results_md.publish(name, body, out=args.out, print_only=args.print_only)

@@ -26,7 +26,8 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 import numpy as np
-from _drive import Outcome, Problem, Trace
+
+from benchmarks.sampler_quality._drive import Outcome, Problem, Trace
 
 # Part of every cached run's key: change it when a definition changes, so old runs are not reused.
 PROBLEM_VERSION = "constrained v1"

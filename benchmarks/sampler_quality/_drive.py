@@ -8,11 +8,11 @@ study with one worker would see it. Only float parameters are used.
 from __future__ import annotations
 
 import time
-import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from benchmarks._shared.optuna_logging import quiet_optuna
 from raysweep.samplers import (
     FloatDistribution,
     Sampler,
@@ -93,14 +93,6 @@ def drive_ours(sampler: Sampler, problem: Problem, n_trials: int, seed: int) -> 
             )
         )
     return Trace(tuple(outcomes), time.perf_counter() - started, sampler_s)
-
-
-def quiet_optuna() -> None:
-    """No log line per trial, no warning that an argument is experimental."""
-    import optuna
-
-    optuna.logging.set_verbosity(optuna.logging.ERROR)
-    warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
 
 
 def drive_optuna(sampler: Any, problem: Problem, n_trials: int) -> Trace:

@@ -23,8 +23,9 @@ from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
-from _drive import Outcome, Problem, Trace
 from optuna._hypervolume import compute_hypervolume
+
+from benchmarks.sampler_quality._drive import Outcome, Problem, Trace
 
 # Part of every cached run's key: change it when a definition changes, so old runs are not reused.
 PROBLEM_VERSION = "zdt/dtlz2 v1, normalized by the true front, reference 1.1"

@@ -9,9 +9,10 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
-from _results_md import md_table
-from _stats import Comparison, compare, fmt, fmt_p, mean_std, median, tally
-from _systems import SYSTEMS
+
+from benchmarks._shared.results_md import md_table
+from benchmarks._shared.stats import ALPHA, Comparison, compare, fmt, fmt_p, mean_std, median, tally
+from benchmarks.sampler_quality._systems import SYSTEMS
 
 Key = tuple[str, str]  # (problem label, system)
 Values = Mapping[Key, list[float]]
@@ -94,3 +95,25 @@ def pair_reading(
             f"{len(outcomes)} problems{where}."
         )
     return lines
+
+
+def ours_vs_peers(
+    pairs: Sequence[tuple[str, str]],
+    systems: Sequence[str],
+    problems: Sequence[str],
+    values: Values,
+    *,
+    lower_is_better: bool,
+    metric: str,
+    ratio: str | None = None,
+) -> tuple[str, list[str]]:
+    """The pairs of which both systems ran: their table with a line on the test (`metric` names
+    what is compared), and the reading's lines on them."""
+    ran = [(a, b) for a, b in pairs if a in systems and b in systems]
+    found = compare_pairs(problems, ran, values, lower_is_better=lower_is_better)
+    table = (
+        f"{pair_table(found, values, ratio=ratio)}\n"
+        f"p: two-sided Mann–Whitney U on the final {metric} of the seeds; W/T/L for ours at "
+        f"p < {ALPHA:g} (T when not significant).\n"
+    )
+    return table, pair_reading(found, ran)

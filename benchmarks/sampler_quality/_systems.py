@@ -20,12 +20,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from _drive import (
+from benchmarks._shared.optuna_logging import quiet_optuna
+from benchmarks.sampler_quality._drive import (
     Problem,
     Trace,
     drive_optuna,
     drive_ours,
-    quiet_optuna,
 )
 
 # Optuna's own defaults: used for the peer when our sampler (and so its default) is missing.

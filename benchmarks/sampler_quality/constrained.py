@@ -1,7 +1,8 @@
 """Constrained sampler quality: raysweep's TPE against Optuna's TPE and random search.
 
-    .venv/bin/python benchmarks/constrained.py                        # full: 5 problems x 10 seeds
-    .venv/bin/python benchmarks/constrained.py --seeds 2 --evals 40 --problems gardner  # smoke
+    .venv/bin/python -m benchmarks.sampler_quality.constrained     # full: 5 problems x 10 seeds
+    .venv/bin/python -m benchmarks.sampler_quality.constrained --seeds 2 --evals 40 \\
+        --problems gardner --print-only                              # smoke
 
 Systems: raysweep `TPESampler()` with its defaults, given each trial's constraints through
 `TrialRecord.constraints`; Optuna `TPESampler(multivariate=True, n_startup_trials=<ours>,
@@ -9,7 +10,7 @@ seed=s)`, given them with `trial.set_constraint` (Optuna 5's own way: `constrain
 deprecated since 5.0 and warns); raysweep `RandomSampler()`, blind to the constraints. All run
 in-process, one trial after another. The problems, with their formulas and known optima, are in
 `_constrained_problem.py`. Results go one JSON line per run to
-`benchmarks/results/constrained_runs.jsonl`, and the section between
+`benchmarks/sampler_quality/results/constrained_runs.jsonl`, and the section between
 `<!-- constrained:start -->` and `<!-- constrained:end -->` of `benchmarks/RESULTS.md` is
 replaced.
 """
@@ -20,13 +21,14 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
-import _constrained_problem
-import _pairs_report as pairs_report
-import _quality_cli
 import numpy as np
-from _results_md import md_table
-from _stats import fmt, median
-from _systems import SYSTEMS
+
+from benchmarks._shared.results_md import md_table
+from benchmarks._shared.stats import fmt, median
+from benchmarks.sampler_quality import _cli as quality_cli
+from benchmarks.sampler_quality import _constrained_problem
+from benchmarks.sampler_quality import _pairs_report as pairs_report
+from benchmarks.sampler_quality._systems import SYSTEMS
 
 PAIRS = [("ours-tpe", "optuna-tpe"), ("ours-tpe", "random")]
 
@@ -37,7 +39,7 @@ def _log_regret(record: Mapping[str, Any]) -> float:
 
 
 def main(argv: list[str] | None = None) -> None:
-    found = _quality_cli.parser(
+    found = quality_cli.parser(
         __doc__ or "",
         systems=("ours-tpe", "optuna-tpe", "random"),
         cache="constrained_runs.jsonl",
@@ -51,10 +53,10 @@ def main(argv: list[str] | None = None) -> None:
         metavar="NAME",
     )
     args = found.parse_args(argv)
-    _quality_cli.check(found, args)
+    quality_cli.check(found, args)
     problems = [{"name": p} for p in args.problems]
-    outcome = _quality_cli.run(
-        "_constrained_problem", "Sampler quality: constrained", args, problems
+    outcome = quality_cli.run(
+        _constrained_problem.__name__, "Sampler quality: constrained", args, problems
     )
 
     def label(r: Mapping[str, Any]) -> str:
@@ -90,27 +92,20 @@ def main(argv: list[str] | None = None) -> None:
         "feasible trials (%)",
         "s/run",
     ]
-    pairs = [(a, b) for a, b in PAIRS if a in args.systems and b in args.systems]
-    compared = pairs_report.compare_pairs(args.problems, pairs, regret, lower_is_better=True)
-    lines = [
-        *pairs_report.pair_reading(compared, pairs),
-        *_quality_cli.coverage(outcome, args.seeds),
-        *args.note,
-    ]
-    body = (
-        f"{outcome.header}\n"
-        f"{len(problems)} problem(s) × {args.seeds} seeds × {args.evals} evaluations per system. "
-        "Per run: the best feasible value (every constraint <= 0) and its log10 regret "
-        f"log10(max(best − f*, {_constrained_problem.FLOOR:g})) against the known optimum f*; "
-        "a run without a feasible point has regret ∞ (ranked last by the test).\n\n"
-        f"{outcome.legend}\n"
-        f"{md_table(head, rows, left=2)}\n"
-        f"{pairs_report.pair_table(compared, regret, ratio=None)}\n"
-        "p: two-sided Mann–Whitney U on the final log10 regrets of the seeds; W/T/L for ours at "
-        "p < 0.05 (T when not significant).\n\n"
-        "### Reading\n\n" + "".join(f"- {line}\n" for line in lines)
+    compared, pair_lines = pairs_report.ours_vs_peers(
+        PAIRS, args.systems, args.problems, regret, lower_is_better=True, metric="log10 regrets"
     )
-    _quality_cli.finish("constrained", body, args)
+    quality_cli.finish(
+        "constrained",
+        outcome,
+        args,
+        setup=f"{len(problems)} problem(s) × {args.seeds} seeds × {args.evals} evaluations per "
+        "system. Per run: the best feasible value (every constraint <= 0) and its log10 regret "
+        f"log10(max(best − f*, {_constrained_problem.FLOOR:g})) against the known optimum f*; "
+        "a run without a feasible point has regret ∞ (ranked last by the test).",
+        blocks=[md_table(head, rows, left=2), compared],
+        reading=pair_lines,
+    )
 
 
 if __name__ == "__main__":

@@ -1,7 +1,8 @@
 """Multi-objective sampler quality: hypervolume after 200 evaluations on ZDT1–3 and DTLZ2.
 
-    .venv/bin/python benchmarks/multiobjective.py             # full: 4 problems x 10 seeds
-    .venv/bin/python benchmarks/multiobjective.py --seeds 2 --evals 40 --problems zdt1  # smoke
+    .venv/bin/python -m benchmarks.sampler_quality.multiobjective    # full: 4 problems x 10 seeds
+    .venv/bin/python -m benchmarks.sampler_quality.multiobjective --seeds 2 --evals 40 \\
+        --problems zdt1 --print-only                                   # smoke
 
 Systems: raysweep `NSGA2Sampler()` and `TPESampler()` with their defaults, Optuna
 `NSGAIISampler(population_size=<ours>, seed=s)` and `TPESampler(multivariate=True,
@@ -9,9 +10,10 @@ n_startup_trials=<ours>, seed=s)`, and raysweep `RandomSampler()`; in-process, o
 another. Problems and the hypervolume are defined in `_mo_problem.py`: ZDT with n = 5 variables
 (not the usual 30: after 200 evaluations no system has a single point inside the reference box
 at n = 30 or n = 10, so every hypervolume would be 0), DTLZ2 with 3 objectives and n = 12.
-Results go one JSON line per run to `benchmarks/results/multiobjective_runs.jsonl`, and the
-section between `<!-- multiobjective:start -->` and `<!-- multiobjective:end -->` of
-`benchmarks/RESULTS.md` is replaced.
+Results go one JSON line per run to
+`benchmarks/sampler_quality/results/multiobjective_runs.jsonl`, and the section between
+`<!-- multiobjective:start -->` and `<!-- multiobjective:end -->` of `benchmarks/RESULTS.md` is
+replaced.
 """
 
 from __future__ import annotations
@@ -19,15 +21,15 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-import _mo_problem
-import _pairs_report as pairs_report
-import _quality_cli
 import numpy as np
-from _results_md import md_table
-from _stats import fmt
-from _systems import SYSTEMS
 
 import raysweep.samplers
+from benchmarks._shared.results_md import md_table
+from benchmarks._shared.stats import fmt
+from benchmarks.sampler_quality import _cli as quality_cli
+from benchmarks.sampler_quality import _mo_problem
+from benchmarks.sampler_quality import _pairs_report as pairs_report
+from benchmarks.sampler_quality._systems import SYSTEMS
 
 PAIRS = [
     ("ours-nsga2", "optuna-nsga2"),
@@ -62,7 +64,7 @@ def check_hypervolume() -> str:
 
 def main(argv: list[str] | None = None) -> None:
     systems = ("ours-nsga2", "ours-tpe", "optuna-nsga2", "optuna-tpe", "random")
-    found = _quality_cli.parser(
+    found = quality_cli.parser(
         __doc__ or "", systems=systems, cache="multiobjective_runs.jsonl", evals=200
     )
     found.add_argument(
@@ -71,14 +73,16 @@ def main(argv: list[str] | None = None) -> None:
     found.add_argument("--zdt-n", type=int, default=5, help="ZDT variables (default 5)")
     found.add_argument("--dtlz2-n", type=int, default=12, help="DTLZ2 variables (default 12)")
     args = found.parse_args(argv)
-    _quality_cli.check(found, args)
+    quality_cli.check(found, args)
     if args.zdt_n < 2 or args.dtlz2_n < 3:
         found.error("--zdt-n must be >= 2 and --dtlz2-n >= 3")
     checked = check_hypervolume()
     problems = [
         {"name": p, "n": args.dtlz2_n if p == "dtlz2" else args.zdt_n} for p in args.problems
     ]
-    outcome = _quality_cli.run("_mo_problem", "Sampler quality: multi-objective", args, problems)
+    outcome = quality_cli.run(
+        _mo_problem.__name__, "Sampler quality: multi-objective", args, problems
+    )
 
     def label(r: Mapping[str, Any]) -> str:
         return f"{r['problem']['name'].upper()} (n={r['problem']['n']})"
@@ -104,27 +108,26 @@ def main(argv: list[str] | None = None) -> None:
                 ]
             )
     head = ["problem", "system", "HV mean ± std", "% of true front's HV", "HV > 0", "s/run"]
-    pairs = [(a, b) for a, b in PAIRS if a in args.systems and b in args.systems]
-    compared = pairs_report.compare_pairs(names, pairs, hv, lower_is_better=False)
-    lines = [
-        *pairs_report.pair_reading(compared, pairs),
-        *_quality_cli.coverage(outcome, args.seeds),
-        *args.note,
-    ]
-    body = (
-        f"{outcome.header}\n"
-        f"{len(problems)} problem(s) × {args.seeds} seeds × {args.evals} evaluations per system; "
-        "all objectives minimized, normalized by the true front's ideal and nadir points; "
-        f"hypervolume against the reference point {_mo_problem.REFERENCE} in every objective "
-        "(points outside that box add nothing).\n\n"
-        f"{outcome.legend}\n{checked}\n\n"
-        f"{md_table(head, rows, left=2)}\n"
-        f"{pairs_report.pair_table(compared, hv, ratio='mean HV ours ÷ peer')}\n"
-        "p: two-sided Mann–Whitney U on the final hypervolumes of the seeds; W/T/L for ours at "
-        "p < 0.05 (T when not significant).\n\n"
-        "### Reading\n\n" + "".join(f"- {line}\n" for line in lines)
+    compared, pair_lines = pairs_report.ours_vs_peers(
+        PAIRS,
+        args.systems,
+        names,
+        hv,
+        lower_is_better=False,
+        metric="hypervolumes",
+        ratio="mean HV ours ÷ peer",
     )
-    _quality_cli.finish("multiobjective", body, args)
+    quality_cli.finish(
+        "multiobjective",
+        outcome,
+        args,
+        setup=f"{len(problems)} problem(s) × {args.seeds} seeds × {args.evals} evaluations per "
+        "system; all objectives minimized, normalized by the true front's ideal and nadir points; "
+        f"hypervolume against the reference point {_mo_problem.REFERENCE} in every objective "
+        "(points outside that box add nothing).",
+        blocks=[f"{checked}\n", md_table(head, rows, left=2), compared],
+        reading=pair_lines,
+    )
 
 
 if __name__ == "__main__":

@@ -1,18 +1,20 @@
 """A quick BBOB check of TPESampler settings against Optuna's multivariate TPE, and its latency.
 
-    .venv/bin/python benchmarks/_tpe_tuning.py --fids 1,6,8,10,15,20,21 --dims 5 --seeds 5 \\
-        --config '{}' --config '{"n_ei_candidates": 24}' --config '{"_magic_exponent": 1}'
-    .venv/bin/python benchmarks/_tpe_tuning.py --latency 10000,20
+    .venv/bin/python -m benchmarks.sampler_quality.tpe_tuning --fids 1,6,8,10,15,20,21 --dims 5 \\
+        --seeds 5 --config '{}' --config '{"n_ei_candidates": 24}' --config '{"_magic_exponent": 1}'
+    .venv/bin/python -m benchmarks.sampler_quality.tpe_tuning --latency 10000,20
 
 Each config (constructor arguments as JSON; a key starting with "_" sets that field of the
 sampler's KernelSettings instead) runs every (function, dim, seed) for ``--evals`` evaluations
-(seed s = BBOB instance s = sampler seed s, box [-5, 5]); Optuna's
-``TPESampler(multivariate=True)`` with the same start-up count runs once per cell and is cached
-in ``--cache``. The report gives, per config, the mean normalized log regret (per problem, log10
-regret floored at 1e-8 and scaled to [0, 1] by the min and max over every run of that problem,
-Optuna's included), the raw mean log10 regret, and wins / ties / losses against Optuna by a
-two-sided Mann–Whitney U at 0.05. Set OMP_NUM_THREADS=1: runs go in parallel (``--workers``).
-``--latency N,D`` times one bare ``sample_relative`` over N finished trials in D dimensions.
+(seed s = BBOB instance s = sampler seed s, box [-5, 5]; the problems and drivers of `bbob.py`);
+Optuna's ``TPESampler(multivariate=True)`` with the same start-up count runs once per cell and
+is cached in ``--cache``. The report gives, per config, the mean normalized log regret (per
+problem, log10 regret floored at 1e-8 and scaled to [0, 1] by the min and max over every run of
+that problem, Optuna's included), the raw mean log10 regret, and wins / ties / losses against
+Optuna by a two-sided Mann–Whitney U at 0.05. Set OMP_NUM_THREADS=1: runs go in parallel
+(``--workers``). ``--latency N,D`` times one bare ``sample_relative`` over N finished trials in
+D dimensions. It prints its report and writes no RESULTS.md section: a tool for choosing
+defaults, whose choices `bbob.py` then measures.
 """
 
 from __future__ import annotations
@@ -20,60 +22,35 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
-import math
 import os
 from concurrent.futures import ProcessPoolExecutor
 from typing import Any
 
 import numpy as np
 
-FLOOR = 1e-8
-
-
-def _log_regret(best: float, optimum: float) -> float:
-    return math.log10(max(best - optimum, FLOOR))
+from benchmarks.sampler_quality import _bbob_problem
+from benchmarks.sampler_quality._drive import drive_optuna, drive_ours
+from raysweep.samplers import TPESampler
 
 
 def run_ours(config: dict[str, Any], fid: int, dim: int, seed: int, evals: int) -> float:
-    import ioh
-
-    from raysweep.samplers import FloatDistribution, SamplingContext, StudyDirection, TrialRecord
-    from raysweep.samplers import TrialState as State
-    from raysweep.samplers._tpe import TPESampler
-
-    problem = ioh.get_problem(fid, seed, dim, ioh.ProblemClass.BBOB)
-    space = {f"x{i}": FloatDistribution(-5.0, 5.0) for i in range(dim)}
-    # Keys starting with "_" override KernelSettings fields that are not constructor arguments.
+    problem = _bbob_problem.make_problem(seed, fid=fid, dim=dim)
+    # Keys starting with "_" override KernelSettings fields that are not constructor arguments:
+    # a private attribute, on purpose (this tool tries settings the public API does not offer).
     hidden = {k[1:]: v for k, v in config.items() if k.startswith("_")}
     sampler = TPESampler(**{k: v for k, v in config.items() if not k.startswith("_")})
     sampler._settings = dataclasses.replace(sampler._settings, **hidden)
-    records: list[TrialRecord] = []
-    best = math.inf
-    for number in range(evals):
-        context = SamplingContext(seed, number, (StudyDirection.MINIMIZE,), records)
-        params = sampler.sample_relative(context, sampler.infer_relative_search_space(context))
-        for name, distribution in space.items():
-            if name not in params:
-                params[name] = sampler.sample_independent(context, name, distribution)
-        value = float(problem([params[f"x{i}"] for i in range(dim)]))
-        best = min(best, value)
-        records.append(TrialRecord(number, State.COMPLETE, params, space, values=(value,)))
-    return _log_regret(best, float(problem.optimum.y))
+    trace = drive_ours(sampler, problem, evals, seed)
+    return float(_bbob_problem.summarize(problem, trace)["log_regret"])
 
 
 def run_optuna(fid: int, dim: int, seed: int, evals: int, startup: int) -> float:
-    import ioh
     import optuna
 
-    optuna.logging.set_verbosity(optuna.logging.ERROR)
-    problem = ioh.get_problem(fid, seed, dim, ioh.ProblemClass.BBOB)
+    problem = _bbob_problem.make_problem(seed, fid=fid, dim=dim)
     sampler = optuna.samplers.TPESampler(multivariate=True, n_startup_trials=startup, seed=seed)
-    study = optuna.create_study(sampler=sampler)
-    study.optimize(
-        lambda t: float(problem([t.suggest_float(f"x{i}", -5.0, 5.0) for i in range(dim)])),
-        n_trials=evals,
-    )
-    return _log_regret(study.best_value, float(problem.optimum.y))
+    trace = drive_optuna(sampler, problem, evals)
+    return float(_bbob_problem.summarize(problem, trace)["log_regret"])
 
 
 def latency(n_trials: int, dim: int, repeats: int = 7) -> None:
@@ -82,7 +59,6 @@ def latency(n_trials: int, dim: int, repeats: int = 7) -> None:
 
     from raysweep.samplers import FloatDistribution, SamplingContext, StudyDirection, TrialRecord
     from raysweep.samplers import TrialState as State
-    from raysweep.samplers._tpe import TPESampler
 
     space = {f"x{i}": FloatDistribution(-5.0, 5.0) for i in range(dim)}
     points = np.random.default_rng(0).uniform(-5.0, 5.0, (n_trials, dim))

@@ -1,0 +1,1 @@
+"""Overhead: how fast raysweep runs no-op trials, against Ray Tune and Optuna."""
