@@ -1,5 +1,7 @@
 """raysweep.orchestrator: studies on Ray — the public API, the actors and the event log."""
 
+from raysweep.orchestrator._core._state import ResourceUsage
+from raysweep.orchestrator._core._trial import Trial
 from raysweep.orchestrator._errors import (
     CorruptLogError,
     DuplicatedStudyError,
@@ -12,9 +14,7 @@ from raysweep.orchestrator._errors import (
     TrialStateError,
     UnplaceableResourcesError,
 )
-from raysweep.orchestrator._state import ResourceUsage
 from raysweep.orchestrator._study import Study, create_study
-from raysweep.orchestrator._trial import Trial
 
 __all__ = [
     "CorruptLogError",

@@ -14,9 +14,9 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from raysweep.orchestrator._core._state import StudyState
 from raysweep.orchestrator._errors import RaysweepError
-from raysweep.orchestrator._log import replay
-from raysweep.orchestrator._state import StudyState
+from raysweep.orchestrator._storage._log import replay
 from raysweep.orchestrator._table import trials_table
 
 

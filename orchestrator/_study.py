@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import math
 import os
 import re
+import secrets
 import sys
 import warnings
 from collections.abc import Callable, Mapping, Sequence
@@ -13,29 +15,23 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
-import ray
 
-from raysweep.orchestrator._actors import start_study_actors
-from raysweep.orchestrator._ask_tell import AskLink
 from raysweep.orchestrator._best import best_trial, pareto_front
+from raysweep.orchestrator._core._recorder import check_reopen
+from raysweep.orchestrator._core._state import ResourceUsage, StudyInfo
+from raysweep.orchestrator._core._trial import Trial, constraint_values, objective_values
 from raysweep.orchestrator._errors import StorageError
-from raysweep.orchestrator._optimize import run_optimize
-from raysweep.orchestrator._ray_session import ensure_ray
-from raysweep.orchestrator._recorder import check_reopen
-from raysweep.orchestrator._resources import (
+from raysweep.orchestrator._ray._actors import StudyActors, start_study_actors
+from raysweep.orchestrator._ray._handles import TrialSchedulerHandle, call
+from raysweep.orchestrator._ray._links import AskLink
+from raysweep.orchestrator._ray._optimize import run_optimize
+from raysweep.orchestrator._ray._resources import (
     ResourceShape,
     check_placeable,
     live_node_capacities,
 )
-from raysweep.orchestrator._state import ResourceUsage, StudyInfo
-from raysweep.orchestrator._study_args import (
-    check_catch,
-    check_n_trials,
-    resolve_directions,
-    study_seed,
-)
+from raysweep.orchestrator._ray._session import ensure_ray
 from raysweep.orchestrator._table import trials_table
-from raysweep.orchestrator._trial import Trial, constraint_values, objective_values
 from raysweep.samplers import (
     Sampler,
     StudyDirection,
@@ -51,27 +47,26 @@ _LEASE_WAIT_S = 5.0
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 # Studies opened by this process, so that opening one again reuses its actors (a re-run
 # notebook cell, say) instead of colliding with its own lease.
-_OPEN: dict[str, tuple[Any, Any, StudyInfo]] = {}
+_OPEN: dict[str, StudyActors] = {}
 
 
 class Study:
     """A study whose trials run on Ray. Create or load one with `create_study`."""
 
-    def __init__(self, directory: Path, scheduler: Any, sampler: Any, info: StudyInfo) -> None:
+    def __init__(self, directory: Path, actors: StudyActors) -> None:
         self._directory = directory
-        self._scheduler = scheduler
-        self._sampler_actor = sampler
-        self._info = info
+        self._actors = actors
+        self._info = actors.info
         self._closed = False
 
-    def _live(self) -> Any:
+    def _live(self) -> TrialSchedulerHandle:
         """The TrialScheduler's handle; a clear error once the study is closed."""
         if self._closed:
             raise RuntimeError(
                 f"study {self.name!r} is closed; open it again with "
                 "create_study(..., load_if_exists=True)"
             )
-        return self._scheduler
+        return self._actors.scheduler
 
     # ----- what the study is --------------------------------------------------------------------
 
@@ -146,7 +141,7 @@ class Study:
             show_progress=show_progress,
         )
         _warn_if_never_reported(self)
-        exhausted = ray.get(self._live().exhausted.remote())
+        exhausted = call(self._live().exhausted.remote())
         if exhausted is not None and show_progress:
             print(
                 f"optimize stopped early: the sampler has no new point ({exhausted})",
@@ -164,7 +159,7 @@ class Study:
                 "mode), which ask/tell cannot do: run it with study.optimize(...), or create "
                 "the study with mode='stop' to use ask/tell"
             )
-        assignment = ray.get(self._live().ask.remote())
+        assignment = call(self._live().ask.remote())
         return Trial(assignment, AskLink(self._live(), assignment.number, assignment.attempt))
 
     def tell(
@@ -205,21 +200,18 @@ class Study:
             raise ValueError(f"a trial can be told COMPLETE, PRUNED or FAILED, not {state.value}")
         elif values is not None:
             raise ValueError(f"a trial told {state.value} takes no values")
-        record: TrialRecord = ray.get(
+        return call(
             self._live().tell.remote(number, state, checked, error, notes, checked_constraints)
         )
-        return record
 
     # ----- results ------------------------------------------------------------------------------
 
     @property
     def trials(self) -> list[TrialRecord]:
-        records: list[TrialRecord] = ray.get(self._live().records.remote())
-        return records
+        return call(self._live().records.remote())
 
     def trial(self, number: int) -> TrialRecord:
-        record: TrialRecord = ray.get(self._live().record.remote(number))
-        return record
+        return call(self._live().record.remote(number))
 
     @property
     def best_trial(self) -> TrialRecord:
@@ -252,8 +244,7 @@ class Study:
         """The training work done so far, in reported steps: how much was repeated, how many
         trials paused, resumed from a checkpoint, or restarted from scratch (no checkpoint, or
         re-run after a lost runner)."""
-        usage: ResourceUsage = ray.get(self._live().resource_usage.remote())
-        return usage
+        return call(self._live().resource_usage.remote())
 
     def trials_table(self) -> pa.Table:
         """One row per trial: state, value(s), times, `params_<name>`, curves, user attributes."""
@@ -265,11 +256,7 @@ class Study:
             return
         self._closed = True
         _OPEN.pop(str(self._directory), None)
-        try:
-            ray.get(self._scheduler.close.remote())
-        finally:
-            ray.kill(self._scheduler)
-            ray.kill(self._sampler_actor)
+        self._actors.close()
 
     def __repr__(self) -> str:
         return f"Study(name={self.name!r}, directory={str(self._directory)!r})"
@@ -347,11 +334,10 @@ def create_study(
     ensure_ray()
     key = str(directory)
     if key in _OPEN:
-        handles = _OPEN[key]
-        study = Study(directory, *handles)
+        study = Study(directory, _OPEN[key])
         check_reopen(study._info, requested, seed_given=seed_given)
         return study
-    scheduler_actor, sampler_actor, info = start_study_actors(
+    actors = start_study_actors(
         key,
         requested,
         sampler,
@@ -361,8 +347,8 @@ def create_study(
     )
     if not _OPEN:
         atexit.register(_close_open_studies)
-    _OPEN[key] = (scheduler_actor, sampler_actor, info)
-    return Study(directory, scheduler_actor, sampler_actor, info)
+    _OPEN[key] = actors
+    return Study(directory, actors)
 
 
 def _close_open_studies() -> None:
@@ -370,9 +356,9 @@ def _close_open_studies() -> None:
 
     Registered after `ray.init`, so it runs before Ray's own exit handler shuts Ray down.
     """
-    for key, (scheduler, _, _) in list(_OPEN.items()):
+    for key, actors in list(_OPEN.items()):
         with contextlib.suppress(Exception):
-            ray.get(scheduler.close.remote(), timeout=5)
+            actors.close(timeout=5)
         _OPEN.pop(key, None)
 
 
@@ -390,3 +376,69 @@ def _prepare_storage(storage: str | os.PathLike[str], name: str) -> Path:
             "Pass storage= a folder this process can create and write"
         ) from exc
     return directory
+
+
+# ----- argument checks of create_study and optimize, with what to fix ---------------------
+
+
+def resolve_directions(
+    direction: str | StudyDirection | None, directions: Sequence[str | StudyDirection] | None
+) -> tuple[StudyDirection, ...]:
+    if direction is not None and directions is not None:
+        raise ValueError("pass direction= or directions=, not both")
+    if directions is None:
+        items: Sequence[str | StudyDirection] = ["minimize" if direction is None else direction]
+    elif isinstance(directions, str) or not directions:
+        raise ValueError("directions must be a non-empty list such as ['minimize', 'maximize']")
+    else:
+        items = directions
+    resolved = []
+    for item in items:
+        try:
+            resolved.append(StudyDirection(item))
+        except ValueError:
+            raise ValueError(f"direction must be 'minimize' or 'maximize', not {item!r}") from None
+    return tuple(resolved)
+
+
+def study_seed(seed: int | None, sampler: Sampler) -> tuple[int, bool]:
+    for label, value in (("seed", seed), ("sampler.seed", sampler.seed)):
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
+            raise ValueError(f"{label} must be an int, not {value!r}")
+    if seed is not None and sampler.seed is not None and seed != sampler.seed:
+        raise ValueError(
+            f"two different seeds for one study: create_study(seed={seed}) and the sampler's "
+            f"seed={sampler.seed}. One seed is the root of all randomness: give one of them"
+        )
+    if seed is not None:
+        return seed, True
+    if sampler.seed is not None:
+        return sampler.seed, True
+    return secrets.randbits(62), False
+
+
+def check_n_trials(n_trials: int | None, timeout: float | None) -> int:
+    if timeout is not None and (
+        isinstance(timeout, bool)
+        or not isinstance(timeout, (int, float))
+        or not (math.isfinite(timeout) and timeout > 0)
+    ):
+        raise ValueError(f"timeout must be a number of seconds > 0, not {timeout!r}")
+    if n_trials is None:
+        return 2**62
+    if isinstance(n_trials, bool) or not isinstance(n_trials, int) or n_trials <= 0:
+        raise ValueError(
+            f"n_trials must be an int ≥ 1 (the number of finished trials the study should "
+            f"have in total), not {n_trials!r}"
+        )
+    return n_trials
+
+
+def check_catch(
+    catch: type[BaseException] | Sequence[type[BaseException]],
+) -> tuple[type[BaseException], ...]:
+    items = (catch,) if isinstance(catch, type) else tuple(catch)
+    for item in items:
+        if not (isinstance(item, type) and issubclass(item, BaseException)):
+            raise TypeError(f"catch must hold exception classes, not {item!r}")
+    return items

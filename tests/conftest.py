@@ -38,3 +38,14 @@ def ray_session() -> Iterator[str]:
     finally:
         ray.shutdown()
         shutil.rmtree(temp_dir, ignore_errors=True)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Every test that uses the Ray session is a `ray` test, whatever module it is in.
+
+    So `pytest -m "not ray"` runs the pure suite, which starts no Ray, without each Ray test
+    having to remember its marker. Tests that start a Ray of their own mark themselves.
+    """
+    for item in items:
+        if "ray_session" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.ray)

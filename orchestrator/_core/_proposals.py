@@ -17,8 +17,8 @@ import threading
 from collections.abc import Callable
 from typing import Any, Protocol
 
+from raysweep.orchestrator._core._protocol import ProposalOrNone, Updates
 from raysweep.orchestrator._errors import SamplerOutOfStepError
-from raysweep.orchestrator._protocol import ProposalOrNone, Updates
 from raysweep.samplers import Distribution
 
 

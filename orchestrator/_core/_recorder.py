@@ -7,13 +7,10 @@ log and applies it to the in-memory state, so the state is always what a replay 
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
-from raysweep.orchestrator import _events as ev
-from raysweep.orchestrator._errors import DuplicatedStudyError
-from raysweep.orchestrator._log import Event, EventLog, ReplayReport
-from raysweep.orchestrator._protocol import (
+from raysweep.orchestrator._core import _events as ev
+from raysweep.orchestrator._core._protocol import (
     Note,
     ParamNote,
     ReportNote,
@@ -21,7 +18,10 @@ from raysweep.orchestrator._protocol import (
     Updates,
     UserAttrNote,
 )
-from raysweep.orchestrator._state import StudyInfo, StudyState
+from raysweep.orchestrator._core._state import StudyInfo, StudyState
+from raysweep.orchestrator._core._store import ReplayFindings, StudyLog, StudyStore
+from raysweep.orchestrator._errors import DuplicatedStudyError
+from raysweep.orchestrator._storage._event import Event
 from raysweep.samplers import Distribution, StudyDirection, TrialState
 from raysweep.scheduling import (
     Decision,
@@ -52,7 +52,7 @@ def check_reopen(existing: StudyInfo, requested: StudyInfo, *, seed_given: bool)
 
 
 class StudyRecorder:
-    def __init__(self, log: EventLog, state: StudyState, events: list[Event]) -> None:
+    def __init__(self, log: StudyLog, state: StudyState, events: list[Event]) -> None:
         assert state.info is not None
         self.log = log
         self.state = state
@@ -63,14 +63,15 @@ class StudyRecorder:
         )
         # The pruner's state is rebuilt from what it was told, in the order it was told.
         for event in events:
-            p = event.payload
             if event.trial is None:
                 continue
-            if event.kind == ev.REPORT and p.get("judged", True):
-                self._pruner.on_report(
-                    event.trial, int(p["attempt"]), int(p["step"]), ev.decode_float(p["value"])
-                )
-            elif event.kind == ev.TRIAL_RESUMED:
+            if event.kind == ev.EventKind.REPORT:
+                report = ev.ReportMade.from_json(event.payload)
+                if report.judged:
+                    self._pruner.on_report(
+                        event.trial, int(report.attempt), int(report.step), report.value
+                    )
+            elif event.kind == ev.EventKind.TRIAL_RESUMED:
                 self._pruner.on_resume(event.trial)
         # Trials whose record the sampler service has not seen since they changed.
         self.dirty: set[int] = set()
@@ -79,13 +80,14 @@ class StudyRecorder:
 
     @classmethod
     def open(
-        cls, directory: Path, requested: StudyInfo, *, load_if_exists: bool, seed_given: bool
-    ) -> tuple[StudyRecorder, ReplayReport]:
-        log, events, report = EventLog.open(directory, create=True)
+        cls, store: StudyStore, requested: StudyInfo, *, load_if_exists: bool, seed_given: bool
+    ) -> tuple[StudyRecorder, ReplayFindings]:
+        log, events, report = store.open_log()
         try:
             state = StudyState.replay(events)
             if state.info is None:
-                events.append(log.append(ev.STUDY_CREATED, None, requested.to_payload()))
+                created = requested.to_payload()
+                events.append(log.append(created.kind.value, None, created.to_json()))
                 state.apply(events[-1])
             elif not load_if_exists:
                 raise DuplicatedStudyError(
@@ -99,8 +101,9 @@ class StudyRecorder:
             raise
         return cls(log, state, events), report
 
-    def emit(self, kind: str, trial: int | None, payload: dict[str, Any]) -> None:
-        event = self.log.stage(kind, trial, payload)
+    def emit(self, payload: ev.Payload, trial: int | None = None) -> None:
+        """Stage one event and apply it as a replay would read it back."""
+        event = self.log.stage(payload.kind.value, trial, payload.to_json())
         self.state.apply(event)
         if trial is not None:
             self.dirty.add(trial)
@@ -126,16 +129,10 @@ class StudyRecorder:
             if isinstance(note, ParamNote):
                 self.record_param(number, note.name, note.distribution, note.value)
             elif isinstance(note, UserAttrNote):
-                self.emit(ev.USER_ATTR, number, {"key": note.key, "value": note.value})
+                self.emit(ev.UserAttrSet(note.key, note.value), number)
             elif isinstance(note, ReportNote):
-                payload: dict[str, Any] = {
-                    "attempt": attempt,
-                    "step": note.step,
-                    "value": ev.encode_float(note.value),
-                }
-                if not judge:
-                    payload["judged"] = False  # so that a replay does not judge it either
-                self.emit(ev.REPORT, number, payload)
+                # Not judged now, so that a replay does not judge it either.
+                self.emit(ev.ReportMade(attempt, note.step, note.value, judged=judge), number)
                 if judge:
                     decision = self._judge(number, attempt, note)
         return decision
@@ -143,7 +140,10 @@ class StudyRecorder:
     def _judge(self, number: int, attempt: int, note: ReportNote) -> Decision:
         decision = self._pruner.on_report(number, attempt, note.step, note.value)
         if decision.rung is not None:
-            self.emit(ev.DECISION, number, {"attempt": attempt, **decision.to_json()})
+            self.emit(
+                ev.DecisionMade(attempt, decision.action.value, decision.reason, decision.rung),
+                number,
+            )
         return decision
 
     def take_promotion(self, *, final: bool = False) -> Promotion | None:
@@ -158,20 +158,18 @@ class StudyRecorder:
             if trial.state is TrialState.PAUSED:
                 return promotion
             reason = f"trial is {trial.state.value}, not paused"
-            self.emit(ev.TRIAL_RESUMED, promotion.trial, {**promotion.to_json(), "skipped": reason})
+            self.emit(_resumed(promotion, skipped=reason), promotion.trial)
             self._pruner.on_resume(promotion.trial)
         return None
 
     def resume(self, promotion: Promotion, runner: str) -> None:
         """Start a promoted trial again on `runner` (same attempt: it continues)."""
-        payload = {**promotion.to_json(), "runner": runner}
-        self.emit(ev.TRIAL_RESUMED, promotion.trial, payload)
+        self.emit(_resumed(promotion, runner=runner), promotion.trial)
         self._pruner.on_resume(promotion.trial)
 
     def record_param(self, number: int, name: str, dist: Distribution, value: Any) -> None:
         if name not in self.state.trials[number].params:
-            payload = {"name": name, "distribution": dist.to_json(), "value": value}
-            self.emit(ev.PARAM, number, payload)
+            self.emit(ev.ParamDrawn(name, dist.to_json(), value), number)
 
     def close_attempt(self, outcome: TrialOutcome) -> str | None:
         """Record how an attempt ended; returns a checkpoint that is no longer needed, if any."""
@@ -190,12 +188,8 @@ class StudyRecorder:
             return None
         old = trial.checkpoint
         if outcome.state is TrialState.PAUSED and outcome.paused_at is not None:
-            payload = {
-                "attempt": outcome.attempt,
-                "step": outcome.paused_at,
-                "checkpoint": outcome.checkpoint,
-            }
-            self.emit(ev.TRIAL_PAUSED, outcome.number, payload)
+            paused = ev.TrialPaused(outcome.attempt, outcome.paused_at, outcome.checkpoint)
+            self.emit(paused, outcome.number)
             return old if old != outcome.checkpoint else None
         self._finish_outcome(outcome)
         return old
@@ -240,15 +234,8 @@ class StudyRecorder:
         error: str | None,
         constraints: tuple[float, ...] | None = None,
     ) -> None:
-        payload: dict[str, Any] = {
-            "attempt": self.state.trials[number].attempt,
-            "state": state.value,
-            "values": ev.encode_values(values),
-            "error": error,
-        }
-        if constraints is not None:
-            payload["constraints"] = ev.encode_values(constraints)
-        self.emit(ev.TRIAL_FINISHED, number, payload)
+        attempt = self.state.trials[number].attempt
+        self.emit(ev.TrialFinished(attempt, state.value, values, error, constraints), number)
 
     def interrupt(self, number: int, reason: str, *, crash: bool) -> None:
         """End the attempt without a result, so that the trial is re-run.
@@ -261,5 +248,12 @@ class StudyRecorder:
             error = f"its runner crashed {MAX_CRASHES} times; the last time: {reason}"
             self.finish(number, TrialState.FAILED, None, error)
             return
-        payload = {"attempt": trial.attempt, "reason": reason, "crash": crash}
-        self.emit(ev.TRIAL_INTERRUPTED, number, payload)
+        self.emit(ev.TrialInterrupted(trial.attempt, reason, crash), number)
+
+
+def _resumed(
+    promotion: Promotion, *, runner: str | None = None, skipped: str | None = None
+) -> ev.TrialResumed:
+    return ev.TrialResumed(
+        promotion.trial, promotion.rung, promotion.reason, runner=runner, skipped=skipped
+    )

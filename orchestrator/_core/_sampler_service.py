@@ -17,8 +17,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from raysweep.orchestrator._core._protocol import NoProposal, Proposal, ProposalOrNone, Updates
 from raysweep.orchestrator._errors import SamplerOutOfStepError
-from raysweep.orchestrator._protocol import NoProposal, Proposal, ProposalOrNone, Updates
 from raysweep.samplers import (
     Distribution,
     Sampler,

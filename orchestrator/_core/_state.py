@@ -6,12 +6,13 @@ study reopened from its log is the study that was written. It does no I/O and ne
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
-from raysweep.orchestrator import _events as ev
-from raysweep.orchestrator._log import Event
+from raysweep.orchestrator._core import _events as ev
+from raysweep.orchestrator._errors import CorruptLogError
+from raysweep.orchestrator._storage._event import Event
 from raysweep.samplers import (
     Distribution,
     StudyDirection,
@@ -32,25 +33,25 @@ class StudyInfo:
     sampler: dict[str, Any]
     scheduler: dict[str, Any]
 
-    def to_payload(self) -> dict[str, Any]:
-        return {
-            "name": self.name,
-            "directions": [d.value for d in self.directions],
-            "seed": self.seed,
-            "seed_source": self.seed_source,
-            "sampler": self.sampler,
-            "scheduler": self.scheduler,
-        }
+    def to_payload(self) -> ev.StudyCreated:
+        return ev.StudyCreated(
+            name=self.name,
+            directions=[d.value for d in self.directions],
+            seed=self.seed,
+            seed_source=self.seed_source,
+            sampler=self.sampler,
+            scheduler=self.scheduler,
+        )
 
     @classmethod
-    def from_payload(cls, payload: dict[str, Any]) -> StudyInfo:
+    def from_payload(cls, payload: ev.StudyCreated) -> StudyInfo:
         return cls(
-            name=payload["name"],
-            directions=tuple(StudyDirection(d) for d in payload["directions"]),
-            seed=int(payload["seed"]),
-            seed_source=payload["seed_source"],
-            sampler=payload["sampler"],
-            scheduler=payload["scheduler"],
+            name=payload.name,
+            directions=tuple(StudyDirection(d) for d in payload.directions),
+            seed=int(payload.seed),
+            seed_source=payload.seed_source,
+            sampler=payload.sampler,
+            scheduler=payload.scheduler,
         )
 
 
@@ -145,76 +146,130 @@ class StudyState:
         return len(self.trials)
 
     def apply(self, event: Event) -> None:
+        """Apply one event: decode its payload and hand it to the handler of its kind."""
+        payload = ev.decode_payload(event.kind, event.trial, event.payload)
         self.last_seq = event.seq
-        kind, p = event.kind, event.payload
-        if kind == ev.STUDY_CREATED:
-            self.info = StudyInfo.from_payload(p)
-            return
-        if kind == ev.WRITER_STARTED:
-            return
-        if kind == ev.OPTIMIZE_STARTED:
-            self.optimize_target = int(p["n_trials"])
-            self.optimize_concurrency = int(p["concurrency"])
-            self.optimizing = True
-            return
-        if kind == ev.OPTIMIZE_STOPPED:
-            self.optimizing = False
-            return
-        if event.trial is None:
-            raise ValueError(f"event {event.seq} of kind {kind!r} names no trial")
-        if kind == ev.TRIAL_CREATED:
-            created = _Trial(number=event.trial, origin=p["origin"])
-            self.trials[event.trial] = created
-            self._by_state[created.state] += 1
-            if p["origin"] == ev.ORIGIN_ASK:
-                self._start(created, 0, event.ts, None)
-            return
-        trial = self.trials[event.trial]
-        if kind == ev.TRIAL_STARTED:
-            self._start(trial, int(p["attempt"]), event.ts, p.get("runner"), p.get("resume_step"))
-        elif kind == ev.PARAM:
-            distribution = distribution_from_json(p["distribution"])
-            trial.distributions[p["name"]] = distribution
-            self.distributions[p["name"]] = distribution
-            trial.params[p["name"]] = p["value"]
-        elif kind == ev.REPORT:
-            if int(p["attempt"]) == trial.attempt:
-                step = int(p["step"])
-                trial.intermediate[step] = ev.decode_float(p["value"])
-                self.usage.reported_steps += 1
-                if step <= trial.high_step:
-                    self.usage.repeated_steps += 1
-                trial.high_step = max(trial.high_step, step)
-        elif kind == ev.USER_ATTR:
-            trial.user_attrs[p["key"]] = p["value"]
-        elif kind == ev.TRIAL_FINISHED:
-            self._set_state(trial, TrialState(p["state"]))
-            trial.values = ev.decode_values(p.get("values"))
-            trial.constraints = ev.decode_values(p.get("constraints"))
-            if trial.constraints is not None and self.n_constraints is None:
-                self.n_constraints = len(trial.constraints)
-            trial.error = p.get("error")
-            trial.completed = event.ts
-            trial.runner = None
-        elif kind == ev.TRIAL_PAUSED:
-            self._set_state(trial, TrialState.PAUSED)
-            trial.paused_step = int(p["step"])
-            trial.checkpoint = p.get("checkpoint")
-            trial.checkpoint_step = trial.paused_step if trial.checkpoint else None
-            trial.runner = None
-            self.usage.pauses += 1
-        elif kind == ev.TRIAL_RESUMED:
-            if p.get("skipped") is None:
-                self._set_state(trial, TrialState.RUNNING)
-                trial.runner = p.get("runner")
-                trial.paused_step = None
-                self._count_resume(trial)
-        elif kind == ev.TRIAL_INTERRUPTED:
-            self._set_state(trial, TrialState.WAITING)
-            trial.error = p.get("reason")
-            trial.crashes += bool(p.get("crash", False))
-            trial.runner = None
-        # Decisions are kept for the reader of the log; the scheduler state replays reports.
+        handler = self._HANDLERS[payload.kind]
+        handler(self, event, payload)
+
+    # One handler per kind, each given the event (seq, ts, trial) and its typed payload.
+
+    def _study_created(self, event: Event, p: ev.StudyCreated) -> None:
+        self.info = StudyInfo.from_payload(p)
+
+    def _writer_started(self, event: Event, p: ev.WriterStarted) -> None:
+        pass  # for the reader of the log: who wrote from here on, and what replay dropped
+
+    def _optimize_started(self, event: Event, p: ev.OptimizeStarted) -> None:
+        self.optimize_target = int(p.n_trials)
+        self.optimize_concurrency = int(p.concurrency)
+        self.optimizing = True
+
+    def _optimize_stopped(self, event: Event, p: ev.OptimizeStopped) -> None:
+        self.optimizing = False
+
+    def _trial_created(self, event: Event, p: ev.TrialCreated) -> None:
+        number = self._number(event)
+        created = _Trial(number=number, origin=p.origin)
+        self.trials[number] = created
+        self._by_state[created.state] += 1
+        if p.origin == ev.ORIGIN_ASK:
+            self._start(created, 0, event.ts, None)
+
+    def _trial_started(self, event: Event, p: ev.TrialStarted) -> None:
+        self._start(self._trial(event), int(p.attempt), event.ts, p.runner, p.resume_step)
+
+    def _param(self, event: Event, p: ev.ParamDrawn) -> None:
+        trial = self._trial(event)
+        distribution = distribution_from_json(p.distribution)
+        trial.distributions[p.name] = distribution
+        self.distributions[p.name] = distribution
+        trial.params[p.name] = p.value
+
+    def _report(self, event: Event, p: ev.ReportMade) -> None:
+        trial = self._trial(event)
+        if int(p.attempt) != trial.attempt:
+            return  # a late report of an attempt already replaced: not this curve
+        step = int(p.step)
+        trial.intermediate[step] = p.value
+        self.usage.reported_steps += 1
+        if step <= trial.high_step:
+            self.usage.repeated_steps += 1
+        trial.high_step = max(trial.high_step, step)
+
+    def _decision(self, event: Event, p: ev.DecisionMade) -> None:
+        self._trial(event)  # kept for the reader; the scheduler's state replays the reports
+
+    def _user_attr(self, event: Event, p: ev.UserAttrSet) -> None:
+        self._trial(event).user_attrs[p.key] = p.value
+
+    def _trial_finished(self, event: Event, p: ev.TrialFinished) -> None:
+        trial = self._trial(event)
+        self._set_state(trial, TrialState(p.state))
+        trial.values = p.values
+        trial.constraints = p.constraints
+        if trial.constraints is not None and self.n_constraints is None:
+            self.n_constraints = len(trial.constraints)
+        trial.error = p.error
+        trial.completed = event.ts
+        trial.runner = None
+
+    def _trial_paused(self, event: Event, p: ev.TrialPaused) -> None:
+        trial = self._trial(event)
+        self._set_state(trial, TrialState.PAUSED)
+        trial.paused_step = int(p.step)
+        trial.checkpoint = p.checkpoint
+        trial.checkpoint_step = trial.paused_step if trial.checkpoint else None
+        trial.runner = None
+        self.usage.pauses += 1
+
+    def _trial_resumed(self, event: Event, p: ev.TrialResumed) -> None:
+        trial = self._trial(event)
+        if p.skipped is not None:
+            return  # the promotion was not run: the trial was not paused
+        self._set_state(trial, TrialState.RUNNING)
+        trial.runner = p.runner
+        trial.paused_step = None
+        self._count_resume(trial)
+
+    def _trial_interrupted(self, event: Event, p: ev.TrialInterrupted) -> None:
+        trial = self._trial(event)
+        self._set_state(trial, TrialState.WAITING)
+        trial.error = p.reason
+        trial.crashes += bool(p.crash)
+        trial.runner = None
+
+    _HANDLERS: ClassVar[dict[ev.EventKind, Callable[[StudyState, Event, Any], None]]] = {
+        ev.EventKind.STUDY_CREATED: _study_created,
+        ev.EventKind.WRITER_STARTED: _writer_started,
+        ev.EventKind.OPTIMIZE_STARTED: _optimize_started,
+        ev.EventKind.OPTIMIZE_STOPPED: _optimize_stopped,
+        ev.EventKind.TRIAL_CREATED: _trial_created,
+        ev.EventKind.TRIAL_STARTED: _trial_started,
+        ev.EventKind.PARAM: _param,
+        ev.EventKind.REPORT: _report,
+        ev.EventKind.DECISION: _decision,
+        ev.EventKind.USER_ATTR: _user_attr,
+        ev.EventKind.TRIAL_PAUSED: _trial_paused,
+        ev.EventKind.TRIAL_RESUMED: _trial_resumed,
+        ev.EventKind.TRIAL_INTERRUPTED: _trial_interrupted,
+        ev.EventKind.TRIAL_FINISHED: _trial_finished,
+    }
+
+    @staticmethod
+    def _number(event: Event) -> int:
+        assert event.trial is not None  # decode_payload checked that trial events name one
+        return event.trial
+
+    def _trial(self, event: Event) -> _Trial:
+        number = self._number(event)
+        trial = self.trials.get(number)
+        if trial is None:
+            raise CorruptLogError(
+                f"event {event.seq} ({event.kind}) is about trial {number}, which no "
+                "trial_created event made; the log was not written by raysweep"
+            )
+        return trial
 
     def _set_state(self, trial: _Trial, state: TrialState) -> None:
         self._by_state[trial.state] -= 1

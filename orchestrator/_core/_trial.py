@@ -14,14 +14,19 @@ import numbers
 from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
-from raysweep.orchestrator import _checkpoints
+from raysweep.orchestrator._core._protocol import (
+    Assignment,
+    Note,
+    ParamNote,
+    ReportNote,
+    UserAttrNote,
+)
 from raysweep.orchestrator._errors import (
     ObjectiveUsageError,
     TrialInterrupted,
     TrialPaused,
     TrialPruned,
 )
-from raysweep.orchestrator._protocol import Assignment, Note, ParamNote, ReportNote, UserAttrNote
 from raysweep.samplers import (
     CategoricalChoice,
     CategoricalDistribution,
@@ -49,8 +54,15 @@ class TrialLink(Protocol):
     @property
     def raises_on_prune(self) -> bool: ...
 
-    def save_checkpoint(self, step: int, data: bytes) -> str:
-        """Store a paused trial's serialized checkpoint; returns where it lives."""
+    def save_checkpoint(self, step: int, state: Any) -> str:
+        """Store the state a paused trial resumes from; returns where it lives.
+
+        Raises ObjectiveUsageError, saying what to return instead, when it cannot be stored.
+        """
+        ...
+
+    def load_checkpoint(self, location: str) -> Any:
+        """Read back what `save_checkpoint` stored at `location`."""
         ...
 
 
@@ -105,7 +117,7 @@ class Trial:
         if resume is None or resume.checkpoint is None:
             return None
         if not self._loaded:
-            self._checkpoint_state = _checkpoints.load(resume.checkpoint)
+            self._checkpoint_state = self._link.load_checkpoint(resume.checkpoint)
             self._loaded = True
         return self._checkpoint_state
 
@@ -213,8 +225,7 @@ class Trial:
     def _pause(self, step: int, checkpoint: Callable[[], Any] | None, reason: str) -> None:
         location = None
         if checkpoint is not None:
-            data = _checkpoints.serialize(checkpoint(), trial=self.number, step=step)
-            location = self._link.save_checkpoint(step, data)
+            location = self._link.save_checkpoint(step, checkpoint())
         self.paused = (step, location)
         raise TrialPaused(reason)
 

@@ -10,23 +10,36 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import math
 import socket
 import threading
 import time
-from pathlib import Path
 from typing import Any
 
-from raysweep.orchestrator import _events as ev
-from raysweep.orchestrator._checkpoints import remove as remove_checkpoint
-from raysweep.orchestrator._errors import StudyLockedError
-from raysweep.orchestrator._lease import Lease
-from raysweep.orchestrator._proposals import ProposalSource, SamplerClient
-from raysweep.orchestrator._protocol import Assignment, NoProposal, Note, Resume, TrialOutcome
-from raysweep.orchestrator._recorder import StudyRecorder
-from raysweep.orchestrator._state import StudyInfo
-from raysweep.orchestrator._trial_calls import TrialCalls
-from raysweep.orchestrator._trial_checks import assignment, require_tellable
-from raysweep.samplers import SearchSpaceExhaustedError, TrialRecord, TrialState
+from raysweep.orchestrator._core import _events as ev
+from raysweep.orchestrator._core._proposals import ProposalSource, SamplerClient
+from raysweep.orchestrator._core._protocol import (
+    Assignment,
+    NoProposal,
+    Note,
+    Progress,
+    Resume,
+    TrialOutcome,
+)
+from raysweep.orchestrator._core._recorder import StudyRecorder
+from raysweep.orchestrator._core._state import ResourceUsage, StudyInfo
+from raysweep.orchestrator._core._store import StudyStore, WriterLease
+from raysweep.orchestrator._errors import StudyLockedError, TrialStateError
+from raysweep.samplers import (
+    Distribution,
+    IncompatibleDistributionError,
+    SearchSpaceExhaustedError,
+    StudyDirection,
+    TrialRecord,
+    TrialState,
+    check_compatible,
+)
+from raysweep.scheduling import Decision
 
 _FLUSH_INTERVAL_S = 0.25
 _HEARTBEAT_INTERVAL_S = 5.0
@@ -35,10 +48,10 @@ _HEARTBEAT_INTERVAL_S = 5.0
 SNAPSHOT_EVERY = 20_000
 
 
-class TrialSchedulerCore(TrialCalls):
+class TrialSchedulerCore:
     def __init__(
         self,
-        directory: str,
+        store: StudyStore,
         requested: StudyInfo,
         *,
         load_if_exists: bool,
@@ -47,7 +60,7 @@ class TrialSchedulerCore(TrialCalls):
     ) -> None:
         # Nothing that can fail happens here: errors raised by `open` reach the caller as
         # themselves, while a Ray actor whose constructor raises only reports that it died.
-        self._directory = Path(directory)
+        self._store = store
         self._requested = requested
         self._load_if_exists = load_if_exists
         self._seed_given = seed_given
@@ -75,14 +88,13 @@ class TrialSchedulerCore(TrialCalls):
         `restarted`: Ray restarted this scheduler while `optimize` ran; carry on with its goal.
         """
         with self._lock:
-            self._lease = Lease.acquire(
-                self._directory,
+            self._lease: WriterLease = self._store.acquire_lease(
                 description=f"raysweep study {self._requested.name!r}",
                 wait=self._lease_wait,
             )
             try:
                 self._rec, report = StudyRecorder.open(
-                    self._directory,
+                    self._store,
                     self._requested,
                     load_if_exists=self._load_if_exists,
                     seed_given=self._seed_given,
@@ -92,13 +104,11 @@ class TrialSchedulerCore(TrialCalls):
                 raise
             self.info = self._rec.info
             self._rec.emit(
-                ev.WRITER_STARTED,
-                None,
-                {
-                    "host": socket.gethostname(),
-                    "took_over_from": self._lease.describe_takeover(),
-                    "replay": None if report.clean else report.describe(),
-                },
+                ev.WriterStarted(
+                    host=socket.gethostname(),
+                    took_over_from=self._lease.describe_takeover(),
+                    replay=None if report.clean else report.describe(),
+                )
             )
             for trial in self._rec.state.orphaned_running():
                 reason = "the study's previous writer stopped while it ran"
@@ -161,9 +171,7 @@ class TrialSchedulerCore(TrialCalls):
         they count among the runs that may be wanted.
         """
         with self._lock:
-            self._rec.emit(
-                ev.OPTIMIZE_STARTED, None, {"n_trials": n_trials, "concurrency": concurrency}
-            )
+            self._rec.emit(ev.OptimizeStarted(n_trials, concurrency))
             self._aim(n_trials, concurrency)
             state = self._rec.state
             remaining = max(0, n_trials - state.settled_count()) + state.count(TrialState.PAUSED)
@@ -180,7 +188,7 @@ class TrialSchedulerCore(TrialCalls):
         """`optimize` starts no more trials; `reason` is logged (None: the caller stopped it)."""
         with self._lock:
             if self._accepting:
-                self._rec.emit(ev.OPTIMIZE_STOPPED, None, {"reason": reason} if reason else {})
+                self._rec.emit(ev.OptimizeStopped(reason or None))
             self._accepting = False
 
     def wants_more(self) -> bool:
@@ -213,7 +221,7 @@ class TrialSchedulerCore(TrialCalls):
         if stale is not None:
             # Best effort: a checkpoint left behind costs disk, never a result.
             with contextlib.suppress(OSError):
-                remove_checkpoint(stale)
+                self._store.remove_checkpoint(stale)
         if promoted is not None:
             return promoted
         if rerun is not None:
@@ -246,9 +254,9 @@ class TrialSchedulerCore(TrialCalls):
 
     def _handout(self, number: int, attempt: int, resume: Resume | None = None) -> Assignment:
         return dataclasses.replace(
-            assignment(self._rec, number, attempt),
+            self._assignment(number, attempt),
             resume=resume,
-            checkpoint_root=str(self._directory / "checkpoints"),
+            checkpoint_root=self._store.checkpoint_root,
         )
 
     def _assign_rerun(self, runner: str) -> Assignment | None:
@@ -259,13 +267,12 @@ class TrialSchedulerCore(TrialCalls):
         number = waiting[0]
         trial = self._rec.state.trials[number]
         attempt = trial.attempt + 1
-        payload: dict[str, Any] = {"attempt": attempt, "runner": runner}
         resume = None
         if trial.checkpoint is not None and trial.checkpoint_step is not None:
             # Promote mode: the re-run picks up from the trial's last checkpoint.
             resume = Resume(trial.checkpoint_step, trial.checkpoint)
-            payload["resume_step"] = trial.checkpoint_step
-        self._rec.emit(ev.TRIAL_STARTED, number, payload)
+        resume_step = resume.step if resume is not None else None
+        self._rec.emit(ev.TrialStarted(attempt, runner, resume_step), number)
         self._runner_trials[runner] = (number, attempt)
         return self._handout(number, attempt, resume)
 
@@ -305,13 +312,10 @@ class TrialSchedulerCore(TrialCalls):
                         raise SearchSpaceExhaustedError(proposal.reason)
                     return None
                 self._proposals.discard(number)
-                created: dict[str, Any] = {"origin": origin}
                 bracket = self._rec.scheduler.bracket(number)
-                if bracket is not None:
-                    created["bracket"] = bracket
-                self._rec.emit(ev.TRIAL_CREATED, number, created)
+                self._rec.emit(ev.TrialCreated(origin, bracket), number)
                 if runner is not None:
-                    self._rec.emit(ev.TRIAL_STARTED, number, {"attempt": 0, "runner": runner})
+                    self._rec.emit(ev.TrialStarted(0, runner), number)
                     self._runner_trials[runner] = (number, 0)
                 started = dataclasses.replace(self._handout(number, 0), proposal=proposal)
             self._commit()
@@ -341,6 +345,81 @@ class TrialSchedulerCore(TrialCalls):
                     self._rec.interrupt(number, reason, crash=crash)
         self._commit()
 
+    # ----- inside a trial -----------------------------------------------------------------------
+
+    def report(self, number: int, attempt: int, notes: tuple[Note, ...]) -> Decision | None:
+        """Record a runner's batch; returns the pruner's decision on its last report, if any."""
+        with self._lock:
+            self._require_running(number, attempt)
+            return self._rec.apply_notes(number, attempt, notes)
+
+    def report_later(self, number: int, attempt: int, notes: tuple[Note, ...]) -> None:
+        """A batch sent without waiting; it may arrive after the attempt closed.
+
+        Threaded actors do not keep a caller's calls in order, so the notes of a closed attempt
+        are still recorded (the values happened), just not judged by the pruner.
+        """
+        with self._lock:
+            trial = self._rec.state.trials.get(number)
+            if trial is not None and trial.attempt == attempt:
+                judge = trial.state is TrialState.RUNNING
+                self._rec.apply_notes(number, attempt, notes, judge=judge)
+
+    def suggest(
+        self,
+        number: int,
+        attempt: int,
+        name: str,
+        distribution: Distribution,
+        notes: tuple[Note, ...],
+    ) -> Any:
+        with self._lock:
+            self._require_running(number, attempt)
+            self._rec.apply_notes(number, attempt, notes)
+            trial = self._rec.state.trials[number]
+            known = trial.distributions.get(name, self._rec.state.distributions.get(name))
+            if known is not None:
+                try:
+                    check_compatible(known, distribution)
+                except IncompatibleDistributionError as exc:
+                    raise IncompatibleDistributionError(f"parameter {name!r}: {exc}") from None
+            if name in trial.params:
+                return trial.params[name]
+            updates = self._rec.take_updates()
+        value = self._proposals.suggest(number, name, distribution, updates)
+        with self._lock:
+            self._require_running(number, attempt)
+            # A parameter is drawn once: if a concurrent call recorded it meanwhile, that wins.
+            self._rec.record_param(number, name, distribution, value)
+            return self._rec.state.trials[number].params[name]
+
+    # ----- reading ------------------------------------------------------------------------------
+
+    def study_info(self) -> StudyInfo:
+        return self.info
+
+    def exhausted(self) -> str | None:
+        """Why the sampler stopped proposing (a finished grid), or None."""
+        return self.exhausted_reason
+
+    def records(self) -> list[TrialRecord]:
+        with self._lock:
+            return self._rec.state.records()
+
+    def record(self, number: int) -> TrialRecord:
+        with self._lock:
+            if number not in self._rec.state.trials:
+                raise TrialStateError(f"trial {number} does not exist in this study")
+            return self._rec.state.record(number)
+
+    def progress(self) -> Progress:
+        with self._lock:
+            return self._progress()
+
+    def resource_usage(self) -> ResourceUsage:
+        with self._lock:
+            return dataclasses.replace(self._rec.state.usage)
+
     # ----- ask / tell ---------------------------------------------------------------------------
 
     def ask(self) -> Assignment:
@@ -366,7 +445,7 @@ class TrialSchedulerCore(TrialCalls):
         if state is TrialState.PAUSED:
             raise ValueError("tell cannot pause a trial; tell COMPLETE, PRUNED or FAILED")
         with self._lock:
-            attempt = require_tellable(self._rec, number)
+            attempt = self._require_tellable(number)
             problem = self._rec.constraints_problem(constraints, state)
             if problem is not None:
                 raise ValueError(f"trial {number} was not told: {problem}")
@@ -377,3 +456,70 @@ class TrialSchedulerCore(TrialCalls):
         self._commit()
         self._proposals.prefetch()
         return record
+
+    # ----- questions of the state (lock held) ----------------------------------------------
+
+    def _require_running(self, number: int, attempt: int) -> None:
+        trial = self._rec.state.trials.get(number)
+        if trial is None:
+            raise TrialStateError(f"trial {number} does not exist in this study")
+        if trial.state is not TrialState.RUNNING or trial.attempt != attempt:
+            raise TrialStateError(
+                f"trial {number} (attempt {attempt}) is not running: it is "
+                f"{trial.state.value} at attempt {trial.attempt}"
+            )
+
+    def _require_tellable(self, number: int) -> int:
+        """The attempt of a trial that `tell` may finish; TrialStateError saying why not."""
+        trial = self._rec.state.trials.get(number)
+        if trial is None:
+            raise TrialStateError(f"trial {number} does not exist in this study")
+        if trial.origin != ev.ORIGIN_ASK:
+            raise TrialStateError(
+                f"trial {number} was started by optimize, which records its result; "
+                "tell only trials that came from ask"
+            )
+        if trial.state is not TrialState.RUNNING:
+            raise TrialStateError(
+                f"trial {number} cannot be told: it is already {trial.state.value}"
+            )
+        return trial.attempt
+
+    def _assignment(self, number: int, attempt: int) -> Assignment:
+        """The trial as it stands, before its proposal is attached."""
+        trial = self._rec.state.trials[number]
+        return Assignment(
+            number=number,
+            attempt=attempt,
+            params=dict(trial.params),
+            distributions=dict(trial.distributions),
+            proposal={},
+            scheduler=self._rec.scheduler,
+            n_objectives=len(self._rec.info.directions),
+            n_constraints=self._rec.state.n_constraints,
+        )
+
+    def _progress(self) -> Progress:
+        """Counts by state and the best feasible value so far (single objective)."""
+        counts: dict[str, int] = {}
+        best: float | None = None
+        sign = 1.0 if self._rec.info.directions[0] is StudyDirection.MAXIMIZE else -1.0
+        for trial in self._rec.state.trials.values():
+            counts[trial.state.value] = counts.get(trial.state.value, 0) + 1
+            if (
+                trial.state is TrialState.COMPLETE
+                and trial.values
+                and len(trial.values) == 1
+                and (trial.constraints is None or max(trial.constraints) <= 0.0)
+            ):
+                v = trial.values[0]
+                if not math.isnan(v) and (best is None or sign * v > sign * best):
+                    best = v
+        return Progress(
+            counts=counts,
+            best_value=best,
+            target=self._target,
+            # Paused trials count as done: they hold no runner, and run again only if promoted.
+            finished=self._rec.state.settled_count(),
+            accepting=self._accepting,
+        )

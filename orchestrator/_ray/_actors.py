@@ -8,46 +8,56 @@ log.
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import os
 import uuid
 import warnings
+from dataclasses import dataclass
 from typing import Any
 
 import ray
 from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
-from raysweep.orchestrator._protocol import ProposalOrNone, Updates
-from raysweep.orchestrator._runner import Runner
-from raysweep.orchestrator._sampler_service import SamplerServiceCore
-from raysweep.orchestrator._state import StudyInfo
-from raysweep.orchestrator._trial_scheduler import TrialSchedulerCore
+from raysweep.orchestrator._core._protocol import ProposalOrNone, Updates
+from raysweep.orchestrator._core._sampler_service import SamplerServiceCore
+from raysweep.orchestrator._core._state import StudyInfo
+from raysweep.orchestrator._core._trial_scheduler import TrialSchedulerCore
+from raysweep.orchestrator._ray._handles import (
+    ObjectRef,
+    SamplerServiceHandle,
+    TrialSchedulerHandle,
+    call,
+)
+from raysweep.orchestrator._ray._runner import Runner
+from raysweep.orchestrator._storage._store import LocalStudyStore
 from raysweep.samplers import Distribution, Sampler
 from raysweep.scheduling import scheduler_from_json
 
+_log = logging.getLogger(__name__)
 _SCHEDULER_CONCURRENCY = 64
 NAMESPACE = "raysweep"
 
 
 class _RayPending:
-    def __init__(self, ref: Any) -> None:
+    def __init__(self, ref: ObjectRef[dict[int, ProposalOrNone]]) -> None:
         self._ref = ref
 
     def result(self) -> dict[int, ProposalOrNone]:
-        result: dict[int, ProposalOrNone] = ray.get(self._ref)
-        return result
+        return call(self._ref)
 
 
 class _RaySamplerClient:
     """Calls the SamplerService actor from inside the TrialScheduler."""
 
-    def __init__(self, handle: Any) -> None:
+    def __init__(self, handle: SamplerServiceHandle) -> None:
         self._handle = handle
 
     def propose(self, numbers: tuple[int, ...], updates: Updates) -> _RayPending:
         return _RayPending(self._handle.propose.remote(numbers, updates))
 
     def suggest(self, number: int, name: str, distribution: Distribution, updates: Updates) -> Any:
-        return ray.get(self._handle.suggest.remote(number, name, distribution, updates))
+        return call(self._handle.suggest.remote(number, name, distribution, updates))
 
 
 class TrialSchedulerActor(TrialSchedulerCore):
@@ -75,7 +85,7 @@ class TrialSchedulerActor(TrialSchedulerCore):
             warnings.simplefilter("ignore", DeprecationWarning)
             restarted = ray.get_runtime_context().was_current_actor_reconstructed
         super().__init__(
-            directory,
+            LocalStudyStore(directory),
             requested,
             load_if_exists=load_if_exists or restarted,
             seed_given=seed_given,
@@ -86,7 +96,7 @@ class TrialSchedulerActor(TrialSchedulerCore):
             self.open(restarted=True)
             self.attach_sampler_actor(ray.get_actor(sampler_name, namespace=NAMESPACE))
 
-    def attach_sampler_actor(self, handle: Any) -> None:
+    def attach_sampler_actor(self, handle: SamplerServiceHandle) -> None:
         self.attach_sampler(_RaySamplerClient(handle))
 
     def pid(self) -> int:
@@ -99,6 +109,28 @@ SamplerRemote: Any = ray.remote(SamplerServiceCore)
 RunnerRemote: Any = ray.remote(Runner)
 
 
+@dataclass(frozen=True)
+class StudyActors:
+    """The two actors of one open study, and what opening it read from its log."""
+
+    scheduler: TrialSchedulerHandle
+    sampler: SamplerServiceHandle
+    info: StudyInfo
+
+    def close(self, *, timeout: float | None = None) -> None:
+        """Commit the log and release the lease (waiting up to `timeout` s), then end both."""
+        try:
+            call(self.scheduler.close.remote(), timeout=timeout)
+        finally:
+            self.kill()
+
+    def kill(self) -> None:
+        for actor in (self.scheduler, self.sampler):
+            with contextlib.suppress(Exception):
+                ray.kill(actor)  # type: ignore[arg-type]
+        _log.debug("study %r: actors stopped", self.info.name)
+
+
 def start_study_actors(
     directory: str,
     requested: StudyInfo,
@@ -107,8 +139,8 @@ def start_study_actors(
     load_if_exists: bool,
     seed_given: bool,
     lease_wait: float,
-) -> tuple[Any, Any, StudyInfo]:
-    """Start the TrialScheduler and SamplerService; return their handles and the study's info.
+) -> StudyActors:
+    """Start the TrialScheduler and SamplerService of a study, and open it.
 
     Raises what opening the study raised: a duplicate study, a held lease, storage that cannot
     be written.
@@ -119,7 +151,7 @@ def start_study_actors(
     sampler_name = f"raysweep-sampler-{uuid.uuid4().hex}"
     # Calls in flight when the scheduler's process dies are not retried (a hand-off is not
     # idempotent): they fail, and their runners are replaced; later calls wait for the restart.
-    scheduler: Any = SchedulerRemote.options(
+    scheduler: TrialSchedulerHandle = SchedulerRemote.options(
         num_cpus=0,
         max_concurrency=_SCHEDULER_CONCURRENCY,
         scheduling_strategy=here,
@@ -134,14 +166,14 @@ def start_study_actors(
         sampler_name=sampler_name,
     )
     try:
-        info: StudyInfo = ray.get(scheduler.open.remote())
+        info = call(scheduler.open.remote())
     except BaseException:
-        ray.kill(scheduler)
+        ray.kill(scheduler)  # type: ignore[arg-type]
         raise
     # The study may be older than this call: the sampler follows the seed the log recorded.
     # Ray restarts a lost SamplerService and retries its calls; the restarted service asks the
     # scheduler for the whole history (SamplerOutOfStepError) before it proposes again.
-    sampler_service: Any = SamplerRemote.options(
+    sampler_service: SamplerServiceHandle = SamplerRemote.options(
         name=sampler_name,
         namespace=NAMESPACE,
         num_cpus=0,
@@ -149,5 +181,6 @@ def start_study_actors(
         max_restarts=-1,
         max_task_retries=-1,
     ).remote(sampler, info.seed, info.directions, scheduler_from_json(info.scheduler).fidelities())
-    ray.get(scheduler.attach_sampler_actor.remote(sampler_service))
-    return scheduler, sampler_service, info
+    call(scheduler.attach_sampler_actor.remote(sampler_service))
+    _log.debug("study %r: actors started, log at %s", info.name, directory)
+    return StudyActors(scheduler, sampler_service, info)

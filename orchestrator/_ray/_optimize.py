@@ -8,19 +8,32 @@ shows progress, and turns a timeout or Ctrl-C into "no new trials".
 from __future__ import annotations
 
 import contextlib
+import logging
 import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ParamSpec, TypeVar
 
 import ray
 
-from raysweep.orchestrator._actors import RunnerRemote
-from raysweep.orchestrator._progress import ProgressDisplay
-from raysweep.orchestrator._protocol import Progress
-from raysweep.orchestrator._resources import ResourceShape
-from raysweep.orchestrator._runner import ServeResult
+from raysweep.orchestrator._core._protocol import Progress
+from raysweep.orchestrator._core._trial import Trial
+from raysweep.orchestrator._ray._actors import RunnerRemote
+from raysweep.orchestrator._ray._handles import (
+    ObjectRef,
+    RemoteMethod,
+    RunnerHandle,
+    TrialSchedulerHandle,
+    call,
+)
+from raysweep.orchestrator._ray._progress import ProgressDisplay
+from raysweep.orchestrator._ray._resources import ResourceShape
+from raysweep.orchestrator._ray._runner import ServeResult
+
+_log = logging.getLogger(__name__)
+P = ParamSpec("P")
+R = TypeVar("R")
 
 # Once Ctrl-C is pressed, running trials get this long to reach their next report.
 INTERRUPT_GRACE_S = 5.0
@@ -35,31 +48,36 @@ _INFRASTRUCTURE_ERRORS = (
 
 @dataclass
 class _Pool:
-    scheduler: Any
-    objective: Any
+    scheduler: TrialSchedulerHandle
+    objective: ObjectRef[Callable[[Trial], Any]]
     catch: tuple[type[BaseException], ...]
     shape: ResourceShape
-    running: dict[Any, tuple[str, Any]] = field(default_factory=dict)  # serve ref -> runner
+    # A runner's `serve` call -> the runner's name and handle.
+    running: dict[ObjectRef[ServeResult], tuple[str, RunnerHandle]] = field(default_factory=dict)
 
     def spawn(self) -> None:
         name = f"runner-{uuid.uuid4().hex[:8]}"
-        actor = RunnerRemote.options(max_concurrency=2, **self.shape.actor_options()).remote()
+        actor: RunnerHandle = RunnerRemote.options(
+            max_concurrency=2, **self.shape.actor_options()
+        ).remote()
         ref = actor.serve.remote(self.scheduler, self.objective, self.catch, name)
         self.running[ref] = (name, actor)
+        _log.debug("runner %s started with %s", name, self.shape)
 
-    def retire(self, ref: Any) -> tuple[str, Any]:
+    def retire(self, ref: ObjectRef[ServeResult]) -> tuple[str, RunnerHandle]:
         name, actor = self.running.pop(ref)
-        ray.kill(actor)
+        ray.kill(actor)  # type: ignore[arg-type]
+        _log.debug("runner %s retired", name)
         return name, actor
 
     def kill_all(self, reason: str) -> None:
         for ref in list(self.running):
             name, _ = self.retire(ref)
-            ray.get(self.scheduler.runner_lost.remote(name, reason, False))
+            call(self.scheduler.runner_lost.remote(name, reason, False))
 
 
 def run_optimize(
-    scheduler: Any,
+    scheduler: TrialSchedulerHandle,
     objective: Callable[..., Any],
     *,
     n_trials: int,
@@ -69,7 +87,7 @@ def run_optimize(
     catch: tuple[type[BaseException], ...],
     show_progress: bool,
 ) -> None:
-    remaining: int = ray.get(scheduler.start_optimize.remote(n_trials, max_concurrent))
+    remaining = call(scheduler.start_optimize.remote(n_trials, max_concurrent))
     if remaining == 0:
         _ask(scheduler.stop_new_trials)
         return
@@ -92,6 +110,7 @@ def run_optimize(
             for ref in ready:
                 _collect(pool, ref)
             if deadline is not None and time.monotonic() >= deadline:
+                _log.debug("optimize: timeout reached, no new trials")
                 scheduler.stop_new_trials.remote()
                 deadline = None
             progress = _ask(scheduler.progress) or progress
@@ -108,12 +127,13 @@ def run_optimize(
         display.close(progress)
 
 
-def _collect(pool: _Pool, ref: Any) -> None:
+def _collect(pool: _Pool, ref: ObjectRef[ServeResult]) -> None:
     """A runner's `serve` returned or failed: act on why."""
     try:
-        result: ServeResult = ray.get(ref)
+        result = call(ref)
     except _INFRASTRUCTURE_ERRORS as exc:
         name, _ = pool.retire(ref)
+        _log.debug("runner %s lost: %s", name, _describe(exc))
         _ask(pool.scheduler.runner_lost, name, _describe(exc), True)
         if _ask(pool.scheduler.wants_more):
             pool.spawn()
@@ -131,6 +151,7 @@ def _collect(pool: _Pool, ref: Any) -> None:
 
 def _interrupt(pool: _Pool, reason: str) -> None:
     """No new trials; ask running ones to stop at their next report; kill what lingers."""
+    _log.debug("optimize stopping: %s", reason)
     pool.scheduler.stop_new_trials.remote()
     for _, actor in pool.running.values():
         actor.interrupt.remote()
@@ -138,20 +159,22 @@ def _interrupt(pool: _Pool, reason: str) -> None:
     try:
         while pool.running and time.monotonic() < deadline:
             ready, _ = ray.wait(
-                list(pool.running), num_returns=1, timeout=deadline - time.monotonic()
+                list(pool.running),
+                num_returns=1,
+                timeout=deadline - time.monotonic(),
             )
             for ref in ready:
                 # Already stopping: whatever the runner ended with, its trial is recorded.
                 with contextlib.suppress(Exception):
-                    ray.get(ref)
+                    call(ref)
                 name, _ = pool.retire(ref)
-                ray.get(pool.scheduler.runner_lost.remote(name, reason, False))
+                call(pool.scheduler.runner_lost.remote(name, reason, False))
     except KeyboardInterrupt:
         pass  # a second Ctrl-C: stop waiting
     pool.kill_all(f"{reason}; killed before the trial reached a report")
 
 
-def _ask(method: Any, *args: Any) -> Any:
+def _ask(method: RemoteMethod[P, R], *args: P.args, **kwargs: P.kwargs) -> R | None:
     """Call the TrialScheduler; None if its process died during the call.
 
     Ray restarts the TrialScheduler, and calls made after that wait for it; only a call in
@@ -159,7 +182,7 @@ def _ask(method: Any, *args: Any) -> Any:
     """
     for _ in range(3):
         try:
-            return ray.get(method.remote(*args))
+            return call(method.remote(*args, **kwargs))
         except ray.exceptions.RayActorError:
             time.sleep(0.5)
     return None

@@ -6,7 +6,7 @@ import sys
 import time
 from typing import IO, Any
 
-from raysweep.orchestrator._protocol import Progress
+from raysweep.orchestrator._core._protocol import Progress
 
 _LINE_EVERY_S = 10.0
 

@@ -8,35 +8,31 @@ objective, the other takes `interrupt()` from the driver while it does.
 
 from __future__ import annotations
 
+import logging
 import threading
-import time
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-import ray
-
-from raysweep.orchestrator import _checkpoints
+from raysweep.orchestrator._core._protocol import Assignment, TrialOutcome
+from raysweep.orchestrator._core._trial import Trial, objective_values
 from raysweep.orchestrator._errors import (
     ObjectiveUsageError,
     TrialInterrupted,
     TrialPaused,
     TrialPruned,
-    TrialStateError,
 )
-from raysweep.orchestrator._protocol import Assignment, Note, TrialOutcome
-from raysweep.orchestrator._trial import Trial, objective_values
+from raysweep.orchestrator._ray._handles import TrialSchedulerHandle, call
+from raysweep.orchestrator._ray._links import RunnerLink
 from raysweep.samplers import (
-    Distribution,
     IncompatibleDistributionError,
     InvalidDistributionError,
     SamplerConfigurationError,
     TrialState,
 )
-from raysweep.scheduling import Decision
 
-_FLUSH_EVERY_S = 1.0
+_log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -49,45 +45,8 @@ class ServeResult:
     fatal_trial: int | None = None
 
 
-class _RunnerLink:
-    raises_on_prune = True
-
-    def __init__(self, scheduler: Any, assignment: Assignment, stop: threading.Event) -> None:
-        self._scheduler = scheduler
-        self._a = assignment
-        self._stop = stop
-        self._last_flush = time.monotonic()
-
-    def suggest(self, name: str, distribution: Distribution, notes: tuple[Note, ...]) -> Any:
-        ref = self._scheduler.suggest.remote(
-            self._a.number, self._a.attempt, name, distribution, notes
-        )
-        return _unless_stale(ref)
-
-    def send(self, notes: tuple[Note, ...], *, wait: bool) -> Decision | None:
-        self._last_flush = time.monotonic()
-        if not wait:
-            self._scheduler.report_later.remote(self._a.number, self._a.attempt, notes)
-            return None
-        decision: Decision | None = _unless_stale(
-            self._scheduler.report.remote(self._a.number, self._a.attempt, notes)
-        )
-        return decision
-
-    def interrupted(self) -> bool:
-        return self._stop.is_set()
-
-    def flush_due(self) -> bool:
-        return time.monotonic() - self._last_flush >= _FLUSH_EVERY_S
-
-    def save_checkpoint(self, step: int, data: bytes) -> str:
-        if self._a.checkpoint_root is None:
-            raise RuntimeError("the study gave this runner no place for checkpoints")
-        return _checkpoints.save(self._a.checkpoint_root, self._a.number, step, data)
-
-
 class Runner:
-    """Created with `ray.remote(max_concurrency=2)` and the trial's resources (see `_pool`)."""
+    """Created with `ray.remote(max_concurrency=2)` and the trial's resources (`_optimize`)."""
 
     def __init__(self) -> None:
         self._stop = threading.Event()
@@ -97,7 +56,7 @@ class Runner:
 
     def serve(
         self,
-        scheduler: Any,
+        scheduler: TrialSchedulerHandle,
         objective: Callable[[Trial], Any],
         catch: tuple[type[BaseException], ...],
         runner: str,
@@ -105,26 +64,34 @@ class Runner:
         outcome: TrialOutcome | None = None
         done = 0
         while True:
-            assignment: Assignment | None = ray.get(scheduler.next_trial.remote(runner, outcome))
+            assignment = call(scheduler.next_trial.remote(runner, outcome, True))
             if assignment is None:
+                _log.debug("runner %s: no more trials after %d", runner, done)
                 return ServeResult(runner, done)
+            _log.debug(
+                "runner %s: trial %d attempt %d%s",
+                runner,
+                assignment.number,
+                assignment.attempt,
+                " (resumed)" if assignment.resume is not None else "",
+            )
             outcome, fatal = self._run(scheduler, objective, catch, assignment)
             done += 1
             if fatal is not None:
-                ray.get(scheduler.stop_new_trials.remote())
+                call(scheduler.stop_new_trials.remote())
             if fatal is not None or self._stop.is_set():
                 # Hand the outcome back without taking a new trial.
-                ray.get(scheduler.next_trial.remote(runner, outcome, False))
+                call(scheduler.next_trial.remote(runner, outcome, False))
                 return ServeResult(runner, done, fatal, assignment.number if fatal else None)
 
     def _run(
         self,
-        scheduler: Any,
+        scheduler: TrialSchedulerHandle,
         objective: Callable[[Trial], Any],
         catch: tuple[type[BaseException], ...],
         a: Assignment,
     ) -> tuple[TrialOutcome, BaseException | None]:
-        trial = Trial(a, _RunnerLink(scheduler, a, self._stop))
+        trial = Trial(a, RunnerLink(scheduler, a, self._stop))
         fatal: BaseException | None = None
         try:
             result = objective(trial)
@@ -162,18 +129,6 @@ class Runner:
             checkpoint,
         )
         return outcome, fatal
-
-
-def _unless_stale(ref: Any) -> Any:
-    """The answer of a call about the running trial, or TrialInterrupted if it stopped running.
-
-    A trial stops running under its runner when the scheduler was restarted (it queues the
-    trials that were running for a re-run) or the study is being stopped.
-    """
-    try:
-        return ray.get(ref)
-    except TrialStateError as exc:
-        raise TrialInterrupted(f"the trial is no longer running here: {exc}") from None
 
 
 def _is_usage_error(exc: BaseException) -> bool:

@@ -1,4 +1,4 @@
-"""What one event is, and how events are laid out in Arrow and in the study directory.
+"""How events are laid out in Arrow and in the study directory.
 
 Version history of the on-disk format (``raysweep.schema_version`` in the schema metadata):
 
@@ -11,27 +11,22 @@ conversion from older versions goes into :func:`records_from_batch` so old logs 
 
 from __future__ import annotations
 
-import json
 import math
 import re
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
 import pyarrow as pa
 
 from raysweep.orchestrator._errors import CorruptLogError
+from raysweep.orchestrator._storage._event import Event, decode_payload
 
 __all__ = [
     "SCHEMA",
     "SCHEMA_VERSION",
-    "Event",
     "Record",
     "batch_from_records",
-    "check_event_fields",
     "check_schema",
-    "decode_payload",
-    "encode_payload",
     "parse_segment_name",
     "parse_snapshot_name",
     "record_to_event",
@@ -54,26 +49,10 @@ SCHEMA = pa.schema(
     metadata={VERSION_KEY: str(SCHEMA_VERSION).encode()},
 )
 
-_INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
 # Wide enough for any int64, so names sort the same as numbers in a directory listing.
 _SEQ_DIGITS = 20
 _SEGMENT_RE = re.compile(r"seg-(\d+)(?:-(\d+))?\.arrows")
 _SNAPSHOT_RE = re.compile(r"snap-(\d+)\.arrow")
-
-
-@dataclass(frozen=True)
-class Event:
-    """One fact of a study, as it is stored in and replayed from the log.
-
-    ``seq`` numbers events from 0 without gaps; ``ts`` is unix seconds when it was staged;
-    ``trial`` is the trial number the event concerns, if any; ``payload`` holds JSON values only.
-    """
-
-    seq: int
-    ts: float
-    kind: str
-    trial: int | None
-    payload: dict[str, Any]
 
 
 class Record(NamedTuple):
@@ -84,41 +63,6 @@ class Record(NamedTuple):
     kind: str
     trial: int | None
     payload: str
-
-
-def encode_payload(payload: dict[str, Any]) -> str:
-    """Return the JSON text stored for ``payload``; ValueError if it cannot be stored exactly."""
-    if not isinstance(payload, dict):
-        raise TypeError(f"an event payload must be a dict, not {type(payload).__name__}")
-    try:
-        text = json.dumps(payload, allow_nan=False, ensure_ascii=False, separators=(",", ":"))
-        # A lone surrogate passes json.dumps but cannot become UTF-8 when the batch is built,
-        # which would fail the whole commit instead of this one event.
-        text.encode("utf-8")
-    except (TypeError, ValueError) as exc:
-        raise ValueError(
-            f"event payload cannot be stored as JSON ({exc}); use only dict/list/str/int/"
-            "float/bool/None, with finite floats and valid Unicode strings"
-        ) from exc
-    return text
-
-
-def check_event_fields(kind: str, trial: int | None) -> None:
-    if not isinstance(kind, str) or not kind:
-        raise TypeError(f"an event kind must be a non-empty str, got {kind!r}")
-    if trial is not None and (
-        not isinstance(trial, int)
-        or isinstance(trial, bool)
-        or not _INT64_MIN <= trial <= _INT64_MAX
-    ):
-        raise TypeError(f"an event's trial must be an int64 or None, got {trial!r}")
-
-
-def decode_payload(text: str) -> dict[str, Any]:
-    payload = json.loads(text)
-    if not isinstance(payload, dict):
-        raise ValueError("an event payload is not a JSON object")
-    return payload
 
 
 def record_to_event(record: Record) -> Event:

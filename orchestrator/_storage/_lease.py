@@ -24,8 +24,8 @@ from pathlib import Path
 from types import TracebackType
 
 from raysweep.orchestrator._errors import StorageError, StudyLockedError
-from raysweep.orchestrator._fsutil import atomic_write, fsync_directory, remove_temp_files
-from raysweep.orchestrator._lease_owner import LeaseOwner, this_process, why_dead
+from raysweep.orchestrator._storage._files import atomic_write, fsync_directory, remove_temp_files
+from raysweep.orchestrator._storage._lease_owner import LeaseOwner, this_process, why_dead
 
 __all__ = ["LEASE_FILE", "Lease", "LeaseOwner"]
 

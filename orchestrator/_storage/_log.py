@@ -24,24 +24,26 @@ import pyarrow as pa
 import pyarrow.ipc as ipc
 
 from raysweep.orchestrator._errors import StorageError
-from raysweep.orchestrator._fsutil import (
+from raysweep.orchestrator._storage._event import (
+    Event,
+    check_event_fields,
+    decode_payload,
+    encode_payload,
+)
+from raysweep.orchestrator._storage._files import (
     TEMP_MARK,
     atomic_write,
     fsync_directory,
     remove_temp_files,
 )
-from raysweep.orchestrator._log_format import (
+from raysweep.orchestrator._storage._format import (
     SCHEMA,
     SCHEMA_VERSION,
-    Event,
     Record,
     batch_from_records,
-    check_event_fields,
-    decode_payload,
-    encode_payload,
     snapshot_name,
 )
-from raysweep.orchestrator._log_replay import (
+from raysweep.orchestrator._storage._replay import (
     SEGMENTS,
     SNAPSHOTS,
     ReplayReport,
@@ -51,7 +53,7 @@ from raysweep.orchestrator._log_replay import (
     require_log_directory,
     scan_log,
 )
-from raysweep.orchestrator._log_segment import SegmentWriter
+from raysweep.orchestrator._storage._segment import SegmentWriter
 
 __all__ = [
     "SCHEMA",

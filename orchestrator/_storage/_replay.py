@@ -15,8 +15,8 @@ import pyarrow as pa
 import pyarrow.ipc as ipc
 
 from raysweep.orchestrator._errors import StorageError
-from raysweep.orchestrator._log_format import (
-    Event,
+from raysweep.orchestrator._storage._event import Event
+from raysweep.orchestrator._storage._format import (
     Record,
     check_schema,
     parse_segment_name,

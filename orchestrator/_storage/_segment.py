@@ -6,9 +6,9 @@ import contextlib
 import os
 from pathlib import Path
 
-from raysweep.orchestrator._fsutil import fsync_directory, write_all
-from raysweep.orchestrator._log_format import SCHEMA, Record, batch_from_records, segment_name
-from raysweep.orchestrator._log_replay import END_OF_STREAM
+from raysweep.orchestrator._storage._files import fsync_directory, write_all
+from raysweep.orchestrator._storage._format import SCHEMA, Record, batch_from_records, segment_name
+from raysweep.orchestrator._storage._replay import END_OF_STREAM
 
 __all__ = ["SegmentWriter"]
 

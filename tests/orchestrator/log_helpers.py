@@ -7,7 +7,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from raysweep.orchestrator._log import Event, EventLog
+from raysweep.orchestrator._storage._log import Event, EventLog
 
 SAMPLE_V1 = Path(__file__).parent / "data" / "log_format_v1"
 

@@ -15,7 +15,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from raysweep.orchestrator._log import EventLog
+from raysweep.orchestrator._storage._log import EventLog
 
 TARGET = Path(__file__).parent / "data" / "log_format_v1"
 START = 1_767_225_600.0  # 2026-01-01T00:00:00Z

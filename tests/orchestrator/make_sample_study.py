@@ -21,7 +21,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 from test_trial_scheduler_core import X, _open
 
-from raysweep.orchestrator._protocol import ParamNote, ReportNote, TrialOutcome
+from raysweep.orchestrator._core._protocol import ParamNote, ReportNote, TrialOutcome
 from raysweep.samplers import TrialState
 
 TARGET = Path(__file__).parent / "data" / "study_v1"

@@ -14,7 +14,7 @@ import pytest
 from objectives import slow_quadratic
 
 from raysweep.orchestrator import Trial, create_study
-from raysweep.orchestrator._log import read_events
+from raysweep.orchestrator._storage._log import read_events
 from raysweep.samplers import RandomSampler, TrialState
 
 DRIVER = Path(__file__).parent / "driver.py"
@@ -182,7 +182,7 @@ def test_a_lost_sampler_service_is_restarted_and_the_study_goes_on(tmp_path: Pat
 
     study = create_study(name="sampler-lost", storage=tmp_path, seed=1)
     study.optimize(quadratic, n_trials=3, show_progress=False)
-    ray.kill(study._sampler_actor, no_restart=False)  # its process dies; Ray starts another
+    ray.kill(study._actors.sampler, no_restart=False)  # its process dies; Ray starts another
     study.optimize(quadratic, n_trials=8, max_concurrent=2, show_progress=False)
     trials = study.trials
     assert [t.state for t in trials] == [TrialState.COMPLETE] * 8
@@ -197,7 +197,7 @@ def test_a_killed_trial_scheduler_is_restarted_and_the_study_goes_on(tmp_path: P
     import ray
 
     study = create_study(name="scheduler-lost", storage=tmp_path, seed=2)
-    scheduler = study._scheduler
+    scheduler = study._actors.scheduler
     errors: list[BaseException] = []
 
     def run() -> None:

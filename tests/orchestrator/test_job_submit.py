@@ -129,6 +129,7 @@ def _submit(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]
 
 
 @pytest.mark.slow
+@pytest.mark.ray
 def test_quickstart_under_ray_job_submit_runs_and_resumes(head: str, tmp_path: Path) -> None:
     env = dict(os.environ, RAY_ADDRESS=head, RAY_AUTH_MODE="disabled")
     for n_trials, expected in (("4", "trials: 4 ("), ("6", "trials: 6 (")):

@@ -16,9 +16,9 @@ from typing import Any
 
 import pytest
 
-from raysweep.orchestrator import _lease
 from raysweep.orchestrator._errors import StorageError, StudyLockedError
-from raysweep.orchestrator._lease import LEASE_FILE, Lease, LeaseOwner
+from raysweep.orchestrator._storage import _lease
+from raysweep.orchestrator._storage._lease import LEASE_FILE, Lease, LeaseOwner
 
 # The package's __init__ imports Ray (half a second per child process); the lease needs only the
 # standard library, so the children import its modules under a bare package instead.
@@ -35,7 +35,7 @@ HOLDER = """
 import sys
 from pathlib import Path
 from typing import Any
-from raysweep.orchestrator._lease import Lease
+from raysweep.orchestrator._storage._lease import Lease
 lease = Lease.acquire(Path(sys.argv[1]), description="holder process")
 print("ready", flush=True)
 sys.stdin.read()
@@ -48,7 +48,7 @@ import time
 from pathlib import Path
 from typing import Any
 from raysweep.orchestrator._errors import StudyLockedError
-from raysweep.orchestrator._lease import Lease
+from raysweep.orchestrator._storage._lease import Lease
 held = []
 print("ready", flush=True)
 for line in sys.stdin:

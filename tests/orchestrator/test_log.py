@@ -15,7 +15,7 @@ import pytest
 from log_helpers import fixed_clock, segments, write_events
 
 from raysweep.orchestrator._errors import StorageError
-from raysweep.orchestrator._log import Event, EventLog, read_events, replay
+from raysweep.orchestrator._storage._log import Event, EventLog, read_events, replay
 
 # --- opening ---------------------------------------------------------------------------------
 

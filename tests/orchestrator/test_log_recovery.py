@@ -12,7 +12,13 @@ import pytest
 from log_helpers import SAMPLE_V1, fixed_clock, segments, snapshots, write_events
 
 from raysweep.orchestrator._errors import CorruptLogError
-from raysweep.orchestrator._log import SCHEMA, SCHEMA_VERSION, EventLog, read_events, replay
+from raysweep.orchestrator._storage._log import (
+    SCHEMA,
+    SCHEMA_VERSION,
+    EventLog,
+    read_events,
+    replay,
+)
 
 # --- snapshots -------------------------------------------------------------------------------
 

@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from raysweep.orchestrator._trial import objective_values
+from raysweep.orchestrator._core._trial import objective_values
 
 
 @pytest.mark.parametrize(

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import io
 
-from raysweep.orchestrator._progress import ProgressDisplay
-from raysweep.orchestrator._protocol import Progress
+from raysweep.orchestrator._core._protocol import Progress
+from raysweep.orchestrator._ray._progress import ProgressDisplay
 
 
 def _progress(finished: int) -> Progress:

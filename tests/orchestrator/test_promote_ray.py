@@ -16,8 +16,8 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.neural_network import MLPClassifier
 
 from raysweep.orchestrator import ObjectiveUsageError, Trial, create_study
-from raysweep.orchestrator import _events as ev
-from raysweep.orchestrator._log import EventLog
+from raysweep.orchestrator._core import _events as ev
+from raysweep.orchestrator._storage._log import EventLog
 from raysweep.samplers import MultiFidelitySampler, RandomSampler, TrialState
 from raysweep.scheduling import ASHA, Hyperband
 
@@ -146,7 +146,7 @@ def test_pausing_holds_no_runner_and_no_gpu(tmp_path: Path) -> None:
     )
     states = [t.state for t in study.trials]
     assert states.count(TrialState.PAUSED) > 2  # more trials paused than runners existed
-    assert ray.get(study._scheduler.busy_runners.remote()) == set()
+    assert ray.get(study._actors.scheduler.busy_runners.remote()) == set()
     study.close()
     # Every runner, and so every GPU, was given back, though trials are still paused (killed
     # actors hand their resources back within moments).
@@ -156,9 +156,16 @@ def test_pausing_holds_no_runner_and_no_gpu(tmp_path: Path) -> None:
     assert ray.available_resources().get("GPU") == total
     running = 0
     for event in _events(study.directory):
-        if event.kind in (ev.TRIAL_STARTED, ev.TRIAL_RESUMED) and "skipped" not in event.payload:
+        if (
+            event.kind in (ev.EventKind.TRIAL_STARTED, ev.EventKind.TRIAL_RESUMED)
+            and "skipped" not in event.payload
+        ):
             running += 1
-        elif event.kind in (ev.TRIAL_PAUSED, ev.TRIAL_FINISHED, ev.TRIAL_INTERRUPTED):
+        elif event.kind in (
+            ev.EventKind.TRIAL_PAUSED,
+            ev.EventKind.TRIAL_FINISHED,
+            ev.EventKind.TRIAL_INTERRUPTED,
+        ):
             running -= 1
         assert running <= 2
 
@@ -191,7 +198,7 @@ def test_hyperband_records_each_trials_bracket(tmp_path: Path) -> None:
     study = _study(tmp_path, "hyperband", scheduler=scheduler)
     study.optimize(no_checkpoint, n_trials=12, max_concurrent=2, show_progress=False)
     study.close()
-    created = [e for e in _events(study.directory) if e.kind == ev.TRIAL_CREATED]
+    created = [e for e in _events(study.directory) if e.kind == ev.EventKind.TRIAL_CREATED]
     assert len(created) == 12
     assert [e.payload["bracket"] for e in created] == [scheduler.bracket(e.trial) for e in created]
     assert len({e.payload["bracket"] for e in created}) == 3

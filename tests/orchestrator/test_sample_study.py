@@ -12,8 +12,8 @@ from pathlib import Path
 
 from test_trial_scheduler_core import _open
 
-from raysweep.orchestrator._log import replay
-from raysweep.orchestrator._state import StudyState
+from raysweep.orchestrator._core._state import StudyState
+from raysweep.orchestrator._storage._log import replay
 from raysweep.samplers import TrialState, trial_record_from_json
 
 SAMPLE = Path(__file__).parent / "data" / "study_v1"

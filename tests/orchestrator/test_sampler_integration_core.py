@@ -8,13 +8,14 @@ from typing import Any
 
 import pytest
 
-from raysweep.orchestrator import _trial_scheduler as ts
+from raysweep.orchestrator._core import _trial_scheduler as ts
+from raysweep.orchestrator._core._protocol import NoProposal, ParamNote, TrialOutcome, Updates
+from raysweep.orchestrator._core._sampler_service import LocalSamplerClient, SamplerServiceCore
+from raysweep.orchestrator._core._state import StudyInfo, StudyState
+from raysweep.orchestrator._core._trial import constraint_values
 from raysweep.orchestrator._errors import ObjectiveUsageError
-from raysweep.orchestrator._log import read_events
-from raysweep.orchestrator._protocol import NoProposal, ParamNote, TrialOutcome, Updates
-from raysweep.orchestrator._sampler_service import LocalSamplerClient, SamplerServiceCore
-from raysweep.orchestrator._state import StudyInfo, StudyState
-from raysweep.orchestrator._trial import constraint_values
+from raysweep.orchestrator._storage._log import read_events
+from raysweep.orchestrator._storage._store import LocalStudyStore
 from raysweep.samplers import (
     Distribution,
     FloatDistribution,
@@ -42,7 +43,9 @@ def _open(directory: Path, sampler: Sampler) -> ts.TrialSchedulerCore:
         sampler=sampler.to_json(),
         scheduler=NoPruning().to_json(),
     )
-    core = ts.TrialSchedulerCore(str(directory), info, load_if_exists=False, seed_given=True)
+    core = ts.TrialSchedulerCore(
+        LocalStudyStore(directory), info, load_if_exists=False, seed_given=True
+    )
     core.open()
     core.attach_sampler(LocalSamplerClient(SamplerServiceCore(sampler, 5, MIN)))
     return core

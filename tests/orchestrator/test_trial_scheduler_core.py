@@ -9,12 +9,13 @@ from pathlib import Path
 import pytest
 
 from raysweep.orchestrator import StudyLockedError
-from raysweep.orchestrator import _trial_scheduler as ts
-from raysweep.orchestrator._lease import LEASE_FILE
-from raysweep.orchestrator._log import read_events
-from raysweep.orchestrator._protocol import ParamNote, ReportNote, TrialOutcome
-from raysweep.orchestrator._sampler_service import LocalSamplerClient, SamplerServiceCore
-from raysweep.orchestrator._state import StudyInfo, StudyState
+from raysweep.orchestrator._core import _trial_scheduler as ts
+from raysweep.orchestrator._core._protocol import ParamNote, ReportNote, TrialOutcome
+from raysweep.orchestrator._core._sampler_service import LocalSamplerClient, SamplerServiceCore
+from raysweep.orchestrator._core._state import StudyInfo, StudyState
+from raysweep.orchestrator._storage._lease import LEASE_FILE
+from raysweep.orchestrator._storage._log import read_events
+from raysweep.orchestrator._storage._store import LocalStudyStore
 from raysweep.samplers import FloatDistribution, RandomSampler, StudyDirection, TrialState
 from raysweep.scheduling import ASHA, Action
 
@@ -34,7 +35,9 @@ def _info(scheduler: ASHA | None = None) -> StudyInfo:
 
 
 def _open(directory: Path, *, load: bool = False) -> ts.TrialSchedulerCore:
-    core = ts.TrialSchedulerCore(str(directory), _info(), load_if_exists=load, seed_given=True)
+    core = ts.TrialSchedulerCore(
+        LocalStudyStore(directory), _info(), load_if_exists=load, seed_given=True
+    )
     core.open()
     service = SamplerServiceCore(RandomSampler(seed=3), 3, (StudyDirection.MAXIMIZE,))
     core.attach_sampler(LocalSamplerClient(service))
@@ -187,8 +190,8 @@ def test_a_dead_writers_lease_is_taken_over_and_recorded(tmp_path: Path) -> None
 
 
 def test_a_restarted_sampler_service_is_sent_the_whole_study(tmp_path: Path) -> None:
+    from raysweep.orchestrator._core._protocol import Updates
     from raysweep.orchestrator._errors import SamplerOutOfStepError
-    from raysweep.orchestrator._protocol import Updates
 
     fresh = SamplerServiceCore(RandomSampler(seed=3), 3, (StudyDirection.MAXIMIZE,))
     with pytest.raises(SamplerOutOfStepError):

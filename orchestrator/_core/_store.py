@@ -1,0 +1,90 @@
+"""What the TrialScheduler core needs of a study's storage, as protocols.
+
+The core records events, holds the writer lease and drops checkpoints it no longer needs; how
+and where (files on a POSIX path today, an object store later) is the storage layer's business
+(``_storage._store.LocalStudyStore``). Keeping the core to these few calls keeps it free of
+Arrow and of file-system details, and lets a second storage slot in without touching it.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+from raysweep.orchestrator._storage._event import Event
+
+
+class WriterLease(Protocol):
+    """This process's right to write the study; see ``_storage._lease.Lease``."""
+
+    def heartbeat(self) -> None:
+        """Renew the lease; StudyLockedError once another process has taken it over."""
+        ...
+
+    def release(self) -> None: ...
+
+    def describe_takeover(self) -> str | None:
+        """Whom this lease took over from and why, for the log; None if nobody."""
+        ...
+
+
+class StudyLog(Protocol):
+    """The writer of the study's event log; see ``_storage._log.EventLog``."""
+
+    @property
+    def next_seq(self) -> int: ...
+
+    def stage(self, kind: str, trial: int | None, payload: dict[str, Any]) -> Event:
+        """Number and buffer an event (no I/O); durable after the next commit."""
+        ...
+
+    def append(self, kind: str, trial: int | None, payload: dict[str, Any]) -> Event:
+        """Stage and commit one event (and anything staged before it)."""
+        ...
+
+    def commit(self) -> int:
+        """Write what is staged and make it durable; StorageError when it cannot."""
+        ...
+
+    def snapshot(self) -> object:
+        """Commit, then compact everything so far so that the next replay is fast."""
+        ...
+
+    def close(self) -> None: ...
+
+
+class ReplayFindings(Protocol):
+    """What a replay had to drop (torn tails, unreadable snapshots, gaps)."""
+
+    @property
+    def clean(self) -> bool: ...
+
+    def describe(self) -> str: ...
+
+
+class StudyStore(Protocol):
+    """Where one study lives."""
+
+    @property
+    def location(self) -> str:
+        """The study's place, for messages and for runners (a path or a URI)."""
+        ...
+
+    @property
+    def checkpoint_root(self) -> str:
+        """Where runners write the checkpoints of paused trials."""
+        ...
+
+    def acquire_lease(self, *, description: str, wait: float) -> WriterLease:
+        """Take the writer lease, waiting up to `wait` s; StudyLockedError naming the holder."""
+        ...
+
+    def open_log(self) -> tuple[StudyLog, list[Event], ReplayFindings]:
+        """Open the log for writing (creating it if new): the writer, its events, the findings.
+
+        The caller holds the lease.
+        """
+        ...
+
+    def remove_checkpoint(self, location: str) -> None:
+        """Delete a checkpoint no longer needed; a missing one is fine, OSError otherwise."""
+        ...

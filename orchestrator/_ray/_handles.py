@@ -1,0 +1,155 @@
+"""Typed handles of the study's actors, and the one way to wait for their answers.
+
+A Ray actor handle is untyped; these protocols name each remote method with its arguments and
+result, so that mypy checks every call across the process boundary (``handle.m.remote(...)``
+gives an ``ObjectRef`` of the method's result, and :func:`call` waits for it).
+
+Errors raised inside an actor on purpose — raysweep's own, and the ``ValueError`` /
+``TypeError`` that say what to fix — reach the caller as themselves: Ray would wrap them in a
+``RayTaskError(...)`` whose message starts with the actor's pid, address and ANSI colours
+before the sentence that matters. Anything else (a bug) keeps Ray's wrapping and its remote
+traceback.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, ParamSpec, Protocol, TypeVar
+
+import ray
+from ray import ObjectRef
+
+from raysweep.orchestrator._core._protocol import (
+    Assignment,
+    Note,
+    Progress,
+    ProposalOrNone,
+    TrialOutcome,
+    Updates,
+)
+from raysweep.orchestrator._core._state import ResourceUsage, StudyInfo
+from raysweep.orchestrator._core._trial import Trial
+from raysweep.orchestrator._errors import RaysweepError
+from raysweep.samplers import Distribution, SearchSpaceExhaustedError, TrialRecord, TrialState
+from raysweep.scheduling import Decision
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+__all__ = [
+    "ObjectRef",
+    "RemoteMethod",
+    "RunnerHandle",
+    "SamplerServiceHandle",
+    "TrialSchedulerHandle",
+    "call",
+]
+
+# Raised inside the actors on purpose, with a message for the user.
+_OWN_ERRORS = (RaysweepError, ValueError, TypeError, SearchSpaceExhaustedError)
+
+
+class RemoteMethod(Protocol[P, R]):
+    def remote(self, *args: P.args, **kwargs: P.kwargs) -> ObjectRef[R]: ...
+
+
+class TrialSchedulerHandle(Protocol):
+    """The remote methods of ``TrialSchedulerActor`` (``_core._trial_scheduler``)."""
+
+    @property
+    def open(self) -> RemoteMethod[[], StudyInfo]: ...
+    @property
+    def attach_sampler_actor(self) -> RemoteMethod[[SamplerServiceHandle], None]: ...
+    @property
+    def close(self) -> RemoteMethod[[], None]: ...
+    @property
+    def start_optimize(self) -> RemoteMethod[[int, int], int]: ...
+    @property
+    def stop_new_trials(self) -> RemoteMethod[[], None]: ...
+    @property
+    def wants_more(self) -> RemoteMethod[[], bool]: ...
+    @property
+    def next_trial(
+        self,
+    ) -> RemoteMethod[[str, TrialOutcome | None, bool], Assignment | None]: ...
+    @property
+    def busy_runners(self) -> RemoteMethod[[], set[str]]: ...
+    @property
+    def runner_lost(self) -> RemoteMethod[[str, str, bool], None]: ...
+    @property
+    def report(self) -> RemoteMethod[[int, int, tuple[Note, ...]], Decision | None]: ...
+    @property
+    def report_later(self) -> RemoteMethod[[int, int, tuple[Note, ...]], None]: ...
+    @property
+    def suggest(
+        self,
+    ) -> RemoteMethod[[int, int, str, Distribution, tuple[Note, ...]], Any]: ...
+    @property
+    def exhausted(self) -> RemoteMethod[[], str | None]: ...
+    @property
+    def records(self) -> RemoteMethod[[], list[TrialRecord]]: ...
+    @property
+    def record(self) -> RemoteMethod[[int], TrialRecord]: ...
+    @property
+    def progress(self) -> RemoteMethod[[], Progress]: ...
+    @property
+    def resource_usage(self) -> RemoteMethod[[], ResourceUsage]: ...
+    @property
+    def ask(self) -> RemoteMethod[[], Assignment]: ...
+    @property
+    def tell(
+        self,
+    ) -> RemoteMethod[
+        [
+            int,
+            TrialState,
+            tuple[float, ...] | None,
+            str | None,
+            tuple[Note, ...],
+            tuple[float, ...] | None,
+        ],
+        TrialRecord,
+    ]: ...
+    @property
+    def pid(self) -> RemoteMethod[[], int]: ...
+
+
+class SamplerServiceHandle(Protocol):
+    """The remote methods of the SamplerService actor (``_core._sampler_service``)."""
+
+    @property
+    def propose(
+        self,
+    ) -> RemoteMethod[[tuple[int, ...], Updates], dict[int, ProposalOrNone]]: ...
+    @property
+    def suggest(self) -> RemoteMethod[[int, str, Distribution, Updates], Any]: ...
+
+
+class RunnerHandle(Protocol):
+    """The remote methods of a runner (``_runner.Runner``)."""
+
+    @property
+    def serve(
+        self,
+    ) -> RemoteMethod[
+        [
+            TrialSchedulerHandle,
+            ObjectRef[Callable[[Trial], Any]],
+            tuple[type[BaseException], ...],
+            str,
+        ],
+        Any,
+    ]: ...
+    @property
+    def interrupt(self) -> RemoteMethod[[], None]: ...
+
+
+def call(ref: ObjectRef[R], *, timeout: float | None = None) -> R:
+    """Wait for a remote call's answer; an error raised on purpose comes back as itself."""
+    try:
+        return ray.get(ref, timeout=timeout)
+    except ray.exceptions.RayTaskError as exc:
+        cause = exc.cause
+        if isinstance(cause, _OWN_ERRORS):
+            raise cause from None
+        raise
