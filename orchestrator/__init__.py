@@ -15,6 +15,7 @@ from raysweep.orchestrator._errors import (
     UnplaceableResourcesError,
 )
 from raysweep.orchestrator._study import Study, create_study
+from raysweep.samplers import TrialState
 
 __all__ = [
     "CorruptLogError",
@@ -28,6 +29,7 @@ __all__ = [
     "Trial",
     "TrialPaused",
     "TrialPruned",
+    "TrialState",
     "TrialStateError",
     "UnplaceableResourcesError",
     "create_study",

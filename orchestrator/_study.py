@@ -5,6 +5,7 @@ from __future__ import annotations
 import atexit
 import contextlib
 import math
+import numbers
 import os
 import re
 import secrets
@@ -167,11 +168,12 @@ class Study:
         trial: Trial | int,
         values: float | Sequence[float] | None = None,
         *,
-        state: TrialState | None = None,
+        state: TrialState | str | None = None,
         constraints: Sequence[float] | None = None,
     ) -> TrialRecord:
         """Finish a trial from `ask`: with its value(s), or as PRUNED or FAILED.
 
+        `state` is a `TrialState` or its name (``"pruned"``, ``"FAILED"``, ...).
         A value that is not a finite number marks the trial FAILED with the reason.
         `constraints` (feasible when every value is <= 0) default to what the trial handle was
         given with `set_constraints`; in a constrained study a COMPLETE trial needs them.
@@ -179,6 +181,9 @@ class Study:
         number = trial.number if isinstance(trial, Trial) else trial
         if isinstance(number, bool) or not isinstance(number, int):
             raise TypeError(f"tell takes a Trial or a trial number, not {trial!r}")
+        state = _told_state(state)
+        if values is not None:
+            _check_told_types(values)
         checked_constraints = (
             constraint_values(constraints, None)
             if constraints is not None
@@ -378,7 +383,7 @@ def _prepare_storage(storage: str | os.PathLike[str], name: str) -> Path:
     return directory
 
 
-# ----- argument checks of create_study and optimize, with what to fix ---------------------
+# ----- argument checks of create_study, optimize and tell, with what to fix ---------------------
 
 
 def resolve_directions(
@@ -442,3 +447,40 @@ def check_catch(
         if not (isinstance(item, type) and issubclass(item, BaseException)):
             raise TypeError(f"catch must hold exception classes, not {item!r}")
     return items
+
+
+_TOLD_STATES = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAILED)
+
+
+def _told_state(state: TrialState | str | None) -> TrialState | None:
+    """The state `tell` was given, by value or by name; what to pass instead when neither."""
+    if state is None or isinstance(state, TrialState):
+        return state
+    if not isinstance(state, str):
+        raise TypeError(
+            f"tell's state must be a TrialState or its name, not {type(state).__name__} "
+            f"{state!r}: pass e.g. state=TrialState.PRUNED or state='pruned'"
+        )
+    for told in TrialState:
+        if state.strip().lower() == told.value:
+            return told
+    names = ", ".join(repr(s.value) for s in _TOLD_STATES[:-1])
+    raise ValueError(
+        f"tell's state {state!r} is not a trial state; a trial can be told {names} or "
+        f"{_TOLD_STATES[-1].value!r}"
+    )
+
+
+def _check_told_types(values: object) -> None:
+    """A value that is not a number at all is the caller's mistake, not the trial's result.
+
+    (A number that is not finite, NaN say, is a result: the trial is recorded FAILED.)
+    """
+    items = values if isinstance(values, Sequence) and not isinstance(values, str) else (values,)
+    for item in items:
+        if isinstance(item, bool) or not isinstance(item, numbers.Real):
+            hint = " (convert it with float(...))" if isinstance(item, str) else ""
+            raise TypeError(
+                "tell takes the trial's value as a number, or a sequence of numbers for a "
+                f"multi-objective study, not the {type(item).__name__} {item!r}{hint}"
+            )

@@ -74,8 +74,14 @@ class StudyStore(Protocol):
         """Where runners write the checkpoints of paused trials."""
         ...
 
-    def acquire_lease(self, *, description: str, wait: float) -> WriterLease:
-        """Take the writer lease, waiting up to `wait` s; StudyLockedError naming the holder."""
+    def acquire_lease(
+        self, *, description: str, wait: float, driver: tuple[str, int] | None = None
+    ) -> WriterLease:
+        """Take the writer lease, waiting up to `wait` s; StudyLockedError naming the holder.
+
+        `driver` (host, pid): the process this writer works for, if another one; it is who a
+        refused caller is told to stop.
+        """
         ...
 
     def open_log(self) -> tuple[StudyLog, list[Event], ReplayFindings]:

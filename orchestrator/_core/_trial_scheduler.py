@@ -57,10 +57,12 @@ class TrialSchedulerCore:
         load_if_exists: bool,
         seed_given: bool,
         lease_wait: float = 0.0,
+        driver: tuple[str, int] | None = None,
     ) -> None:
         # Nothing that can fail happens here: errors raised by `open` reach the caller as
         # themselves, while a Ray actor whose constructor raises only reports that it died.
         self._store = store
+        self._driver = driver
         self._requested = requested
         self._load_if_exists = load_if_exists
         self._seed_given = seed_given
@@ -91,6 +93,7 @@ class TrialSchedulerCore:
             self._lease: WriterLease = self._store.acquire_lease(
                 description=f"raysweep study {self._requested.name!r}",
                 wait=self._lease_wait,
+                driver=self._driver,
             )
             try:
                 self._rec, report = StudyRecorder.open(

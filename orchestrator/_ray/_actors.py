@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import socket
 import uuid
 import warnings
 from dataclasses import dataclass
@@ -78,6 +79,7 @@ class TrialSchedulerActor(TrialSchedulerCore):
         seed_given: bool,
         lease_wait: float,
         sampler_name: str,
+        driver: tuple[str, int],
     ) -> None:
         with warnings.catch_warnings():
             # Ray 2.60 implements this property with its own deprecated `actor_id`, and the
@@ -90,6 +92,7 @@ class TrialSchedulerActor(TrialSchedulerCore):
             load_if_exists=load_if_exists or restarted,
             seed_given=seed_given,
             lease_wait=lease_wait,
+            driver=driver,
         )
         self._sampler_name = sampler_name
         if restarted:
@@ -119,6 +122,10 @@ class StudyActors:
 
     def close(self, *, timeout: float | None = None) -> None:
         """Commit the log and release the lease (waiting up to `timeout` s), then end both."""
+        if not ray.is_initialized():
+            # Ray was shut down (at exit, say) and the actors with it; a call now would start
+            # a new Ray only to find them gone.
+            return
         try:
             call(self.scheduler.close.remote(), timeout=timeout)
         finally:
@@ -164,6 +171,8 @@ def start_study_actors(
         seed_given=seed_given,
         lease_wait=lease_wait,
         sampler_name=sampler_name,
+        # The lease names this process, which holds the study, to a second driver refused it.
+        driver=(socket.gethostname(), os.getpid()),
     )
     try:
         info = call(scheduler.open.remote())

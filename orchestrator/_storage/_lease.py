@@ -92,14 +92,15 @@ def _write_owner(path: Path, owner: LeaseOwner) -> None:
 
 def _locked_message(directory: Path, owner: LeaseOwner, now: float, stale_after: float) -> str:
     wait = max(0.0, stale_after - (now - owner.heartbeat_at))
-    if owner.host == socket.gethostname() and owner.pid == os.getpid():
+    host, pid = owner.stop_target
+    if host == socket.gethostname() and pid == os.getpid():
         advice = "It is this very process: release the lease it holds (or reuse it)"
-    elif owner.host == socket.gethostname():
-        advice = f"Stop that process (kill {owner.pid}) and try again"
+    elif host == socket.gethostname():
+        advice = f"Stop that process (kill {pid}) and try again"
     else:
         advice = (
-            f"Stop that process on {owner.host!r}, or, if it is gone, wait {wait:.0f} s for its "
-            "lease to go stale and try again (or pass a longer wait)"
+            f"Stop that process (pid {pid}) on {host!r}, or, if it is gone, wait {wait:.0f} s "
+            "for its lease to go stale and try again (or pass a longer wait)"
         )
     return f"the study at {directory} is in use by {owner.describe(now)}. {advice}."
 
@@ -141,12 +142,14 @@ class Lease:
         stale_after: float = 30.0,
         wait: float = 0.0,
         poll_interval: float = 0.1,
+        driver: tuple[str, int] | None = None,
     ) -> Lease:
         """Take the lease of ``directory`` (created if missing), waiting up to ``wait`` seconds.
 
         A dead lease (see the module docstring) is taken over at once; :attr:`previous_owner`
         and :attr:`takeover_reason` then say from whom and why. A live one is polled every
         ``poll_interval`` seconds until ``wait`` has passed, then StudyLockedError names it.
+        ``driver`` (host, pid): the process this writer works for, named to whoever is refused.
         """
         if not stale_after > 0 or not wait >= 0 or not poll_interval > 0:
             raise ValueError(
@@ -171,8 +174,18 @@ class Lease:
                     reason = why_dead(current, now, stale_after)
                 if current is None or reason is not None:
                     host, boot_id, pid, pid_start = this_process()
+                    driver_host, driver_pid = driver if driver is not None else (None, None)
                     owner = LeaseOwner(
-                        uuid.uuid4().hex, host, boot_id, pid, pid_start, description, now, now
+                        uuid.uuid4().hex,
+                        host,
+                        boot_id,
+                        pid,
+                        pid_start,
+                        description,
+                        now,
+                        now,
+                        driver_host,
+                        driver_pid,
                     )
                     _write_owner(path, owner)
                     remove_temp_files(directory, LEASE_FILE)

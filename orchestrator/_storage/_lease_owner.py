@@ -31,6 +31,11 @@ class LeaseOwner:
     description: str
     acquired_at: float
     heartbeat_at: float
+    # The process the writer works for, when that is another one: the driver whose study a
+    # TrialScheduler actor writes. The writer's own pid decides liveness (Ray restarts a dead
+    # actor, which then takes over); the driver is who a person should stop.
+    driver_host: str | None = None
+    driver_pid: int | None = None
 
     @classmethod
     def from_json(cls, text: str) -> LeaseOwner:
@@ -38,7 +43,13 @@ class LeaseOwner:
         if not isinstance(data, dict):
             raise ValueError("not a JSON object")
         try:
-            owner = cls(**{f.name: data[f.name] for f in dataclasses.fields(cls)})
+            owner = cls(
+                **{
+                    f.name: data[f.name]
+                    for f in dataclasses.fields(cls)
+                    if f.name in data or f.default is dataclasses.MISSING
+                }
+            )
         except KeyError as exc:
             raise ValueError(f"field {exc} is missing") from exc
         if not isinstance(owner.pid, int) or owner.pid <= 0:
@@ -53,10 +64,23 @@ class LeaseOwner:
     def describe(self, now: float) -> str:
         local = datetime.datetime.fromtimestamp(self.acquired_at).astimezone()
         since = local.isoformat(timespec="seconds")
+        writer = f"pid {self.pid} on host {self.host!r} ({self.description!r})"
+        if self.driver_pid is not None:
+            writer = (
+                f"the driver pid {self.driver_pid} on host {self.driver_host!r}, whose study is "
+                f"written by {writer}"
+            )
         return (
-            f"pid {self.pid} on host {self.host!r} ({self.description!r}), holding the lease "
-            f"since {since} (last heartbeat {now - self.heartbeat_at:.1f} s ago)"
+            f"{writer}, holding the lease since {since} (last heartbeat "
+            f"{now - self.heartbeat_at:.1f} s ago)"
         )
+
+    @property
+    def stop_target(self) -> tuple[str, int]:
+        """(host, pid) of the process to stop to free the study: the driver, if there is one."""
+        if self.driver_pid is not None and self.driver_host is not None:
+            return self.driver_host, self.driver_pid
+        return self.host, self.pid
 
 
 def _boot_id() -> str | None:

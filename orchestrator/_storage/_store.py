@@ -33,8 +33,10 @@ class LocalStudyStore:
     def checkpoint_root(self) -> str:
         return str(self._directory / "checkpoints")
 
-    def acquire_lease(self, *, description: str, wait: float) -> Lease:
-        return Lease.acquire(self._directory, description=description, wait=wait)
+    def acquire_lease(
+        self, *, description: str, wait: float, driver: tuple[str, int] | None = None
+    ) -> Lease:
+        return Lease.acquire(self._directory, description=description, wait=wait, driver=driver)
 
     def open_log(self) -> tuple[EventLog, list[Event], ReplayReport]:
         return EventLog.open(self._directory, create=True)

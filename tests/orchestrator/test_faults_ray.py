@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -172,6 +173,11 @@ def test_a_second_driver_gets_an_error_naming_the_owner(ray_session: str, tmp_pa
     assert proc.returncode != 0
     assert "StudyLockedError" in output
     assert "pid" in output and "raysweep study 'owned'" in output
+    # The process to stop is this driver, which holds the study; not its TrialScheduler actor,
+    # which Ray would restart. And the error arrives as itself, not wrapped by Ray.
+    assert f"the driver pid {os.getpid()} on host {socket.gethostname()!r}" in output
+    assert f"kill {os.getpid()}" in output
+    assert "RayTaskError" not in output and "\x1b[" not in output
     study.close()
 
 

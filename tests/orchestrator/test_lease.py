@@ -271,7 +271,33 @@ def test_lease_file_is_plain_json(tmp_path: Path) -> None:
         "description",
         "acquired_at",
         "heartbeat_at",
+        "driver_host",
+        "driver_pid",
     }
+
+
+def test_a_writer_for_a_driver_names_the_driver_to_stop(
+    tmp_path: Path, holder: subprocess.Popen[str]
+) -> None:
+    # The holder process writes for a driver (a TrialScheduler actor does, for its driver).
+    data = json.loads((tmp_path / LEASE_FILE).read_text())
+    data.update(driver_host=socket.gethostname(), driver_pid=4242)
+    (tmp_path / LEASE_FILE).write_text(json.dumps(data))
+    with pytest.raises(StudyLockedError) as info:
+        Lease.acquire(tmp_path, description="me")
+    message = str(info.value)
+    assert f"the driver pid 4242 on host {socket.gethostname()!r}" in message
+    assert f"written by pid {holder.pid}" in message and "kill 4242" in message
+
+
+def test_a_lease_file_without_driver_keys_still_reads(tmp_path: Path) -> None:
+    with Lease.acquire(tmp_path, description="me") as lease:
+        data = json.loads((tmp_path / LEASE_FILE).read_text())
+        for key in ("driver_host", "driver_pid"):
+            del data[key]
+        assert LeaseOwner.from_json(json.dumps(data)) == dataclasses.replace(
+            lease.owner, driver_host=None, driver_pid=None
+        )
 
 
 def test_processes_racing_for_a_lease_have_exactly_one_winner(tmp_path: Path) -> None:

@@ -201,8 +201,12 @@ def test_a_grid_value_outside_the_asked_distribution_stops_optimize_with_what_to
     tmp_path: Path,
 ) -> None:
     study = create_study(name="offgrid", storage=tmp_path, sampler=GridSampler({"x": [0.5, 2.0]}))
-    with pytest.raises(SamplerConfigurationError, match=r"grid value 2.0 of parameter 'x'"):
+    with pytest.raises(SamplerConfigurationError, match=r"grid value 2.0 of parameter 'x'") as info:
         study.optimize(off_grid, n_trials=4, max_concurrent=1, show_progress=False)
+    # Raised in the SamplerService, passed through the TrialScheduler and a runner: it still
+    # arrives as itself, its message first, not as Ray's RayTaskError with pids and colours.
+    assert type(info.value) is SamplerConfigurationError
+    assert str(info.value).startswith("GridSampler: the grid value 2.0 of parameter 'x'")
     assert any(t.state is TrialState.FAILED for t in study.trials)
     study.close()
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import math
 from pathlib import Path
 
@@ -9,7 +10,7 @@ import pyarrow as pa
 import pytest
 from objectives import quadratic
 
-from raysweep.orchestrator import Trial, create_study
+from raysweep.orchestrator import Trial, TrialStateError, create_study
 from raysweep.samplers import RandomSampler, TrialState
 from raysweep.scheduling import ASHA
 
@@ -139,6 +140,52 @@ def test_ask_tell_and_should_prune(tmp_path: Path) -> None:
 
     with pytest.raises(Exception, match="already"):
         study.tell(good, 1.0)
+    study.close()
+
+
+def test_the_ray_edge_logs_runner_life_at_debug_and_is_silent_by_default(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    edge = logging.getLogger("raysweep.orchestrator._ray")
+    assert edge.getEffectiveLevel() > logging.DEBUG and not edge.handlers
+    study = create_study(name="logged", storage=tmp_path, sampler=RandomSampler(seed=2))
+    with caplog.at_level(logging.DEBUG, logger="raysweep.orchestrator._ray"):
+        study.optimize(quadratic, n_trials=3, max_concurrent=2, show_progress=False)
+    said = [r.getMessage() for r in caplog.records]
+    started = [m for m in said if m.startswith("runner ") and " started with " in m]
+    retired = [m for m in said if m.startswith("runner ") and m.endswith(" retired")]
+    assert len(started) == 2 and len(retired) == 2
+    assert all(r.levelno == logging.DEBUG for r in caplog.records)
+    study.close()
+
+
+def test_errors_raised_in_the_actors_arrive_as_themselves(tmp_path: Path) -> None:
+    study = create_study(name="clean-errors", storage=tmp_path, sampler=RandomSampler(seed=2))
+    trial = study.ask()
+    study.tell(trial, 0.5)
+    with pytest.raises(TrialStateError) as info:
+        study.tell(trial, 2.0)
+    # Not Ray's RayTaskError(TrialStateError) with the actor's pid and ANSI colours first.
+    assert type(info.value) is TrialStateError
+    assert str(info.value) == f"trial {trial.number} cannot be told: it is already complete"
+    with pytest.raises(TrialStateError, match="does not exist"):
+        study.trial(999)
+    study.close()
+
+
+def test_tell_takes_a_state_by_name_and_refuses_what_is_not_a_value(tmp_path: Path) -> None:
+    study = create_study(name="tell-args", storage=tmp_path, sampler=RandomSampler(seed=2))
+    assert study.tell(study.ask().number, state="pruned").state is TrialState.PRUNED
+    assert study.tell(study.ask(), state="FAILED").state is TrialState.FAILED
+    asked = study.ask()
+    with pytest.raises(ValueError, match="'complete', 'pruned' or 'failed'"):
+        study.tell(asked, state="done")
+    with pytest.raises(TypeError, match=r"not the str '0\.9'.*float"):
+        study.tell(asked, "0.9")  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="TrialState or its name"):
+        study.tell(asked, state=3)  # type: ignore[arg-type]
+    # None of the refused calls touched the trial: it can still be told.
+    assert study.tell(asked, 0.9).state is TrialState.COMPLETE
     study.close()
 
 

@@ -46,6 +46,7 @@ _SNIPPET = (
 )
 
 
+@pytest.mark.slow
 def test_stream_is_the_same_in_processes_with_different_hash_seeds() -> None:
     outputs = set()
     for hash_seed in ("0", "12345"):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from percentile_reference import ReferencePercentile
@@ -15,6 +16,9 @@ from raysweep.scheduling import (
     PercentileStopping,
     SchedulerState,
 )
+
+# Hypothesis runs hundreds of studies against the reference rule.
+pytestmark = pytest.mark.slow
 
 Report = tuple[int, int, int, float]  # trial, attempt, step, value
 

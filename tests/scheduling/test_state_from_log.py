@@ -34,6 +34,9 @@ from raysweep.scheduling import (
     SchedulerState,
 )
 
+# Hypothesis runs hundreds of logged studies: seconds, not milliseconds.
+pytestmark = pytest.mark.slow
+
 CASES: list[tuple[str, Scheduler]] = [
     ("asha-stop", ASHA(max_resource=27)),
     ("asha-stop-eta2-min2", ASHA(min_resource=2, max_resource=20, reduction_factor=2)),
