@@ -3,7 +3,7 @@
 Everything else about the distribution lives in ``pyproject.toml``. The folders are named by the
 project layout (``samplers/``, ``scheduling/``, ...) but installing them as top-level packages
 would collide with PyPI distributions and users' own modules, so each one becomes
-``raysweep.<folder>`` (see DESIGN.md, "Layout and import names").
+``raysweep.<folder>`` (see ARCHITECTURE.md, "Layout and import names").
 """
 
 from setuptools import find_packages, setup

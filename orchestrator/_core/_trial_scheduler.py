@@ -398,9 +398,6 @@ class TrialSchedulerCore:
 
     # ----- reading ------------------------------------------------------------------------------
 
-    def study_info(self) -> StudyInfo:
-        return self.info
-
     def exhausted(self) -> str | None:
         """Why the sampler stopped proposing (a finished grid), or None."""
         return self.exhausted_reason
