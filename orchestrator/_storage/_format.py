@@ -3,10 +3,14 @@
 Version history of the on-disk format (``raysweep.schema_version`` in the schema metadata):
 
 1. columns ``seq`` int64, ``ts`` float64, ``kind`` utf8, ``trial`` int64 (nullable),
-   ``payload`` utf8 holding a JSON object.
+   ``payload`` utf8 holding a JSON object. Kinds and payload keys: the vocabulary of
+   ``orchestrator/_core/_events.py`` (its docstring has the table, as does ARCHITECTURE.md).
 
-A reader accepts every version up to :data:`SCHEMA_VERSION`; when the format changes, the
-conversion from older versions goes into :func:`records_from_batch` so old logs keep replaying.
+The version numbers the layout here and the vocabulary together. A reader accepts every
+version up to :data:`SCHEMA_VERSION` and refuses a newer one (:func:`check_schema`: "upgrade
+raysweep"), never guessing. Within a version a payload may only gain optional keys, which older
+readers ignore; any other change is a new version, whose reader converts older logs (payload
+defaults in ``_events``, column changes in :func:`records_from_batch`) so they keep replaying.
 """
 
 from __future__ import annotations
