@@ -29,7 +29,8 @@ SECTION = "before-after"
 # One run: a fresh local Ray, the study, the rate. Only the public API, so any commit runs it.
 _RUN = """
 import json, os, sys, tempfile, time
-os.environ.setdefault("RAY_AUTH_MODE", "disabled"); os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+os.environ.setdefault("RAY_AUTH_MODE", "disabled")
+os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
 import ray
 ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False,
          object_store_memory=100 * 1024 * 1024)
