@@ -5,9 +5,9 @@ Layout of a log directory::
     segments/seg-<first seq>.arrows   Arrow IPC stream files, one record batch per commit
     snapshots/snap-<last seq>.arrow   Arrow IPC file holding every event up to <last seq>
 
-The one writer must hold the study's :class:`~raysweep.orchestrator._lease.Lease`; this module
-does not check it, so that tools can replay a log (:func:`replay`, :func:`read_events`) without
-one.
+The one writer must hold the study's lease (:class:`~raysweep.orchestrator._storage._lease.Lease`);
+this module does not check it, so that tools can replay a log (:func:`replay`,
+:func:`read_events`) without one.
 """
 
 from __future__ import annotations
