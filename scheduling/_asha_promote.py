@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import numbers
 from bisect import bisect_left, insort
+from collections.abc import Callable
 
 from raysweep.scheduling._base import Scheduler
 from raysweep.scheduling._decision import Action, Decision, Promotion
@@ -57,16 +58,31 @@ class PromoteState(RungState):
             rung.resource,
         )
 
-    def promotion(self, *, final: bool = False) -> Promotion | None:
-        # Only the best paused trial of a rung can be a candidate: every other paused trial
-        # there ranks below it. So each rung costs one binary search. Once no new trial will
-        # come (`final`), the rungs stop growing and floor(n/η) could stay 0 for ever: the top
+    def on_no_crossing(self, trial: int, attempt: int, step: int) -> Decision:
+        index = self._paused_at.get(trial)
+        if index is None or step < self._rungs[index].resource:
+            return super().on_no_crossing(trial, attempt, step)
+        # A new attempt of a trial still paused here (its runner died before the pause was
+        # recorded, and it is re-run): it has not been promoted, so it waits here again.
+        rung = self._rungs[index]
+        return Decision(
+            Action.PAUSE,
+            f"still paused at rung {rung.resource} (ranks {rung.rank(trial) + 1} of "
+            f"{len(rung)}): not promoted yet",
+            rung.resource,
+        )
+
+    def promotion(
+        self, *, final: bool = False, ready: Callable[[int], bool] | None = None
+    ) -> Promotion | None:
+        # Paused trials are kept best last, and only the best ready one of a rung can be a
+        # candidate: every other ready one there ranks below it. Once no new trial will come
+        # (`final`), the rungs stop growing and floor(n/η) could stay 0 for ever: the top
         # ceil(n/η) are promoted instead, so at least one trial reaches the full budget.
         for index in range(len(self._rungs) - 1, -1, -1):
-            paused = self._paused[index]
-            if not paused:
+            trial = self._best_ready(index, ready)
+            if trial is None:
                 continue
-            trial = -paused[-1][1]
             rung = self._rungs[index]
             rank = rung.rank(trial)
             quota = -(-len(rung) // self._eta) if final else len(rung) // self._eta
@@ -79,6 +95,13 @@ class PromoteState(RungState):
                     f"{rung.resource}; the top {quota} are promoted"
                     + (" (no new trials will come: ceil(n/η))" if final else ""),
                 )
+        return None
+
+    def _best_ready(self, index: int, ready: Callable[[int], bool] | None) -> int | None:
+        # Those passed over are trials still saving their checkpoint: at most one per runner.
+        for _, negated in reversed(self._paused[index]):
+            if ready is None or ready(-negated):
+                return -negated
         return None
 
     def on_resume(self, trial: int) -> None:

@@ -6,6 +6,7 @@ import abc
 import dataclasses
 import numbers
 from bisect import bisect_right
+from collections.abc import Callable
 from typing import Any, ClassVar
 
 from raysweep.scheduling._decision import Decision, Promotion
@@ -123,7 +124,9 @@ class SchedulerState(abc.ABC):
         value). Invalid arguments raise ``TypeError`` / ``ValueError`` and change nothing.
         """
 
-    def promotion(self, *, final: bool = False) -> Promotion | None:
+    def promotion(
+        self, *, final: bool = False, ready: Callable[[int], bool] | None = None
+    ) -> Promotion | None:
         """The paused trial that should be resumed now, if one has earned it (else None).
 
         A query: it changes nothing. The orchestrator asks whenever a runner is free, before it
@@ -131,6 +134,9 @@ class SchedulerState(abc.ABC):
         ``final``: no new trial will start (the study's number of trials is reached), so the
         rungs will not grow any more; a scheduler that waits for more trials before promoting
         should then promote what it would otherwise wait on.
+        ``ready``: which paused trials can be resumed now (None: all). A trial told to pause is
+        not resumable until its checkpoint is saved; one that is not ready is passed over and
+        stays paused, to be named once it is, never given up.
         """
         return None
 

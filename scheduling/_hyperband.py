@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numbers
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -118,11 +119,13 @@ class _HyperbandState(SchedulerState):
         decision = self._states[s].on_report(trial, attempt, step, value)
         return Decision(decision.action, f"bracket {s}: {decision.reason}", decision.rung)
 
-    def promotion(self, *, final: bool = False) -> Promotion | None:
+    def promotion(
+        self, *, final: bool = False, ready: Callable[[int], bool] | None = None
+    ) -> Promotion | None:
         best: Promotion | None = None
         best_bracket = 0
         for s, state in enumerate(self._states):
-            promotion = state.promotion(final=final)
+            promotion = state.promotion(final=final, ready=ready)
             if promotion is not None and (best is None or promotion.rung > best.rung):
                 best, best_bracket = promotion, s
         if best is None:

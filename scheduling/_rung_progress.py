@@ -104,8 +104,12 @@ class RungState(SchedulerState):
         if crossed is None:
             return self._progress.stale(trial, attempt)
         if not crossed:
-            return Decision(Action.CONTINUE, f"{self.not_crossed} at step {step}")
+            return self.on_no_crossing(trial, attempt, step)
         return self.on_crossing(trial, attempt, step, value, crossed)
+
+    def on_no_crossing(self, trial: int, attempt: int, step: int) -> Decision:
+        """Judge a valid report that crossed no new rung: the trial goes on."""
+        return Decision(Action.CONTINUE, f"{self.not_crossed} at step {step}")
 
     @abc.abstractmethod
     def on_crossing(

@@ -25,7 +25,8 @@ kind                    trial  payload
 ``user_attr``           yes    ``key``, ``value``
 ``trial_paused``        yes    ``attempt``, ``step``, ``checkpoint`` (str|null)
 ``trial_resumed``       yes    ``trial``, ``rung``, ``reason`` (the promotion), and ``runner``,
-                               or ``skipped`` (why the promotion was not run)
+                               or ``skipped`` (why it was not run; logs of raysweep
+                               before the promotion fix only: no longer written)
 ``trial_interrupted``   yes    ``attempt``, ``reason``, ``crash``
 ``trial_finished``      yes    ``attempt``, ``state``, ``values`` (list|null), ``error``
                                (str|null), ``constraints`` (absent: none)
@@ -292,7 +293,12 @@ class TrialPaused(Payload):
 
 @dataclass(frozen=True)
 class TrialResumed(Payload):
-    """A promotion taken: run on ``runner``, or ``skipped`` (the trial was not paused)."""
+    """A promotion taken and run on ``runner``.
+
+    ``skipped`` (the trial was not paused, so the promotion was given up) is read from older
+    logs, which replay as they ran; it is no longer written, since only paused trials are
+    promoted now.
+    """
 
     kind: ClassVar[EventKind] = EventKind.TRIAL_RESUMED
     trial: int

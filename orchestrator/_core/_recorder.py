@@ -147,20 +147,16 @@ class StudyRecorder:
         return decision
 
     def take_promotion(self, *, final: bool = False) -> Promotion | None:
-        """The paused trial the scheduler promotes now, if any.
+        """The paused trial the scheduler promotes now, if any. A query: it records nothing.
 
-        A trial the scheduler counts as paused but the study does not (its runner died between
-        the pause decision and the pause, and it is being re-run) is marked resumed in the
-        scheduler without being run, so that it is never named again.
+        Only trials the study has recorded as PAUSED can be promoted. One the scheduler told to
+        pause whose runner is still saving its checkpoint is passed over until its pause is
+        recorded; one whose runner died first is re-run, and pauses at its rung again.
         """
-        while (promotion := self._pruner.promotion(final=final)) is not None:
-            trial = self.state.trials[promotion.trial]
-            if trial.state is TrialState.PAUSED:
-                return promotion
-            reason = f"trial is {trial.state.value}, not paused"
-            self.emit(_resumed(promotion, skipped=reason), promotion.trial)
-            self._pruner.on_resume(promotion.trial)
-        return None
+        trials = self.state.trials
+        return self._pruner.promotion(
+            final=final, ready=lambda number: trials[number].state is TrialState.PAUSED
+        )
 
     def resume(self, promotion: Promotion, runner: str) -> None:
         """Start a promoted trial again on `runner` (same attempt: it continues)."""
@@ -251,9 +247,5 @@ class StudyRecorder:
         self.emit(ev.TrialInterrupted(trial.attempt, reason, crash), number)
 
 
-def _resumed(
-    promotion: Promotion, *, runner: str | None = None, skipped: str | None = None
-) -> ev.TrialResumed:
-    return ev.TrialResumed(
-        promotion.trial, promotion.rung, promotion.reason, runner=runner, skipped=skipped
-    )
+def _resumed(promotion: Promotion, *, runner: str) -> ev.TrialResumed:
+    return ev.TrialResumed(promotion.trial, promotion.rung, promotion.reason, runner=runner)

@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 import pytest
 import ray
+from rung_checks import check_every_rung_promoted_its_top
 from sklearn.datasets import load_digits
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.neural_network import MLPClassifier
@@ -93,6 +94,12 @@ def _events(directory: Path) -> list[Any]:
     return events
 
 
+def _promotions_given_up(events: list[Any]) -> list[int]:
+    return [
+        e.trial for e in events if e.kind == ev.EventKind.TRIAL_RESUMED and "skipped" in e.payload
+    ]
+
+
 def _study(tmp_path: Path, name: str, **options: Any) -> Any:
     options.setdefault("scheduler", PROMOTE)
     options.setdefault("sampler", RandomSampler(seed=1))
@@ -155,11 +162,13 @@ def test_pausing_holds_no_runner_and_no_gpu(tmp_path: Path) -> None:
         time.sleep(0.2)
     assert ray.available_resources().get("GPU") == total
     running = 0
-    for event in _events(study.directory):
-        if (
-            event.kind in (ev.EventKind.TRIAL_STARTED, ev.EventKind.TRIAL_RESUMED)
-            and "skipped" not in event.payload
-        ):
+    events = _events(study.directory)
+    # Only paused trials are promoted: no promotion is given up.
+    assert not [
+        e for e in events if e.kind == ev.EventKind.TRIAL_RESUMED and "skipped" in e.payload
+    ]
+    for event in events:
+        if event.kind in (ev.EventKind.TRIAL_STARTED, ev.EventKind.TRIAL_RESUMED):
             running += 1
         elif event.kind in (
             ev.EventKind.TRIAL_PAUSED,
@@ -207,8 +216,38 @@ def test_hyperband_records_each_trials_bracket(tmp_path: Path) -> None:
 def test_model_based_asha_is_one_line(tmp_path: Path) -> None:
     study = _study(tmp_path, "model-based", sampler=MultiFidelitySampler(seed=3))
     study.optimize(no_checkpoint, n_trials=20, max_concurrent=2, show_progress=False)
-    assert any(t.state is TrialState.COMPLETE for t in study.trials)
+    curves = {t.number: t.intermediate_values for t in study.trials}
+    reached = check_every_rung_promoted_its_top(curves, (1, 3, 9), 3, maximize=True)
+    assert reached[0] == 20
+    complete = [t for t in study.trials if t.state is TrialState.COMPLETE]
+    assert len(complete) == reached[2]
     study.close()
+
+
+def checkpointing_noop(trial: Trial) -> float:
+    """A no-op training whose value is fixed per trial; it checkpoints at every step."""
+    saved = trial.checkpoint()
+    first = 1 if saved is None else saved["epoch"] + 1
+    base = trial.suggest_float("x", 0.0, 1.0)
+    for epoch in range(first, 28):
+        trial.report(base + epoch, epoch, checkpoint=lambda e=epoch: {"epoch": e})
+    return base + 27
+
+
+@pytest.mark.slow
+def test_every_rung_promotes_its_top_at_120_trials_on_two_runners(tmp_path: Path) -> None:
+    asha = ASHA(min_resource=1, max_resource=27, reduction_factor=3, mode="promote")
+    study = _study(tmp_path, "promote-120", scheduler=asha)
+    study.optimize(checkpointing_noop, n_trials=120, max_concurrent=2, show_progress=False)
+    curves = {t.number: t.intermediate_values for t in study.trials}
+    study.close()
+    reached = check_every_rung_promoted_its_top(curves, (1, 3, 9, 27), 3, maximize=True)
+    # Before the fix: 29 trials reached step 3 and 3 reached step 27.
+    assert reached[0] == 120 and reached[1] >= 40 and reached[3] >= 4, reached
+    events = _events(study.directory)
+    assert not [
+        e for e in events if e.kind == ev.EventKind.TRIAL_RESUMED and "skipped" in e.payload
+    ]
 
 
 def test_an_unpicklable_checkpoint_stops_the_study_saying_what_to_return(tmp_path: Path) -> None:

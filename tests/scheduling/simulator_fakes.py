@@ -105,7 +105,9 @@ class GateState(SchedulerState):
             return Decision(Action.PAUSE, "gate", config.rung)
         return Decision(Action.CONTINUE, "go on")
 
-    def promotion(self, *, final: bool = False) -> Promotion | None:
+    def promotion(
+        self, *, final: bool = False, ready: Callable[[int], bool] | None = None
+    ) -> Promotion | None:
         self.calls.append(("promotion",))
         if not self.released or not self.paused:
             return None
@@ -139,5 +141,7 @@ class BogusPromoter(Gate):
 
 
 class BogusPromoterState(GateState):
-    def promotion(self, *, final: bool = False) -> Promotion | None:
+    def promotion(
+        self, *, final: bool = False, ready: Callable[[int], bool] | None = None
+    ) -> Promotion | None:
         return Promotion(0, 1, "whatever")

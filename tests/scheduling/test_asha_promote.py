@@ -23,8 +23,10 @@ def fill_rung(state: SchedulerState, values: list[float], step: int = 1, first: 
         assert state.on_report(first + offset, 0, step, value).action is P
 
 
-def promoted(state: SchedulerState) -> tuple[int, int] | None:
-    promotion = state.promotion()
+def promoted(state: SchedulerState, held: frozenset[int] = frozenset()) -> tuple[int, int] | None:
+    promotion = (
+        state.promotion(ready=lambda trial: trial not in held) if held else state.promotion()
+    )
     return None if promotion is None else (promotion.trial, promotion.rung)
 
 
@@ -254,18 +256,24 @@ class BruteForcePromote:
         self.newest[trial] = attempt
         new = [r for r in self.rungs if r <= step and trial not in self.scores[r]]
         if not new:
+            # A paused trial that reports at or past its rung again was not promoted: it waits.
+            paused_at = self.paused.get(trial)
+            if paused_at is not None and step >= paused_at:
+                return P, paused_at
             return C, None
         for rung in new:
             self.scores[rung][trial] = self.key(value)
         self.paused[trial] = new[-1]
         return P, new[-1]
 
-    def promotion(self) -> tuple[int, int] | None:
+    def promotion(self, held: frozenset[int] = frozenset()) -> tuple[int, int] | None:
         for rung in reversed(self.rungs):
             at_rung = self.scores[rung]
             ranking = sorted(at_rung, key=lambda trial: (-at_rung[trial], trial))
             top = ranking[: len(ranking) // self.eta]
-            candidates = [trial for trial in top if self.paused.get(trial) == rung]
+            candidates = [
+                trial for trial in top if self.paused.get(trial) == rung and trial not in held
+            ]
             if candidates:
                 return candidates[0], rung
         return None
@@ -284,12 +292,14 @@ report = st.tuples(
 )
 resume = st.tuples(st.just("resume"), st.integers(0, 9))
 promote_next = st.just(("promote",))
+# A trial told to pause whose checkpoint is still being saved: not ready to be promoted.
+hold = st.tuples(st.just("hold"), st.integers(0, 9))
 
 
 @given(
     st.sampled_from([(1, 27, 3), (1, 16, 2), (2, 40, 3), (1, 40, 4)]),
     st.booleans(),
-    st.lists(st.one_of(report, report, resume, promote_next), max_size=80),
+    st.lists(st.one_of(report, report, resume, promote_next, hold), max_size=80),
 )
 def test_matches_a_brute_force_promotion_rule(
     ladder: tuple[int, int, int], maximize: bool, operations: list[tuple[object, ...]]
@@ -300,6 +310,7 @@ def test_matches_a_brute_force_promotion_rule(
     )
     state = asha.new_state(maximize=maximize)
     reference = BruteForcePromote(asha.decision_steps(), eta, maximize=maximize)
+    held: frozenset[int] = frozenset()
     for operation in operations:
         if operation[0] == "report":
             _, trial, attempt, step, value = operation
@@ -317,9 +328,12 @@ def test_matches_a_brute_force_promotion_rule(
             else:
                 with pytest.raises(ValueError, match="not paused"):
                     state.on_resume(trial)
+        elif operation[0] == "hold":
+            held ^= {operation[1]}  # type: ignore[operator]
         else:
-            chosen = promoted(state)
+            chosen = promoted(state, held)
             if chosen is not None:
                 state.on_resume(chosen[0])
                 assert reference.resume(chosen[0])
+        assert promoted(state, held) == reference.promotion(held)
         assert promoted(state) == reference.promotion()
