@@ -29,7 +29,7 @@ from raysweep.orchestrator._core._protocol import (
 from raysweep.orchestrator._core._recorder import StudyRecorder
 from raysweep.orchestrator._core._state import ResourceUsage, StudyInfo
 from raysweep.orchestrator._core._store import StudyStore, WriterLease
-from raysweep.orchestrator._errors import StudyLockedError, TrialStateError
+from raysweep.orchestrator._errors import StorageError, StudyLockedError, TrialStateError
 from raysweep.samplers import (
     Distribution,
     IncompatibleDistributionError,
@@ -72,7 +72,9 @@ class TrialSchedulerCore:
         self._target: int | None = None
         self._accepting = False
         self._closed = threading.Event()
-        self._fenced: StudyLockedError | None = None
+        # Why this writer writes nothing more: its lease was taken over (StudyLockedError), or
+        # its storage failed (StorageError). Every call that reads or writes then raises it.
+        self._broken: StudyLockedError | StorageError | None = None
         # Why the sampler stopped proposing, once it has (a finished grid).
         self.exhausted_reason: str | None = None
         self._proposals = ProposalSource(
@@ -134,10 +136,17 @@ class TrialSchedulerCore:
         self._closed.set()
         self._background.join()
         with self._lock:
-            if self._fenced is None:
-                self._snapshot()
-            self._rec.log.close()
-            self._lease.release()
+            try:
+                if self._broken is None:
+                    self._snapshot()
+                # Events staged when the storage failed are written now if it is back.
+                self._rec.log.close()
+            except (StudyLockedError, StorageError):
+                if self._broken is None:
+                    raise
+                # Every caller was told already why this writer stopped.
+            finally:
+                self._lease.release()
 
     def _snapshot(self) -> None:
         if self._rec.log.next_seq > self._snapshot_seq:
@@ -147,23 +156,49 @@ class TrialSchedulerCore:
     def _flush_loop(self) -> None:
         last_beat = time.monotonic()
         while not self._closed.wait(_FLUSH_INTERVAL_S):
+            doing = "committing events"
             try:
                 self._commit()
                 if time.monotonic() - last_beat >= _HEARTBEAT_INTERVAL_S:
+                    doing = "renewing the lease (heartbeat)"
                     self._lease.heartbeat()
                     last_beat = time.monotonic()
                 if self._rec.log.next_seq - self._snapshot_seq >= SNAPSHOT_EVERY:
-                    self._snapshot()
-            except StudyLockedError as exc:
-                # Another writer took the study over (we stalled past the lease's staleness):
-                # write nothing more, and say why to every caller.
-                self._fenced = exc
+                    doing = "writing a snapshot"
+                    with self._lock:
+                        self._snapshot()
+            except Exception as exc:
+                # A writer that goes on without its commits or heartbeats is worse than none:
+                # another driver would take the lease of a process still answering runners.
+                self._break(doing, exc)
                 return
 
+    def _break(self, doing: str, exc: BaseException) -> StudyLockedError | StorageError:
+        """Stop writing for good; every later call raises the returned error."""
+        if self._broken is not None:
+            return self._broken
+        if isinstance(exc, StudyLockedError):
+            # Another writer took the study over (we stalled past the lease's staleness).
+            self._broken = exc
+        else:
+            self._broken = StorageError(
+                f"the study's writer stopped: {doing} failed at {self._store.location} "
+                f"({type(exc).__name__}: {exc}). Everything acknowledged before is in the log; "
+                "fix the storage (space, permissions, the mount) and run again to continue"
+            )
+            self._broken.__cause__ = exc
+        return self._broken
+
+    def _check_writing(self) -> None:
+        if self._broken is not None:
+            raise self._broken
+
     def _commit(self) -> None:
-        if self._fenced is not None:
-            raise self._fenced
-        self._rec.log.commit()
+        self._check_writing()
+        try:
+            self._rec.log.commit()
+        except Exception as exc:
+            raise self._break("committing events", exc) from exc
 
     # ----- optimize -----------------------------------------------------------------------------
 
@@ -174,6 +209,7 @@ class TrialSchedulerCore:
         they count among the runs that may be wanted.
         """
         with self._lock:
+            self._check_writing()
             self._rec.emit(ev.OptimizeStarted(n_trials, concurrency))
             self._aim(n_trials, concurrency)
             state = self._rec.state
@@ -190,13 +226,14 @@ class TrialSchedulerCore:
     def stop_new_trials(self, reason: str | None = None) -> None:
         """`optimize` starts no more trials; `reason` is logged (None: the caller stopped it)."""
         with self._lock:
-            if self._accepting:
+            if self._accepting and self._broken is None:
                 self._rec.emit(ev.OptimizeStopped(reason or None))
             self._accepting = False
 
     def wants_more(self) -> bool:
         """Whether a runner asking now could get work: a new trial, a re-run or a promotion."""
         with self._lock:
+            self._check_writing()
             if self._wants_more():
                 return True
             return self._accepting and self._rec.take_promotion(final=self._final()) is not None
@@ -215,6 +252,7 @@ class TrialSchedulerCore:
         """
         stale = None
         with self._lock:
+            self._check_writing()
             if outcome is not None:
                 self._runner_trials.pop(runner, None)
                 stale = self._rec.close_attempt(outcome)
@@ -340,6 +378,7 @@ class TrialSchedulerCore:
     def runner_lost(self, runner: str, reason: str, crash: bool) -> None:
         """A runner is gone (died, or killed on Ctrl-C): its trial is re-run, not failed."""
         with self._lock:
+            self._check_writing()
             held = self._runner_trials.pop(runner, None)
             if held is not None:
                 number, attempt = held
@@ -353,6 +392,7 @@ class TrialSchedulerCore:
     def report(self, number: int, attempt: int, notes: tuple[Note, ...]) -> Decision | None:
         """Record a runner's batch; returns the pruner's decision on its last report, if any."""
         with self._lock:
+            self._check_writing()
             self._require_running(number, attempt)
             return self._rec.apply_notes(number, attempt, notes)
 
@@ -363,6 +403,7 @@ class TrialSchedulerCore:
         are still recorded (the values happened), just not judged by the pruner.
         """
         with self._lock:
+            self._check_writing()
             trial = self._rec.state.trials.get(number)
             if trial is not None and trial.attempt == attempt:
                 judge = trial.state is TrialState.RUNNING
@@ -377,6 +418,7 @@ class TrialSchedulerCore:
         notes: tuple[Note, ...],
     ) -> Any:
         with self._lock:
+            self._check_writing()
             self._require_running(number, attempt)
             self._rec.apply_notes(number, attempt, notes)
             trial = self._rec.state.trials[number]
@@ -404,20 +446,24 @@ class TrialSchedulerCore:
 
     def records(self) -> list[TrialRecord]:
         with self._lock:
+            self._check_writing()
             return self._rec.state.records()
 
     def record(self, number: int) -> TrialRecord:
         with self._lock:
+            self._check_writing()
             if number not in self._rec.state.trials:
                 raise TrialStateError(f"trial {number} does not exist in this study")
             return self._rec.state.record(number)
 
     def progress(self) -> Progress:
         with self._lock:
+            self._check_writing()
             return self._progress()
 
     def resource_usage(self) -> ResourceUsage:
         with self._lock:
+            self._check_writing()
             return dataclasses.replace(self._rec.state.usage)
 
     # ----- ask / tell ---------------------------------------------------------------------------
@@ -429,6 +475,8 @@ class TrialSchedulerCore:
                 "mode), which ask/tell cannot do: run it with study.optimize(...), or create "
                 "the study with mode='stop' to use ask/tell"
             )
+        with self._lock:
+            self._check_writing()
         assignment = self._new_trial(ev.ORIGIN_ASK, None)
         assert assignment is not None  # ask always gets a trial, or raises
         return assignment
@@ -445,6 +493,7 @@ class TrialSchedulerCore:
         if state is TrialState.PAUSED:
             raise ValueError("tell cannot pause a trial; tell COMPLETE, PRUNED or FAILED")
         with self._lock:
+            self._check_writing()
             attempt = self._require_tellable(number)
             problem = self._rec.constraints_problem(constraints, state)
             if problem is not None:

@@ -132,7 +132,7 @@ def test_a_writer_whose_lease_is_taken_over_stops_writing(
     lease["owner_id"] = "someone-else"
     (tmp_path / LEASE_FILE).write_text(json.dumps(lease))
     deadline = time.monotonic() + 5
-    while core._fenced is None and time.monotonic() < deadline:
+    while core._broken is None and time.monotonic() < deadline:
         time.sleep(0.01)
     before = len(read_events(tmp_path))
     with pytest.raises(StudyLockedError, match="taken over"):
