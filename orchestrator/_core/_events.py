@@ -17,7 +17,9 @@ kind                    trial  payload
                                replay dropped, str|null)
 ``optimize_started``    no     ``n_trials``, ``concurrency``
 ``optimize_stopped``    no     ``reason`` (absent: the caller stopped it)
-``trial_created``       yes    ``origin`` ("optimize"/"ask"), ``bracket`` (absent: none)
+``trial_created``       yes    ``origin`` ("optimize"/"ask"), ``bracket`` (absent: none),
+                               ``proposal`` (the up-front proposal handed out with it: name ->
+                               {``distribution``, ``value``}; absent: none)
 ``trial_started``       yes    ``attempt``, ``runner``, ``resume_step`` (absent: from scratch)
 ``param``               yes    ``name``, ``distribution`` (its ``to_json()``), ``value``
 ``report``              yes    ``attempt``, ``step``, ``value``, ``judged`` (absent: true)
@@ -236,6 +238,9 @@ class TrialCreated(Payload):
     kind: ClassVar[EventKind] = EventKind.TRIAL_CREATED
     origin: str
     bracket: int | None = _optional()
+    # Recorded with the hand-out, so that a re-run after a runner died before sending the
+    # values it took from it is handed the same proposal.
+    proposal: dict[str, Any] | None = _optional()  # noqa: RUF009 (a dataclasses.field)
 
 
 @dataclass(frozen=True)

@@ -102,9 +102,12 @@ class StudyRecorder:
         return cls(log, state, events), report
 
     def emit(self, payload: ev.Payload, trial: int | None = None) -> None:
-        """Stage one event and apply it as a replay would read it back."""
-        event = self.log.stage(payload.kind.value, trial, payload.to_json())
-        self.state.apply(event)
+        """Apply one event as a replay will read it back, and stage it if it applied.
+
+        An event that cannot apply raises here and is never written: in the log it would fail
+        every replay of the study.
+        """
+        self.log.stage(payload.kind.value, trial, payload.to_json(), check=self.state.apply)
         if trial is not None:
             self.dirty.add(trial)
 

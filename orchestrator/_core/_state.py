@@ -95,6 +95,8 @@ class _Trial:
     paused_step: int | None = None
     # The highest step ever reported by any attempt: a report at or below it is work repeated.
     high_step: int = 0
+    # The up-front proposal handed out when the trial was created (name -> distribution, value).
+    proposal: dict[str, tuple[Distribution, Any]] = field(default_factory=dict)
 
     def record(self) -> TrialRecord:
         return TrialRecord(
@@ -119,6 +121,8 @@ class StudyState:
     def __init__(self) -> None:
         self.info: StudyInfo | None = None
         self.trials: dict[int, _Trial] = {}
+        # One past the highest trial number created: a gap in the log never reuses a number.
+        self._next_number = 0
         # The latest distribution of each parameter name in the study, for compatibility checks.
         self.distributions: dict[str, Distribution] = {}
         self.last_seq = -1
@@ -143,14 +147,18 @@ class StudyState:
 
     @property
     def next_number(self) -> int:
-        return len(self.trials)
+        return self._next_number
 
     def apply(self, event: Event) -> None:
-        """Apply one event: decode its payload and hand it to the handler of its kind."""
+        """Apply one event: decode its payload and hand it to the handler of its kind.
+
+        Handlers check before they change anything, so an event that raises leaves the state
+        as it was (the recorder relies on it to refuse an event before it is written).
+        """
         payload = ev.decode_payload(event.kind, event.trial, event.payload)
-        self.last_seq = event.seq
         handler = self._HANDLERS[payload.kind]
         handler(self, event, payload)
+        self.last_seq = event.seq
 
     # One handler per kind, each given the event (seq, ts, trial) and its typed payload.
 
@@ -170,8 +178,14 @@ class StudyState:
 
     def _trial_created(self, event: Event, p: ev.TrialCreated) -> None:
         number = self._number(event)
-        created = _Trial(number=number, origin=p.origin)
+        if number in self.trials:
+            raise CorruptLogError(
+                f"event {event.seq} (trial_created) creates trial {number}, which was created "
+                "twice; the log was not written by raysweep"
+            )
+        created = _Trial(number=number, origin=p.origin, proposal=decode_proposal(p.proposal))
         self.trials[number] = created
+        self._next_number = max(self._next_number, number + 1)
         self._by_state[created.state] += 1
         if p.origin == ev.ORIGIN_ASK:
             self._start(created, 0, event.ts, None)
@@ -216,8 +230,9 @@ class StudyState:
 
     def _trial_paused(self, event: Event, p: ev.TrialPaused) -> None:
         trial = self._trial(event)
+        step = int(p.step)
         self._set_state(trial, TrialState.PAUSED)
-        trial.paused_step = int(p.step)
+        trial.paused_step = step
         trial.checkpoint = p.checkpoint
         trial.checkpoint_step = trial.paused_step if trial.checkpoint else None
         trial.runner = None
@@ -335,3 +350,22 @@ class StudyState:
             for t in self.trials.values()
             if t.state is TrialState.RUNNING and t.origin == ev.ORIGIN_OPTIMIZE
         ]
+
+
+def encode_proposal(proposal: dict[str, tuple[Distribution, Any]]) -> dict[str, Any] | None:
+    """A proposal as the ``proposal`` key of ``trial_created`` (None: empty, left out)."""
+    if not proposal:
+        return None
+    return {
+        name: {"distribution": dist.to_json(), "value": value}
+        for name, (dist, value) in proposal.items()
+    }
+
+
+def decode_proposal(payload: dict[str, Any] | None) -> dict[str, tuple[Distribution, Any]]:
+    if not payload:
+        return {}
+    return {
+        name: (distribution_from_json(entry["distribution"]), entry["value"])
+        for name, entry in payload.items()
+    }

@@ -8,6 +8,7 @@ Arrow and of file-system details, and lets a second storage slot in without touc
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, Protocol
 
 from raysweep.orchestrator._storage._event import Event
@@ -33,8 +34,18 @@ class StudyLog(Protocol):
     @property
     def next_seq(self) -> int: ...
 
-    def stage(self, kind: str, trial: int | None, payload: dict[str, Any]) -> Event:
-        """Number and buffer an event (no I/O); durable after the next commit."""
+    def stage(
+        self,
+        kind: str,
+        trial: int | None,
+        payload: dict[str, Any],
+        check: Callable[[Event], None] | None = None,
+    ) -> Event:
+        """Number and buffer an event (no I/O); durable after the next commit.
+
+        `check` is given the event as replay will read it, before it is buffered; if it raises,
+        nothing is buffered and the error propagates.
+        """
         ...
 
     def append(self, kind: str, trial: int | None, payload: dict[str, Any]) -> Event:

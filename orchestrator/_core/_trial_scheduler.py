@@ -27,7 +27,7 @@ from raysweep.orchestrator._core._protocol import (
     TrialOutcome,
 )
 from raysweep.orchestrator._core._recorder import StudyRecorder
-from raysweep.orchestrator._core._state import ResourceUsage, StudyInfo
+from raysweep.orchestrator._core._state import ResourceUsage, StudyInfo, encode_proposal
 from raysweep.orchestrator._core._store import StudyStore, WriterLease
 from raysweep.orchestrator._errors import StorageError, StudyLockedError, TrialStateError
 from raysweep.samplers import (
@@ -354,7 +354,8 @@ class TrialSchedulerCore:
                     return None
                 self._proposals.discard(number)
                 bracket = self._rec.scheduler.bracket(number)
-                self._rec.emit(ev.TrialCreated(origin, bracket), number)
+                created = ev.TrialCreated(origin, bracket, encode_proposal(proposal))
+                self._rec.emit(created, number)
                 if runner is not None:
                     self._rec.emit(ev.TrialStarted(0, runner), number)
                     self._runner_trials[runner] = (number, 0)
@@ -365,6 +366,12 @@ class TrialSchedulerCore:
         return self._with_proposal(rerun)
 
     def _with_proposal(self, assignment: Assignment) -> Assignment:
+        """A re-run gets the proposal its trial was created with; params drawn take precedence."""
+        with self._lock:
+            recorded = self._rec.state.trials[assignment.number].proposal
+        if recorded:
+            return dataclasses.replace(assignment, proposal=dict(recorded))
+        # A log from before proposals were recorded: ask again.
         proposal = self._proposals.get(assignment.number, refill=self._accepting)
         if isinstance(proposal, NoProposal):
             proposal = {}  # a re-run keeps the parameters it drew; others are drawn as asked

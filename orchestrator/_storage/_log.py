@@ -160,12 +160,20 @@ class EventLog:
         with self._stage_lock:
             return len(self._staged)
 
-    def stage(self, kind: str, trial: int | None, payload: dict[str, Any]) -> Event:
+    def stage(
+        self,
+        kind: str,
+        trial: int | None,
+        payload: dict[str, Any],
+        check: Callable[[Event], None] | None = None,
+    ) -> Event:
         """Number and buffer an event; it is durable only after the next :meth:`commit`.
 
         Raises ValueError (payload not storable as JSON, NaN/inf included) or TypeError before
         anything is buffered. The returned event carries the payload exactly as replay will
-        return it (e.g. tuples become lists).
+        return it (e.g. tuples become lists). `check` (the caller applying the event to its
+        state) sees that event first, under the staging lock so that its seq stays its own;
+        if it raises, nothing is buffered.
         """
         check_event_fields(kind, trial)
         text = encode_payload(payload)
@@ -173,9 +181,12 @@ class EventLog:
             if self._closed:
                 raise RuntimeError(f"the event log at {self._directory} is closed")
             record = Record(self._next_seq, self._clock(), kind, trial, text)
+            event = Event(record.seq, record.ts, kind, trial, decode_payload(text))
+            if check is not None:
+                check(event)
             self._next_seq += 1
             self._staged.append(record)
-        return Event(record.seq, record.ts, kind, trial, decode_payload(text))
+        return event
 
     def commit(self) -> int:
         """Write all staged events as one batch and fsync; return how many were written.

@@ -98,12 +98,30 @@ def test_sigkilled_driver_resumes_with_no_completed_trial_lost(
     for number, payload in durable.items():
         assert final[number].state.value == payload["state"]
         assert final[number].attempt == after[number].attempt  # completed trials are not re-run
+    proposed = _proposed(directory)
+    checked = 0
     for trial in interrupted:
         rerun = final[trial.number]
         if rerun.state.is_finished():
             assert rerun.attempt == trial.attempt + 1
-            assert rerun.params["x"] == trial.params.get("x", rerun.params["x"])
+            # The value the first attempt drew, or else the one it was handed up front.
+            first = trial.params.get("x", proposed.get(trial.number))
+            if first is not None:
+                assert rerun.params["x"] == first, (trial.number, first, rerun.params)
+                checked += 1
+    assert checked or not interrupted
     study.close()
+
+
+def _proposed(directory: Path) -> dict[int, float]:
+    """Each trial's up-front proposal for x, as its `trial_created` recorded it."""
+    return {
+        e.trial: e.payload["proposal"]["x"]["value"]
+        for e in read_events(directory)
+        if e.kind == "trial_created"
+        and e.trial is not None
+        and "x" in e.payload.get("proposal", {})
+    }
 
 
 def test_ctrl_c_stops_cleanly_and_interrupted_trials_resume(

@@ -8,38 +8,50 @@ from pathlib import Path
 
 import pytest
 
-from raysweep.orchestrator import StudyLockedError
+from raysweep.orchestrator import CorruptLogError, StudyLockedError
+from raysweep.orchestrator._core import _events as ev
 from raysweep.orchestrator._core import _trial_scheduler as ts
 from raysweep.orchestrator._core._protocol import ParamNote, ReportNote, TrialOutcome
 from raysweep.orchestrator._core._sampler_service import LocalSamplerClient, SamplerServiceCore
 from raysweep.orchestrator._core._state import StudyInfo, StudyState
+from raysweep.orchestrator._storage._event import Event
 from raysweep.orchestrator._storage._lease import LEASE_FILE
 from raysweep.orchestrator._storage._log import read_events
 from raysweep.orchestrator._storage._store import LocalStudyStore
-from raysweep.samplers import FloatDistribution, RandomSampler, StudyDirection, TrialState
+from raysweep.samplers import (
+    FloatDistribution,
+    RandomSampler,
+    Sampler,
+    StudyDirection,
+    TPESampler,
+    TrialState,
+)
 from raysweep.scheduling import ASHA, Action
 
 X = FloatDistribution(low=0.0, high=1.0)
 
 
-def _info(scheduler: ASHA | None = None) -> StudyInfo:
+def _info(scheduler: ASHA | None = None, sampler: Sampler | None = None) -> StudyInfo:
     asha = scheduler or ASHA(min_resource=1, max_resource=9, reduction_factor=3)
     return StudyInfo(
         name="core",
         directions=(StudyDirection.MAXIMIZE,),
         seed=3,
         seed_source="create_study",
-        sampler=RandomSampler(seed=3).to_json(),
+        sampler=(sampler or RandomSampler(seed=3)).to_json(),
         scheduler=asha.to_json(),
     )
 
 
-def _open(directory: Path, *, load: bool = False) -> ts.TrialSchedulerCore:
+def _open(
+    directory: Path, *, load: bool = False, sampler: Sampler | None = None
+) -> ts.TrialSchedulerCore:
     core = ts.TrialSchedulerCore(
-        LocalStudyStore(directory), _info(), load_if_exists=load, seed_given=True
+        LocalStudyStore(directory), _info(sampler=sampler), load_if_exists=load, seed_given=True
     )
     core.open()
-    service = SamplerServiceCore(RandomSampler(seed=3), 3, (StudyDirection.MAXIMIZE,))
+    sampler = sampler or RandomSampler(seed=3)
+    service = SamplerServiceCore(sampler, 3, (StudyDirection.MAXIMIZE,))
     core.attach_sampler(LocalSamplerClient(service))
     return core
 
@@ -224,3 +236,58 @@ def _run_some(core: ts.TrialSchedulerCore, n: int) -> int:
         outcome, ran = TrialOutcome(a.number, a.attempt, TrialState.COMPLETE, (x,)), ran + 1
     core.next_trial("r0", outcome, False)
     return ran
+
+
+def test_a_rerun_gets_the_proposal_its_lost_first_attempt_was_handed(tmp_path: Path) -> None:
+    # TPE after its start-up trials: a proposal depends on the history, so a fresh one for the
+    # re-run would differ.
+    tpe = TPESampler(n_startup_trials=2, seed=3)
+    core = _open(tmp_path, sampler=tpe)
+    core.start_optimize(12)
+    _run_some(core, 4)
+    handed = core.next_trial("r1", None)
+    assert handed is not None and "x" in handed.proposal
+    _run_some(core, 3)  # other trials finish meanwhile
+    # The runner dies before its next round trip: the value it took from the proposal was
+    # only in its batch.
+    core.runner_lost("r1", "node died", True)
+    rerun = core.next_trial("r2", None)
+    assert rerun is not None and (rerun.number, rerun.attempt) == (handed.number, 1)
+    assert rerun.proposal["x"][1] == handed.proposal["x"][1]
+    # ... and after the writer restarts, from the log.
+    core.runner_lost("r2", "node died", True)
+    _crash(core)
+    core._lease.release()
+    again = _open(tmp_path, load=True, sampler=tpe)
+    again.start_optimize(12)
+    third = again.next_trial("r3", None)
+    assert third is not None and third.number == handed.number
+    assert third.proposal["x"][1] == handed.proposal["x"][1]
+    again.close()
+
+
+def test_an_event_that_cannot_apply_is_never_written(tmp_path: Path) -> None:
+    core = _open(tmp_path)
+    with pytest.raises(CorruptLogError, match="trial 99"):
+        core._rec.emit(ev.UserAttrSet("note", 1), 99)  # no such trial
+    core.close()
+    # The study still opens: the event that failed was not written.
+    StudyState.replay(read_events(tmp_path))
+    assert not [e for e in read_events(tmp_path) if e.trial == 99]
+
+
+def test_trial_numbers_continue_after_the_highest_even_across_a_gap() -> None:
+    def created(seq: int, number: int) -> Event:
+        return Event(seq, 0.0, "trial_created", number, {"origin": "optimize"})
+
+    study = {"name": "gap", "directions": ["maximize"], "seed": 1, "seed_source": "given"}
+    study |= {
+        "sampler": RandomSampler(seed=1).to_json(),
+        "scheduler": ASHA(max_resource=9).to_json(),
+    }
+    events = [Event(0, 0.0, "study_created", None, study)]
+    events += [created(1, 0), created(2, 1), created(3, 3)]  # trial 2's creation is gone
+    state = StudyState.replay(events)
+    assert state.next_number == 4
+    with pytest.raises(CorruptLogError, match="created twice"):
+        StudyState.replay([*events, created(4, 1)])
