@@ -21,7 +21,7 @@ from raysweep.orchestrator._best import best_trial, pareto_front
 from raysweep.orchestrator._core._recorder import check_reopen
 from raysweep.orchestrator._core._state import ResourceUsage, StudyInfo
 from raysweep.orchestrator._core._trial import Trial, constraint_values, objective_values
-from raysweep.orchestrator._errors import StorageError
+from raysweep.orchestrator._errors import DuplicatedStudyError, StorageError
 from raysweep.orchestrator._ray._actors import StudyActors, start_study_actors
 from raysweep.orchestrator._ray._handles import TrialSchedulerHandle, call
 from raysweep.orchestrator._ray._links import AskLink
@@ -312,6 +312,11 @@ def create_study(
             "with a letter or digit (it names a folder)"
         )
     resolved = resolve_directions(direction, directions)
+    given = frozenset(
+        name
+        for name, value in (("sampler", sampler), ("scheduler", scheduler))
+        if value is not None
+    )
     sampler = TPESampler() if sampler is None else sampler
     if not isinstance(sampler, Sampler):
         raise TypeError(f"sampler must be a raysweep Sampler, not {type(sampler).__name__}")
@@ -325,6 +330,8 @@ def create_study(
             f"{len(resolved)}. Use the default NoPruning for multi-objective studies"
         )
     root_seed, seed_given = study_seed(seed, sampler)
+    if seed_given:
+        given |= {"seed"}
     directory = _prepare_storage(storage, name)
     requested = StudyInfo(
         name=name,
@@ -340,14 +347,19 @@ def create_study(
     key = str(directory)
     if key in _OPEN:
         study = Study(directory, _OPEN[key])
-        check_reopen(study._info, requested, seed_given=seed_given)
+        if not load_if_exists:
+            raise DuplicatedStudyError(
+                f"study {name!r} is already open in this process (storage {storage}); pass "
+                "load_if_exists=True to use it again, or choose another name"
+            )
+        check_reopen(study._info, requested, given=given)
         return study
     actors = start_study_actors(
         key,
         requested,
         sampler,
         load_if_exists=load_if_exists,
-        seed_given=seed_given,
+        given=given,
         lease_wait=_LEASE_WAIT_S,
     )
     if not _OPEN:

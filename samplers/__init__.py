@@ -21,6 +21,7 @@ from raysweep.samplers._errors import (
     SearchSpaceExhaustedError,
 )
 from raysweep.samplers._float import FloatDistribution
+from raysweep.samplers._from_json import sampler_from_json
 from raysweep.samplers._gp import GPSampler
 from raysweep.samplers._grid import GridSampler
 from raysweep.samplers._hypervolume import hypervolume, hypervolume_contributions
@@ -64,6 +65,7 @@ __all__ = [
     "hypervolume_contributions",
     "nondominated_ranks",
     "pareto_front_mask",
+    "sampler_from_json",
     "sampler_rng",
     "seen_distributions",
     "trial_record_from_json",

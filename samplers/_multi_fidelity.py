@@ -21,6 +21,7 @@ from raysweep.samplers._base import Sampler, SamplingContext
 from raysweep.samplers._distributions import Distribution
 from raysweep.samplers._errors import SamplerConfigurationError
 from raysweep.samplers._fidelity_view import FidelityMemo, counts, view_history
+from raysweep.samplers._from_json import sampler_from_json
 from raysweep.samplers._tpe import TPESampler
 from raysweep.samplers._trial import StudyDirection
 
@@ -187,21 +188,7 @@ def _base_sampler(base: Sampler | Mapping[str, Any] | None) -> Sampler:
             f"MultiFidelitySampler: base={base!r} must be a Sampler (e.g. TPESampler()), a "
             "sampler's to_json() dict, or None for TPESampler()"
         )
-    # Late: the package imports this module, and its public samplers are the ones to rebuild.
-    import raysweep.samplers as package
-
-    name, arguments = base["class"], base["arguments"]
-    shipped = {
-        n: getattr(package, n)
-        for n in package.__all__
-        if isinstance(getattr(package, n), type) and issubclass(getattr(package, n), Sampler)
-    }
-    if name not in shipped or shipped[name] is Sampler:
-        raise ValueError(
-            f"MultiFidelitySampler: base class {name!r} is not a raysweep sampler; use one of "
-            f"{sorted(n for n in shipped if n != 'Sampler')}"
-        )
-    if not isinstance(arguments, Mapping):
-        raise TypeError(f"MultiFidelitySampler: base arguments {arguments!r} must be a dict")
-    sampler: Sampler = shipped[name](**arguments)
-    return sampler
+    try:
+        return sampler_from_json(base)
+    except (TypeError, ValueError) as exc:
+        raise type(exc)(f"MultiFidelitySampler: base: {exc}") from None

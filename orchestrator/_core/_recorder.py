@@ -7,6 +7,7 @@ log and applies it to the in-memory state, so the state is always what a replay 
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from raysweep.orchestrator._core import _events as ev
@@ -22,7 +23,7 @@ from raysweep.orchestrator._core._state import StudyInfo, StudyState
 from raysweep.orchestrator._core._store import ReplayFindings, StudyLog, StudyStore
 from raysweep.orchestrator._errors import DuplicatedStudyError
 from raysweep.orchestrator._storage._event import Event
-from raysweep.samplers import Distribution, StudyDirection, TrialState
+from raysweep.samplers import Distribution, StudyDirection, TrialState, sampler_from_json
 from raysweep.scheduling import (
     Decision,
     Promotion,
@@ -36,19 +37,53 @@ from raysweep.scheduling import (
 MAX_CRASHES = 3
 
 
-def check_reopen(existing: StudyInfo, requested: StudyInfo, *, seed_given: bool) -> None:
-    """Refuse to continue a study under settings it was not created with."""
+def check_reopen(existing: StudyInfo, requested: StudyInfo, *, given: frozenset[str]) -> None:
+    """Refuse to continue a study under settings it was not created with.
+
+    `given`: which of "seed", "sampler", "scheduler" the caller passed; those left out follow
+    the log. A study keeps its sampler and scheduler: its log, its proposals and its rungs were
+    made by them, and a silent change would mix two studies under one name.
+    """
     if existing.directions != requested.directions:
         raise ValueError(
             f"study {existing.name!r} was created with directions "
             f"{[d.value for d in existing.directions]}, not "
             f"{[d.value for d in requested.directions]}; a study's directions cannot change"
         )
-    if seed_given and existing.seed != requested.seed:
+    if "seed" in given and existing.seed != requested.seed:
         raise ValueError(
             f"study {existing.name!r} was created with seed {existing.seed}, not "
             f"{requested.seed}; drop the seed argument or pass seed={existing.seed}"
         )
+    for what, normalize in (("sampler", _sampler_json), ("scheduler", _scheduler_json)):
+        if what not in given:
+            continue
+        recorded, passed = getattr(existing, what), getattr(requested, what)
+        if normalize(recorded) != normalize(passed):
+            raise ValueError(
+                f"study {existing.name!r} was created with {what} {_show(recorded)}, not "
+                f"{_show(passed)}; a study keeps the {what} it was created with: drop {what}= "
+                f"to continue with it, or create a new study to use another"
+            )
+
+
+def _sampler_json(data: dict[str, Any]) -> dict[str, Any]:
+    # Rebuilt, so that an argument added since the log was written compares by its default.
+    try:
+        return sampler_from_json(data).to_json()
+    except (TypeError, ValueError):
+        return data  # a user's own sampler class: compared as recorded
+
+
+def _scheduler_json(data: dict[str, Any]) -> dict[str, Any]:
+    return scheduler_from_json(data).to_json()
+
+
+def _show(data: dict[str, Any]) -> str:
+    if "class" in data and isinstance(data.get("arguments"), dict):
+        arguments = ", ".join(f"{k}={v!r}" for k, v in data["arguments"].items())
+        return f"{data['class']}({arguments})"
+    return json.dumps(data, sort_keys=True)
 
 
 class StudyRecorder:
@@ -80,7 +115,12 @@ class StudyRecorder:
 
     @classmethod
     def open(
-        cls, store: StudyStore, requested: StudyInfo, *, load_if_exists: bool, seed_given: bool
+        cls,
+        store: StudyStore,
+        requested: StudyInfo,
+        *,
+        load_if_exists: bool,
+        given: frozenset[str],
     ) -> tuple[StudyRecorder, ReplayFindings]:
         log, events, report = store.open_log()
         try:
@@ -95,7 +135,7 @@ class StudyRecorder:
                     "load_if_exists=True to continue it, or choose another name"
                 )
             else:
-                check_reopen(state.info, requested, seed_given=seed_given)
+                check_reopen(state.info, requested, given=given)
         except BaseException:
             log.close()
             raise

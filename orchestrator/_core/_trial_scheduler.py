@@ -55,7 +55,7 @@ class TrialSchedulerCore:
         requested: StudyInfo,
         *,
         load_if_exists: bool,
-        seed_given: bool,
+        given: frozenset[str] = frozenset(),
         lease_wait: float = 0.0,
         driver: tuple[str, int] | None = None,
     ) -> None:
@@ -65,7 +65,8 @@ class TrialSchedulerCore:
         self._driver = driver
         self._requested = requested
         self._load_if_exists = load_if_exists
-        self._seed_given = seed_given
+        # Which of seed, sampler, scheduler the caller passed (the rest follow the log).
+        self._given = given
         self._lease_wait = lease_wait
         self._lock = threading.RLock()
         self._runner_trials: dict[str, tuple[int, int]] = {}
@@ -102,7 +103,7 @@ class TrialSchedulerCore:
                     self._store,
                     self._requested,
                     load_if_exists=self._load_if_exists,
-                    seed_given=self._seed_given,
+                    given=self._given,
                 )
             except BaseException:
                 self._lease.release()

@@ -32,7 +32,7 @@ from raysweep.orchestrator._ray._handles import (
 )
 from raysweep.orchestrator._ray._runner import Runner
 from raysweep.orchestrator._storage._store import LocalStudyStore
-from raysweep.samplers import Distribution, Sampler
+from raysweep.samplers import Distribution, Sampler, sampler_from_json
 from raysweep.scheduling import scheduler_from_json
 
 _log = logging.getLogger(__name__)
@@ -76,7 +76,7 @@ class TrialSchedulerActor(TrialSchedulerCore):
         requested: StudyInfo,
         *,
         load_if_exists: bool,
-        seed_given: bool,
+        given: frozenset[str],
         lease_wait: float,
         sampler_name: str,
         driver: tuple[str, int],
@@ -90,7 +90,7 @@ class TrialSchedulerActor(TrialSchedulerCore):
             LocalStudyStore(directory),
             requested,
             load_if_exists=load_if_exists or restarted,
-            seed_given=seed_given,
+            given=given,
             lease_wait=lease_wait,
             driver=driver,
         )
@@ -144,7 +144,7 @@ def start_study_actors(
     sampler: Sampler,
     *,
     load_if_exists: bool,
-    seed_given: bool,
+    given: frozenset[str],
     lease_wait: float,
 ) -> StudyActors:
     """Start the TrialScheduler and SamplerService of a study, and open it.
@@ -168,7 +168,7 @@ def start_study_actors(
         directory,
         requested,
         load_if_exists=load_if_exists,
-        seed_given=seed_given,
+        given=given,
         lease_wait=lease_wait,
         sampler_name=sampler_name,
         # The lease names this process, which holds the study, to a second driver refused it.
@@ -176,7 +176,12 @@ def start_study_actors(
     )
     try:
         info = call(scheduler.open.remote())
+        if info.sampler != requested.sampler and "sampler" not in given:
+            # A study opened again without a sampler goes on with the one it was created with.
+            sampler = _recorded_sampler(info)
     except BaseException:
+        with contextlib.suppress(Exception):
+            call(scheduler.close.remote())
         ray.kill(scheduler)  # type: ignore[arg-type]
         raise
     # The study may be older than this call: the sampler follows the seed the log recorded.
@@ -193,3 +198,13 @@ def start_study_actors(
     call(scheduler.attach_sampler_actor.remote(sampler_service))
     _log.debug("study %r: actors started, log at %s", info.name, directory)
     return StudyActors(scheduler, sampler_service, info)
+
+
+def _recorded_sampler(info: StudyInfo) -> Sampler:
+    try:
+        return sampler_from_json(info.sampler)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(
+            f"study {info.name!r} was created with a sampler raysweep cannot rebuild from its "
+            f"log ({exc}); pass the same sampler again: create_study(..., sampler=...)"
+        ) from None

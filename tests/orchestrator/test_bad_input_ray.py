@@ -11,6 +11,7 @@ import pytest
 from objectives import returns
 
 from raysweep.orchestrator import (
+    DuplicatedStudyError,
     ObjectiveUsageError,
     StorageError,
     Trial,
@@ -18,14 +19,20 @@ from raysweep.orchestrator import (
     create_study,
 )
 from raysweep.samplers import (
+    GridSampler,
     IncompatibleDistributionError,
     InvalidDistributionError,
     RandomSampler,
+    TPESampler,
     TrialState,
 )
 from raysweep.scheduling import ASHA
 
 pytestmark = pytest.mark.usefixtures("ray_session")
+
+
+def returns_x(trial: Trial) -> float:
+    return trial.suggest_float("x", 0.0, 2.0)
 
 
 def _study(tmp_path: Path, name: str, **kwargs: Any):  # type: ignore[no-untyped-def]
@@ -209,6 +216,49 @@ def test_reopening_with_another_seed_or_direction_is_refused(tmp_path: Path) -> 
         create_study(name="fixed", storage=tmp_path, direction="maximize", load_if_exists=True)
     with pytest.raises(ValueError, match="load_if_exists"):
         create_study(name="fixed", storage=tmp_path)
+
+
+def test_reopening_with_another_sampler_or_scheduler_is_refused(tmp_path: Path) -> None:
+    study = create_study(
+        name="kept", storage=tmp_path, sampler=RandomSampler(seed=4), scheduler=ASHA(max_resource=9)
+    )
+    study.close()
+    with pytest.raises(ValueError, match=r"sampler RandomSampler.*TPESampler.*drop sampler="):
+        create_study(name="kept", storage=tmp_path, sampler=TPESampler(), load_if_exists=True)
+    with pytest.raises(ValueError, match=r"scheduler .*max_resource.*27.*drop scheduler="):
+        create_study(
+            name="kept", storage=tmp_path, scheduler=ASHA(max_resource=27), load_if_exists=True
+        )
+    # The same ones again are fine, and so is leaving them out.
+    same = create_study(
+        name="kept",
+        storage=tmp_path,
+        sampler=RandomSampler(seed=4),
+        scheduler=ASHA(max_resource=9),
+        load_if_exists=True,
+    )
+    same.close()
+
+
+def test_a_reopened_study_without_a_sampler_goes_on_with_the_recorded_one(tmp_path: Path) -> None:
+    grid = GridSampler({"x": [0.0, 1.0, 2.0]})
+    study = create_study(name="grid", storage=tmp_path, sampler=grid)
+    study.optimize(returns_x, n_trials=2, show_progress=False)
+    study.close()
+    again = create_study(name="grid", storage=tmp_path, load_if_exists=True)
+    again.optimize(returns_x, n_trials=10, show_progress=False)
+    # The grid, not a default TPE: its third point, then it is exhausted.
+    assert sorted(t.params["x"] for t in again.trials) == [0.0, 1.0, 2.0]
+    again.close()
+
+
+def test_creating_an_open_study_again_without_load_if_exists_is_refused(tmp_path: Path) -> None:
+    study = create_study(name="twice", storage=tmp_path)
+    with pytest.raises(DuplicatedStudyError, match="load_if_exists"):
+        create_study(name="twice", storage=tmp_path)
+    again = create_study(name="twice", storage=tmp_path, load_if_exists=True)
+    assert again.directory == study.directory
+    study.close()
 
 
 def test_storage_that_cannot_be_written(tmp_path: Path) -> None:

@@ -40,7 +40,7 @@ def _open(directory: Path) -> ts.TrialSchedulerCore:
         scheduler=PROMOTE.to_json(),
     )
     core = ts.TrialSchedulerCore(
-        LocalStudyStore(directory), info, load_if_exists=False, seed_given=True
+        LocalStudyStore(directory), info, load_if_exists=False, given=frozenset({"seed"})
     )
     core.open()
     service = SamplerServiceCore(RandomSampler(seed=5), 5, (StudyDirection.MAXIMIZE,))

@@ -44,7 +44,7 @@ def _open(directory: Path, sampler: Sampler) -> ts.TrialSchedulerCore:
         scheduler=NoPruning().to_json(),
     )
     core = ts.TrialSchedulerCore(
-        LocalStudyStore(directory), info, load_if_exists=False, seed_given=True
+        LocalStudyStore(directory), info, load_if_exists=False, given=frozenset({"seed"})
     )
     core.open()
     core.attach_sampler(LocalSamplerClient(SamplerServiceCore(sampler, 5, MIN)))

@@ -28,7 +28,7 @@ def _open(directory: Path) -> ts.TrialSchedulerCore:
         scheduler=NoPruning().to_json(),
     )
     core = ts.TrialSchedulerCore(
-        LocalStudyStore(directory), info, load_if_exists=False, seed_given=True
+        LocalStudyStore(directory), info, load_if_exists=False, given=frozenset({"seed"})
     )
     core.open()
     service = SamplerServiceCore(RandomSampler(seed=1), 1, (StudyDirection.MINIMIZE,))

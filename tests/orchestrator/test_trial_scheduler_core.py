@@ -47,7 +47,10 @@ def _open(
     directory: Path, *, load: bool = False, sampler: Sampler | None = None
 ) -> ts.TrialSchedulerCore:
     core = ts.TrialSchedulerCore(
-        LocalStudyStore(directory), _info(sampler=sampler), load_if_exists=load, seed_given=True
+        LocalStudyStore(directory),
+        _info(sampler=sampler),
+        load_if_exists=load,
+        given=frozenset({"seed"}),
     )
     core.open()
     sampler = sampler or RandomSampler(seed=3)

@@ -279,9 +279,9 @@ class _SingleOnly(RandomSampler):
 def test_bad_arguments_and_directions_are_refused() -> None:
     with pytest.raises(TypeError, match="must be a Sampler"):
         MultiFidelitySampler(5)  # type: ignore[arg-type]
-    with pytest.raises(ValueError, match="not a raysweep sampler"):
+    with pytest.raises(ValueError, match="not one raysweep ships"):
         MultiFidelitySampler({"class": "Sampler", "arguments": {}})
-    with pytest.raises(ValueError, match="not a raysweep sampler"):
+    with pytest.raises(ValueError, match="not one raysweep ships"):
         MultiFidelitySampler({"class": "os.system", "arguments": {}})
     for bad in [0, -1, True, 1.5, "3"]:
         with pytest.raises(ValueError, match="min_observations"):

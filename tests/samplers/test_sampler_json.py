@@ -508,3 +508,19 @@ def test_model_based_samplers_draw_outside_their_joint_space_as_random_search() 
     expected = RandomSampler().sample_independent(context, "x", distribution)
     for sampler in (GPSampler(), NSGA2Sampler(), CmaEsSampler()):
         assert sampler.sample_independent(context, "x", distribution) == expected
+
+
+@pytest.mark.parametrize(("make", "expected"), PINNED)
+def test_sampler_from_json_rebuilds_every_shipped_sampler(
+    make: Callable[[], Sampler], expected: dict[str, Any]
+) -> None:
+    rebuilt = samplers.sampler_from_json(json.loads(json.dumps(make().to_json())))
+    assert type(rebuilt) is type(make())
+    assert rebuilt.to_json() == expected
+
+
+def test_sampler_from_json_names_what_it_can_rebuild() -> None:
+    with pytest.raises(ValueError, match=r"'MySampler' is not one raysweep ships.*TPESampler"):
+        samplers.sampler_from_json({"class": "MySampler", "arguments": {}})
+    with pytest.raises(TypeError, match="'class' and 'arguments'"):
+        samplers.sampler_from_json({"class": "TPESampler"})

@@ -37,6 +37,7 @@ EXPORTED = {
     "hypervolume_contributions",
     "nondominated_ranks",
     "pareto_front_mask",
+    "sampler_from_json",
     "sampler_rng",
     "seen_distributions",
     "trial_record_from_json",
