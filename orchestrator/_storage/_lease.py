@@ -1,12 +1,14 @@
 """The writer lease: at most one live process writes a study directory.
 
 ``LEASE.json`` names the owner. A lease is *dead*, and may be taken over, when its owner ran on
-this host and that process is gone (pid missing, a zombie, or reused by a process that started
-later, or the host rebooted), or when its heartbeat is older than ``stale_after`` seconds (any
-host; the only test possible for another host, so clocks must roughly agree). Taking, renewing
-and releasing the lease run under ``flock`` on ``LEASE.lock``, so two processes on one machine
-cannot both see the lease dead and both take it; the kernel drops that lock when its holder dies,
-so the lock file itself never goes stale. ``LEASE.json`` is always replaced atomically.
+this machine and that process is gone (pid missing, a zombie, or reused by a process that started
+later, or the machine rebooted), or when its heartbeat is older than ``stale_after`` seconds (any
+machine; the only test possible for another one, so clocks must roughly agree). Which machine an
+owner ran on is decided by its machine and boot ids, not its hostname (``_lease_owner``). Taking,
+renewing and releasing the lease run under ``flock`` on ``LEASE.lock``, so two processes on one
+machine cannot both see the lease dead and both take it; the kernel drops that lock when its
+holder dies, so the lock file itself never goes stale. ``LEASE.json`` is always replaced
+atomically.
 """
 
 from __future__ import annotations
@@ -25,7 +27,12 @@ from types import TracebackType
 
 from raysweep.orchestrator._errors import StorageError, StudyLockedError
 from raysweep.orchestrator._storage._files import atomic_write, fsync_directory, remove_temp_files
-from raysweep.orchestrator._storage._lease_owner import LeaseOwner, this_process, why_dead
+from raysweep.orchestrator._storage._lease_owner import (
+    LeaseOwner,
+    on_this_machine,
+    this_process,
+    why_dead,
+)
 
 __all__ = ["LEASE_FILE", "Lease", "LeaseOwner"]
 
@@ -93,13 +100,19 @@ def _write_owner(path: Path, owner: LeaseOwner) -> None:
 def _locked_message(directory: Path, owner: LeaseOwner, now: float, stale_after: float) -> str:
     wait = max(0.0, stale_after - (now - owner.heartbeat_at))
     host, pid = owner.stop_target
-    if host == socket.gethostname() and pid == os.getpid():
+    # Only the writer's machine is recorded; of a driver, its hostname is all we know.
+    is_writer = (host, pid) == (owner.host, owner.pid)
+    here = on_this_machine(owner) if is_writer else host == socket.gethostname()
+    if here and pid == os.getpid():
         advice = "It is this very process: release the lease it holds (or reuse it)"
-    elif host == socket.gethostname():
+    elif here:
         advice = f"Stop that process (kill {pid}) and try again"
     else:
+        where = f"{host!r}"
+        if host == socket.gethostname():
+            where += " (another machine of that name)"
         advice = (
-            f"Stop that process (pid {pid}) on {host!r}, or, if it is gone, wait {wait:.0f} s "
+            f"Stop that process (pid {pid}) on {where}, or, if it is gone, wait {wait:.0f} s "
             "for its lease to go stale and try again (or pass a longer wait)"
         )
     return f"the study at {directory} is in use by {owner.describe(now)}. {advice}."
@@ -173,19 +186,21 @@ class Lease:
                 if current is not None:
                     reason = why_dead(current, now, stale_after)
                 if current is None or reason is not None:
-                    host, boot_id, pid, pid_start = this_process()
+                    me = this_process()
                     driver_host, driver_pid = driver if driver is not None else (None, None)
                     owner = LeaseOwner(
                         uuid.uuid4().hex,
-                        host,
-                        boot_id,
-                        pid,
-                        pid_start,
+                        me.host,
+                        me.boot_id,
+                        me.pid,
+                        me.pid_start,
                         description,
                         now,
                         now,
                         driver_host,
                         driver_pid,
+                        me.machine_id,
+                        me.pid_namespace,
                     )
                     _write_owner(path, owner)
                     remove_temp_files(directory, LEASE_FILE)
