@@ -9,6 +9,12 @@ renewing and releasing the lease run under ``flock`` on ``LEASE.lock``, so two p
 machine cannot both see the lease dead and both take it; the kernel drops that lock when its
 holder dies, so the lock file itself never goes stale. ``LEASE.json`` is always replaced
 atomically.
+
+Every acquisition and takeover gives the lease an *epoch* one above the one in ``LEASE.json``
+(and above ``epoch_floor``): the writer generation that the event log stamps on its files and
+checks before it writes, so that a writer that stalled past a takeover writes nothing, and
+replay can tell its files from its successor's. Releasing therefore leaves ``LEASE.json`` in
+place, marked released, to carry the epoch on.
 """
 
 from __future__ import annotations
@@ -26,7 +32,7 @@ from pathlib import Path
 from types import TracebackType
 
 from raysweep.orchestrator._errors import StorageError, StudyLockedError
-from raysweep.orchestrator._storage._files import atomic_write, fsync_directory, remove_temp_files
+from raysweep.orchestrator._storage._files import atomic_write, remove_temp_files
 from raysweep.orchestrator._storage._lease_owner import (
     LeaseOwner,
     on_this_machine,
@@ -156,6 +162,7 @@ class Lease:
         wait: float = 0.0,
         poll_interval: float = 0.1,
         driver: tuple[str, int] | None = None,
+        epoch_floor: int = 0,
     ) -> Lease:
         """Take the lease of ``directory`` (created if missing), waiting up to ``wait`` seconds.
 
@@ -163,11 +170,13 @@ class Lease:
         and :attr:`takeover_reason` then say from whom and why. A live one is polled every
         ``poll_interval`` seconds until ``wait`` has passed, then StudyLockedError names it.
         ``driver`` (host, pid): the process this writer works for, named to whoever is refused.
+        ``epoch_floor``: the highest writer generation already in the directory's files; the
+        new :attr:`epoch` exceeds it even if ``LEASE.json`` was lost or replaced by hand.
         """
-        if not stale_after > 0 or not wait >= 0 or not poll_interval > 0:
+        if not stale_after > 0 or not wait >= 0 or not poll_interval > 0 or epoch_floor < 0:
             raise ValueError(
-                f"need stale_after > 0, wait >= 0, poll_interval > 0; got {stale_after}, "
-                f"{wait}, {poll_interval}"
+                f"need stale_after > 0, wait >= 0, poll_interval > 0, epoch_floor >= 0; got "
+                f"{stale_after}, {wait}, {poll_interval}, {epoch_floor}"
             )
         directory = Path(directory)
         try:
@@ -182,6 +191,9 @@ class Lease:
             with _critical_section(directory):
                 now = time.time()
                 current, problem = _read_owner(path)
+                epoch = max(current.epoch if current is not None else 0, epoch_floor) + 1
+                if current is not None and current.released_at is not None:
+                    current = None  # free to take; only its epoch counts
                 reason = problem
                 if current is not None:
                     reason = why_dead(current, now, stale_after)
@@ -201,6 +213,7 @@ class Lease:
                         driver_pid,
                         me.machine_id,
                         me.pid_namespace,
+                        epoch,
                     )
                     _write_owner(path, owner)
                     remove_temp_files(directory, LEASE_FILE)
@@ -223,6 +236,11 @@ class Lease:
     @property
     def owner(self) -> LeaseOwner:
         return self._owner
+
+    @property
+    def epoch(self) -> int:
+        """This lease's writer generation: above that of every owner before it."""
+        return self._owner.epoch
 
     @property
     def previous_owner(self) -> LeaseOwner | None:
@@ -252,7 +270,10 @@ class Lease:
         if current is not None and current.owner_id == self._owner.owner_id:
             return
         if current is not None:
-            taken = f"was taken over by {current.describe(time.time())}"
+            taken = (
+                f"was taken over by {current.describe(time.time())}, whose epoch "
+                f"{current.epoch} follows this process's {self._owner.epoch}"
+            )
         else:
             taken = f"has disappeared ({problem or 'its file was removed'})"
         raise StudyLockedError(
@@ -272,7 +293,10 @@ class Lease:
             self._owner = owner
 
     def release(self) -> None:
-        """Stop the heartbeat and remove the lease file if it is still ours. Idempotent."""
+        """Stop the heartbeat and mark the lease file released if it is still ours. Idempotent.
+
+        The file stays, marked, so that the next owner's epoch counts on from this one.
+        """
         self.stop_heartbeat()
         with self._mutex:
             if self._released:
@@ -281,8 +305,8 @@ class Lease:
             with _critical_section(self._directory):
                 current, _ = _read_owner(self._directory / LEASE_FILE)
                 if current is not None and current.owner_id == self._owner.owner_id:
-                    (self._directory / LEASE_FILE).unlink()
-                    fsync_directory(self._directory)
+                    released = dataclasses.replace(self._owner, released_at=time.time())
+                    _write_owner(self._directory / LEASE_FILE, released)
 
     def start_heartbeat(self, interval: float) -> None:
         """Renew the lease every ``interval`` seconds from a daemon thread.

@@ -62,6 +62,13 @@ class LeaseOwner:
     # recorded, or where the machine has none.
     machine_id: str | None = None
     pid_namespace: str | None = None
+    # The writer generation: one more than the lease's before, at every acquisition and
+    # takeover, so that files stamped with it tell a newer writer from a stalled older one.
+    # 0 in a lease written before epochs.
+    epoch: int = 0
+    # Set when the owner released the lease. The file stays, so that the next owner's epoch
+    # still counts on from this one; a released lease is free to take.
+    released_at: float | None = None
 
     @classmethod
     def from_json(cls, text: str) -> LeaseOwner:
@@ -82,6 +89,10 @@ class LeaseOwner:
             raise ValueError(f"bad pid {owner.pid!r}")
         if not all(isinstance(t, int | float) for t in (owner.acquired_at, owner.heartbeat_at)):
             raise ValueError("bad time stamps")
+        if type(owner.epoch) is not int or owner.epoch < 0:
+            raise ValueError(f"bad epoch {owner.epoch!r}")
+        if owner.released_at is not None and not isinstance(owner.released_at, int | float):
+            raise ValueError(f"bad release time {owner.released_at!r}")
         return owner
 
     def to_json(self) -> str:
@@ -96,8 +107,12 @@ class LeaseOwner:
                 f"the driver pid {self.driver_pid} on host {self.driver_host!r}, whose study is "
                 f"written by {writer}"
             )
+        if self.released_at is not None:
+            return (
+                f"{writer}, which held the lease from {since} (epoch {self.epoch}) and released it"
+            )
         return (
-            f"{writer}, holding the lease since {since} (last heartbeat "
+            f"{writer}, holding the lease since {since} (epoch {self.epoch}, last heartbeat "
             f"{now - self.heartbeat_at:.1f} s ago)"
         )
 

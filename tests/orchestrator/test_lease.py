@@ -108,7 +108,7 @@ def write_owner(directory: Path, **changes: Any) -> LeaseOwner:
     return owner
 
 
-def test_acquire_writes_the_owner_and_release_removes_it(tmp_path: Path) -> None:
+def test_acquire_writes_the_owner_and_release_marks_it_released(tmp_path: Path) -> None:
     lease = Lease.acquire(tmp_path / "study", description="driver of test")
     owner = read_owner(tmp_path / "study")
     assert owner == lease.owner
@@ -119,12 +119,47 @@ def test_acquire_writes_the_owner_and_release_removes_it(tmp_path: Path) -> None
     )
     assert owner.pid_start is not None  # Linux: the process start time guards pid reuse
     assert lease.previous_owner is None and lease.takeover_reason is None
+    assert lease.epoch == owner.epoch == 1 and owner.released_at is None
     lease.release()
     lease.release()
-    assert not (tmp_path / "study" / LEASE_FILE).exists()
+    released = read_owner(tmp_path / "study")
+    assert released.owner_id == owner.owner_id and released.released_at is not None
+    with pytest.raises(StudyLockedError, match="released"):
+        lease.verify()
     with Lease.acquire(tmp_path / "study", description="again") as again:
-        assert again.previous_owner is None
-    assert not (tmp_path / "study" / LEASE_FILE).exists()
+        assert again.previous_owner is None and again.takeover_reason is None
+        assert again.epoch == 2
+    assert read_owner(tmp_path / "study").released_at is not None
+
+
+def test_the_epoch_grows_with_every_takeover_and_exceeds_the_floor(tmp_path: Path) -> None:
+    write_owner(tmp_path, heartbeat_at=time.time() - 60, epoch=7)
+    with Lease.acquire(tmp_path, description="me", stale_after=30) as lease:
+        assert lease.previous_owner is not None and lease.epoch == 8
+    with Lease.acquire(tmp_path, description="me", epoch_floor=20) as lease:
+        assert lease.epoch == 21
+    (tmp_path / LEASE_FILE).unlink()  # lost, or removed by hand: the floor still holds
+    with Lease.acquire(tmp_path, description="me", epoch_floor=21) as lease:
+        assert lease.epoch == 22
+    with pytest.raises(ValueError, match="epoch_floor"):
+        Lease.acquire(tmp_path, description="me", epoch_floor=-1)
+
+
+def test_a_lease_file_without_an_epoch_reads_as_epoch_0(tmp_path: Path) -> None:
+    data = json.loads(write_owner(tmp_path, heartbeat_at=time.time() - 60).to_json())
+    del data["epoch"], data["released_at"]
+    (tmp_path / LEASE_FILE).write_text(json.dumps(data))
+    assert read_owner(tmp_path).epoch == 0
+    with Lease.acquire(tmp_path, description="me", stale_after=30) as lease:
+        assert lease.epoch == 1
+
+
+@pytest.mark.parametrize("epoch", [-1, 1.5, True, "3"])
+def test_a_lease_file_with_a_bad_epoch_is_unreadable(tmp_path: Path, epoch: object) -> None:
+    data = json.loads(write_owner(tmp_path).to_json())
+    data["epoch"] = epoch
+    with pytest.raises(ValueError, match="epoch"):
+        LeaseOwner.from_json(json.dumps(data))
 
 
 def test_second_acquire_in_the_same_process_names_the_owner(tmp_path: Path) -> None:
@@ -238,7 +273,10 @@ def test_heartbeat_renews_and_stops_once_another_owner_took_over(tmp_path: Path)
         dataclasses.replace(lease.owner, heartbeat_at=time.time() - 60).to_json()
     )
     successor = Lease.acquire(tmp_path, description="successor", stale_after=30)
-    with pytest.raises(StudyLockedError, match=r"taken over by .*successor.*stop writing"):
+    assert successor.epoch == lease.epoch + 1
+    with pytest.raises(
+        StudyLockedError, match=r"taken over by .*successor.*epoch 2 follows .* 1.*stop writing"
+    ):
         lease.heartbeat()
     with pytest.raises(StudyLockedError):
         lease.verify()
@@ -281,6 +319,8 @@ def test_lease_file_is_plain_json(tmp_path: Path) -> None:
         "driver_pid",
         "machine_id",
         "pid_namespace",
+        "epoch",
+        "released_at",
     }
 
 
