@@ -134,10 +134,13 @@ class TrialSchedulerCore:
         self._closed.set()
         self._background.join()
         with self._lock:
-            if self._fenced is None:
-                self._snapshot()
-            self._rec.log.close()
-            self._lease.release()
+            try:
+                if self._fenced is None:
+                    self._snapshot()
+                # Fenced, the log refuses what is still staged (StudyLockedError): it is lost.
+                self._rec.log.close()
+            finally:
+                self._lease.release()
 
     def _snapshot(self) -> None:
         if self._rec.log.next_seq > self._snapshot_seq:

@@ -271,8 +271,8 @@ class Lease:
             return
         if current is not None:
             taken = (
-                f"was taken over by {current.describe(time.time())}, whose epoch "
-                f"{current.epoch} follows this process's {self._owner.epoch}"
+                f"was taken over by {current.describe(time.time())}; this process held epoch "
+                f"{self._owner.epoch}"
             )
         else:
             taken = f"has disappeared ({problem or 'its file was removed'})"

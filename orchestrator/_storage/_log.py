@@ -7,11 +7,14 @@ Layout of a log directory::
     snapshots/snap-<last seq>-g<generation>.arrow   Arrow IPC file holding every event up to
                                                     <last seq>
 
-The generation tells writers apart: a newer writer's is higher. A writer here continues the
-newest generation on disk (0, with no ``-g`` part in names, for a new log). The one writer must
-hold the study's lease (:class:`~raysweep.orchestrator._storage._lease.Lease`); this module does
-not check it, so that tools can replay a log (:func:`replay`, :func:`read_events`) without
-one. Where two generations' files overlap, replay follows the newer one (``_replay``).
+The generation is the epoch of the writer's lease (:class:`~raysweep.orchestrator._storage.
+_lease.Lease`); files of generation 0 (written without a lease, or before generations) have
+no ``-g`` part. A writer opened with its lease is *fenced*: before every commit it reads the
+lease file back (one small read), and before a snapshot writes or deletes anything it checks
+again, so a writer that stalled past a takeover gets StudyLockedError naming its successor and
+writes nothing. Replay (:func:`replay`, :func:`read_events`) needs no lease; where a stalled
+writer's files overlap its successor's anyway (it wrote between its last check and the
+takeover), replay follows the newer generation (``_replay``).
 """
 
 from __future__ import annotations
@@ -48,6 +51,7 @@ from raysweep.orchestrator._storage._format import (
     snapshot_name,
     stamped_schema,
 )
+from raysweep.orchestrator._storage._lease import Lease
 from raysweep.orchestrator._storage._replay import (
     SEGMENTS,
     SNAPSHOTS,
@@ -111,12 +115,14 @@ class EventLog:
         directory: Path,
         next_seq: int,
         *,
+        lease: Lease | None,
         generation: int,
         rotate_after: int,
         clock: Callable[[], float],
     ) -> None:
         self._directory = directory
         self._clock = clock
+        self._lease = lease
         self._generation = generation
         # Once another writer has taken over, it has for good: every later write refuses at once.
         self._fenced: StudyLockedError | None = None
@@ -137,6 +143,7 @@ class EventLog:
         directory: str | os.PathLike[str],
         *,
         create: bool,
+        lease: Lease | None = None,
         rotate_after: int = DEFAULT_ROTATE_AFTER,
         clock: Callable[[], float] = time.time,
     ) -> tuple[EventLog, list[Event], ReplayReport]:
@@ -147,14 +154,29 @@ class EventLog:
         and superseded events dropped, see the report). ``clock`` gives the ``ts`` of staged
         events; a segment is closed after ``rotate_after`` events.
 
-        The caller must hold the study's lease. The log writes as the newest generation already
-        on disk.
+        ``lease``: the study's lease, held by the caller. The log then writes as its epoch and
+        is fenced by it (module docstring): StudyLockedError once another process owns the
+        study. Without one nothing is checked and the log writes as the newest generation
+        already on disk: for tests and tools whose caller knows no one else writes.
         """
         directory = Path(directory)
+        if lease is not None:
+            lease.verify()  # taken over already: touch nothing, not even temporary files
         _prepare_directory(directory, create=create)
         remove_temp_files(directory / SNAPSHOTS, "snap-")
         scan = scan_log(directory)
         generation = scan.highest_generation
+        if lease is not None:
+            if lease.epoch < generation:
+                # Its files would count as older than those already there, and replay would
+                # drop them as a stalled writer's.
+                raise StorageError(
+                    f"the event log at {directory} holds files of writer generation "
+                    f"{generation}, above this writer's lease epoch {lease.epoch} (was "
+                    "LEASE.json replaced?); acquire the lease with "
+                    "epoch_floor=highest_generation(directory), as LocalStudyStore does"
+                )
+            generation = lease.epoch
         next_seq = scan.entries[-1][0].seq + 1 if scan.entries else 0
         # pyarrow's first conversion of Python values imports pandas when installed (~0.3 s);
         # pay it here rather than in the first commit, which someone may be waiting on.
@@ -162,6 +184,7 @@ class EventLog:
         log = cls(
             directory,
             next_seq,
+            lease=lease,
             generation=generation,
             rotate_after=rotate_after,
             clock=clock,
@@ -174,7 +197,7 @@ class EventLog:
 
     @property
     def generation(self) -> int:
-        """The writer generation stamped on this log's files."""
+        """The writer generation stamped on this log's files: its lease's epoch."""
         return self._generation
 
     @property
@@ -210,8 +233,9 @@ class EventLog:
         """Write all staged events as one batch and fsync; return how many were written.
 
         Nothing staged: no I/O, returns 0. On an I/O error the events stay staged (a later commit
-        writes them into a fresh segment) and StorageError is raised. Once a snapshot found a newer
-        writer's files, StudyLockedError, and nothing is written.
+        writes them into a fresh segment) and StorageError is raised. Once another process has
+        taken the lease over, StudyLockedError names it, and nothing is written (the events stay
+        staged, to no end: this process must stop writing the study).
         """
         with self._write_lock:
             return self._commit_locked()
@@ -223,9 +247,16 @@ class EventLog:
         return event
 
     def _check_fence(self) -> None:
-        """StudyLockedError once a newer writer has been seen."""
+        """StudyLockedError unless the lease is still ours (no check without a lease)."""
         if self._fenced is not None:
             raise self._fenced
+        if self._lease is None:
+            return
+        try:
+            self._lease.verify()
+        except StudyLockedError as exc:
+            self._fenced = exc
+            raise
 
     def _restage(self, records: list[Record]) -> None:
         with self._stage_lock:
@@ -274,8 +305,8 @@ class EventLog:
         Segments wholly covered by the snapshot (or superseded), and older snapshots, are
         deleted once the snapshot is durable; files of a newer writer never are. Reads the log
         back from disk, so the snapshot holds exactly what a replay would return. None if the log
-        is empty. StudyLockedError, before anything is written or deleted, if a newer writer's
-        files are there.
+        is empty. StudyLockedError, before anything is written or deleted, once another process
+        has taken the lease over.
         """
         with self._write_lock:
             self._check_fence()
@@ -293,8 +324,11 @@ class EventLog:
                 [batch_from_records([record for record, _ in scan.entries])], schema=schema
             )
             try:
+                self._check_fence()
                 with atomic_write(path) as sink, ipc.new_file(sink, schema) as writer:
                     writer.write_table(table)
+                # Writing took a while; deleting needs the study still ours.
+                self._check_fence()
                 for segment in scan.segments:
                     # One with nothing kept (torn at birth, or all superseded) goes too. Never a
                     # newer writer's: that may be its open segment, with no batch in it yet.
@@ -322,7 +356,11 @@ class EventLog:
             return path
 
     def close(self) -> None:
-        """Commit what is staged, close the segment; later stages raise. Idempotent."""
+        """Commit what is staged, close the segment; later stages raise. Idempotent.
+
+        StudyLockedError if events were staged but the lease has been taken over: they are lost
+        (the new owner's history does not have them), and the caller should say so.
+        """
         with self._write_lock:
             with self._stage_lock:
                 if self._closed:
@@ -332,7 +370,20 @@ class EventLog:
             try:
                 self._commit_locked()
             finally:
-                self._segments.seal()
+                self._close_segment()
+
+    def _close_segment(self) -> None:
+        # The end-of-stream marker is a write too: only while the study is still ours.
+        if self._segments.path is None:
+            return
+        try:
+            self._check_fence()
+        except (StudyLockedError, OSError):
+            # Not ours, or the lease file unreadable: leave the segment as it is (a reader
+            # takes a missing marker for a clean end all the same).
+            self._segments.abandon()
+        else:
+            self._segments.seal()
 
     def __enter__(self) -> EventLog:
         return self
