@@ -53,7 +53,10 @@ class StudyLog(Protocol):
         ...
 
     def commit(self) -> int:
-        """Write what is staged and make it durable; StorageError when it cannot."""
+        """Write what is staged and make it durable; StorageError when it cannot.
+
+        StudyLockedError, writing nothing, once another process has taken the lease over.
+        """
         ...
 
     def snapshot(self) -> object:
@@ -98,7 +101,8 @@ class StudyStore(Protocol):
     def open_log(self) -> tuple[StudyLog, list[Event], ReplayFindings]:
         """Open the log for writing (creating it if new): the writer, its events, the findings.
 
-        The caller holds the lease.
+        The caller holds the lease (from `acquire_lease`), which fences the log: it writes
+        nothing once another process has taken the study over.
         """
         ...
 

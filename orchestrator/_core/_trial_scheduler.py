@@ -140,7 +140,8 @@ class TrialSchedulerCore:
             try:
                 if self._broken is None:
                     self._snapshot()
-                # Events staged when the storage failed are written now if it is back.
+                # Events staged when the storage failed are written now if it is back; fenced,
+                # the log refuses them (StudyLockedError): another writer owns the study.
                 self._rec.log.close()
             except (StudyLockedError, StorageError):
                 if self._broken is None:

@@ -5,6 +5,12 @@ Version history of the on-disk format (``raysweep.schema_version`` in the schema
 1. columns ``seq`` int64, ``ts`` float64, ``kind`` utf8, ``trial`` int64 (nullable),
    ``payload`` utf8 holding a JSON object. Kinds and payload keys: the vocabulary of
    ``orchestrator/_core/_events.py`` (its docstring has the table, as does ARCHITECTURE.md).
+   Later within version 1, files gained the *writer generation* (the epoch of the lease their
+   writer held): in the name (``seg-<first seq>-g<generation>[-<attempt>].arrows``,
+   ``snap-<last seq>-g<generation>.arrow``) and as ``raysweep.writer_generation`` in the
+   schema metadata. A file without it is generation 0, as every file before it was, so older
+   logs replay as they did. raysweep from before generations does not see files named with one
+   (it skips names it does not know): do not go back to it once a newer one wrote a study.
 
 The version numbers the layout here and the vocabulary together. A reader accepts every
 version up to :data:`SCHEMA_VERSION` and refuses a newer one (:func:`check_schema`: "upgrade
@@ -29,7 +35,10 @@ __all__ = [
     "SCHEMA",
     "SCHEMA_VERSION",
     "Record",
+    "SegmentName",
+    "SnapshotName",
     "batch_from_records",
+    "check_generation",
     "check_schema",
     "parse_segment_name",
     "parse_snapshot_name",
@@ -37,10 +46,12 @@ __all__ = [
     "records_from_batch",
     "segment_name",
     "snapshot_name",
+    "stamped_schema",
 ]
 
 SCHEMA_VERSION = 1
 VERSION_KEY = b"raysweep.schema_version"
+GENERATION_KEY = b"raysweep.writer_generation"
 
 SCHEMA = pa.schema(
     [
@@ -55,8 +66,8 @@ SCHEMA = pa.schema(
 
 # Wide enough for any int64, so names sort the same as numbers in a directory listing.
 _SEQ_DIGITS = 20
-_SEGMENT_RE = re.compile(r"seg-(\d+)(?:-(\d+))?\.arrows")
-_SNAPSHOT_RE = re.compile(r"snap-(\d+)\.arrow")
+_SEGMENT_RE = re.compile(r"seg-(\d+)(?:-g(\d+))?(?:-(\d+))?\.arrows")
+_SNAPSHOT_RE = re.compile(r"snap-(\d+)(?:-g(\d+))?\.arrow")
 
 
 class Record(NamedTuple):
@@ -67,6 +78,17 @@ class Record(NamedTuple):
     kind: str
     trial: int | None
     payload: str
+
+
+class SegmentName(NamedTuple):
+    first_seq: int
+    generation: int
+    attempt: int
+
+
+class SnapshotName(NamedTuple):
+    last_seq: int
+    generation: int
 
 
 def record_to_event(record: Record) -> Event:
@@ -132,25 +154,58 @@ def check_schema(schema: pa.Schema, source: Path) -> int:
     return version
 
 
-def segment_name(first_seq: int, attempt: int = 0) -> str:
-    # The suffix only appears when a file of the plain name already exists (a crash left an
+def stamped_schema(generation: int) -> pa.Schema:
+    """:data:`SCHEMA` with the writer generation in its metadata (none for generation 0)."""
+    if generation == 0:
+        return SCHEMA
+    return SCHEMA.with_metadata(
+        {**(SCHEMA.metadata or {}), GENERATION_KEY: str(generation).encode()}
+    )
+
+
+def check_generation(schema: pa.Schema, source: Path, named: int) -> None:
+    """Raise CorruptLogError unless the schema's writer generation is the one in the name."""
+    raw = (schema.metadata or {}).get(GENERATION_KEY)
+    try:
+        stamped = int(raw) if raw is not None else 0
+    except ValueError:
+        stamped = -1
+    if stamped != named:
+        found = raw.decode(errors="replace") if raw is not None else "none, so 0"
+        raise CorruptLogError(
+            f"{source} is named as written by writer generation {named} but its schema metadata "
+            f"says {found}; it was renamed by hand: give it back its name, or move it out of "
+            "the study directory"
+        )
+
+
+def _generation_suffix(generation: int) -> str:
+    # Generation 0 (a log written without a lease, or before generations) keeps the old name.
+    return f"-g{generation}" if generation else ""
+
+
+def segment_name(first_seq: int, generation: int = 0, attempt: int = 0) -> str:
+    # The attempt suffix only appears when a file of the name already exists (a crash left an
     # empty segment there): we never reuse or overwrite a file that may hold someone's data.
     suffix = f"-{attempt}" if attempt else ""
-    return f"seg-{first_seq:0{_SEQ_DIGITS}d}{suffix}.arrows"
+    return f"seg-{first_seq:0{_SEQ_DIGITS}d}{_generation_suffix(generation)}{suffix}.arrows"
 
 
-def parse_segment_name(name: str) -> tuple[int, int] | None:
-    """(first seq, attempt) of a segment file name, or None if it is not one."""
+def parse_segment_name(name: str) -> SegmentName | None:
+    """First seq, writer generation and attempt of a segment file name; None if not one."""
     match = _SEGMENT_RE.fullmatch(name)
     if match is None:
         return None
-    return int(match.group(1)), int(match.group(2) or 0)
+    return SegmentName(int(match.group(1)), int(match.group(2) or 0), int(match.group(3) or 0))
 
 
-def snapshot_name(last_seq: int) -> str:
-    return f"snap-{last_seq:0{_SEQ_DIGITS}d}.arrow"
+def snapshot_name(last_seq: int, generation: int = 0) -> str:
+    return f"snap-{last_seq:0{_SEQ_DIGITS}d}{_generation_suffix(generation)}.arrow"
 
 
-def parse_snapshot_name(name: str) -> int | None:
+def parse_snapshot_name(name: str) -> SnapshotName | None:
+    """Last seq and writer generation of a snapshot file name; None if not one."""
     match = _SNAPSHOT_RE.fullmatch(name)
-    return int(match.group(1)) if match else None
+    if match is None:
+        return None
+    return SnapshotName(int(match.group(1)), int(match.group(2) or 0))

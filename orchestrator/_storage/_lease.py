@@ -1,12 +1,20 @@
 """The writer lease: at most one live process writes a study directory.
 
 ``LEASE.json`` names the owner. A lease is *dead*, and may be taken over, when its owner ran on
-this host and that process is gone (pid missing, a zombie, or reused by a process that started
-later, or the host rebooted), or when its heartbeat is older than ``stale_after`` seconds (any
-host; the only test possible for another host, so clocks must roughly agree). Taking, renewing
-and releasing the lease run under ``flock`` on ``LEASE.lock``, so two processes on one machine
-cannot both see the lease dead and both take it; the kernel drops that lock when its holder dies,
-so the lock file itself never goes stale. ``LEASE.json`` is always replaced atomically.
+this machine and that process is gone (pid missing, a zombie, or reused by a process that started
+later, or the machine rebooted), or when its heartbeat is older than ``stale_after`` seconds (any
+machine; the only test possible for another one, so clocks must roughly agree). Which machine an
+owner ran on is decided by its machine and boot ids, not its hostname (``_lease_owner``). Taking,
+renewing and releasing the lease run under ``flock`` on ``LEASE.lock``, so two processes on one
+machine cannot both see the lease dead and both take it; the kernel drops that lock when its
+holder dies, so the lock file itself never goes stale. ``LEASE.json`` is always replaced
+atomically.
+
+Every acquisition and takeover gives the lease an *epoch* one above the one in ``LEASE.json``
+(and above ``epoch_floor``): the writer generation that the event log stamps on its files and
+checks before it writes, so that a writer that stalled past a takeover writes nothing, and
+replay can tell its files from its successor's. Releasing therefore leaves ``LEASE.json`` in
+place, marked released, to carry the epoch on.
 """
 
 from __future__ import annotations
@@ -24,8 +32,13 @@ from pathlib import Path
 from types import TracebackType
 
 from raysweep.orchestrator._errors import StorageError, StudyLockedError
-from raysweep.orchestrator._storage._files import atomic_write, fsync_directory, remove_temp_files
-from raysweep.orchestrator._storage._lease_owner import LeaseOwner, this_process, why_dead
+from raysweep.orchestrator._storage._files import atomic_write, remove_temp_files
+from raysweep.orchestrator._storage._lease_owner import (
+    LeaseOwner,
+    on_this_machine,
+    this_process,
+    why_dead,
+)
 
 __all__ = ["LEASE_FILE", "Lease", "LeaseOwner"]
 
@@ -93,13 +106,19 @@ def _write_owner(path: Path, owner: LeaseOwner) -> None:
 def _locked_message(directory: Path, owner: LeaseOwner, now: float, stale_after: float) -> str:
     wait = max(0.0, stale_after - (now - owner.heartbeat_at))
     host, pid = owner.stop_target
-    if host == socket.gethostname() and pid == os.getpid():
+    # Only the writer's machine is recorded; of a driver, its hostname is all we know.
+    is_writer = (host, pid) == (owner.host, owner.pid)
+    here = on_this_machine(owner) if is_writer else host == socket.gethostname()
+    if here and pid == os.getpid():
         advice = "It is this very process: release the lease it holds (or reuse it)"
-    elif host == socket.gethostname():
+    elif here:
         advice = f"Stop that process (kill {pid}) and try again"
     else:
+        where = f"{host!r}"
+        if host == socket.gethostname():
+            where += " (another machine of that name)"
         advice = (
-            f"Stop that process (pid {pid}) on {host!r}, or, if it is gone, wait {wait:.0f} s "
+            f"Stop that process (pid {pid}) on {where}, or, if it is gone, wait {wait:.0f} s "
             "for its lease to go stale and try again (or pass a longer wait)"
         )
     return f"the study at {directory} is in use by {owner.describe(now)}. {advice}."
@@ -143,6 +162,7 @@ class Lease:
         wait: float = 0.0,
         poll_interval: float = 0.1,
         driver: tuple[str, int] | None = None,
+        epoch_floor: int = 0,
     ) -> Lease:
         """Take the lease of ``directory`` (created if missing), waiting up to ``wait`` seconds.
 
@@ -150,11 +170,13 @@ class Lease:
         and :attr:`takeover_reason` then say from whom and why. A live one is polled every
         ``poll_interval`` seconds until ``wait`` has passed, then StudyLockedError names it.
         ``driver`` (host, pid): the process this writer works for, named to whoever is refused.
+        ``epoch_floor``: the highest writer generation already in the directory's files; the
+        new :attr:`epoch` exceeds it even if ``LEASE.json`` was lost or replaced by hand.
         """
-        if not stale_after > 0 or not wait >= 0 or not poll_interval > 0:
+        if not stale_after > 0 or not wait >= 0 or not poll_interval > 0 or epoch_floor < 0:
             raise ValueError(
-                f"need stale_after > 0, wait >= 0, poll_interval > 0; got {stale_after}, "
-                f"{wait}, {poll_interval}"
+                f"need stale_after > 0, wait >= 0, poll_interval > 0, epoch_floor >= 0; got "
+                f"{stale_after}, {wait}, {poll_interval}, {epoch_floor}"
             )
         directory = Path(directory)
         try:
@@ -169,23 +191,29 @@ class Lease:
             with _critical_section(directory):
                 now = time.time()
                 current, problem = _read_owner(path)
+                epoch = max(current.epoch if current is not None else 0, epoch_floor) + 1
+                if current is not None and current.released_at is not None:
+                    current = None  # free to take; only its epoch counts
                 reason = problem
                 if current is not None:
                     reason = why_dead(current, now, stale_after)
                 if current is None or reason is not None:
-                    host, boot_id, pid, pid_start = this_process()
+                    me = this_process()
                     driver_host, driver_pid = driver if driver is not None else (None, None)
                     owner = LeaseOwner(
                         uuid.uuid4().hex,
-                        host,
-                        boot_id,
-                        pid,
-                        pid_start,
+                        me.host,
+                        me.boot_id,
+                        me.pid,
+                        me.pid_start,
                         description,
                         now,
                         now,
                         driver_host,
                         driver_pid,
+                        me.machine_id,
+                        me.pid_namespace,
+                        epoch,
                     )
                     _write_owner(path, owner)
                     remove_temp_files(directory, LEASE_FILE)
@@ -208,6 +236,11 @@ class Lease:
     @property
     def owner(self) -> LeaseOwner:
         return self._owner
+
+    @property
+    def epoch(self) -> int:
+        """This lease's writer generation: above that of every owner before it."""
+        return self._owner.epoch
 
     @property
     def previous_owner(self) -> LeaseOwner | None:
@@ -237,7 +270,10 @@ class Lease:
         if current is not None and current.owner_id == self._owner.owner_id:
             return
         if current is not None:
-            taken = f"was taken over by {current.describe(time.time())}"
+            taken = (
+                f"was taken over by {current.describe(time.time())}; this process held epoch "
+                f"{self._owner.epoch}"
+            )
         else:
             taken = f"has disappeared ({problem or 'its file was removed'})"
         raise StudyLockedError(
@@ -257,7 +293,10 @@ class Lease:
             self._owner = owner
 
     def release(self) -> None:
-        """Stop the heartbeat and remove the lease file if it is still ours. Idempotent."""
+        """Stop the heartbeat and mark the lease file released if it is still ours. Idempotent.
+
+        The file stays, marked, so that the next owner's epoch counts on from this one.
+        """
         self.stop_heartbeat()
         with self._mutex:
             if self._released:
@@ -266,8 +305,8 @@ class Lease:
             with _critical_section(self._directory):
                 current, _ = _read_owner(self._directory / LEASE_FILE)
                 if current is not None and current.owner_id == self._owner.owner_id:
-                    (self._directory / LEASE_FILE).unlink()
-                    fsync_directory(self._directory)
+                    released = dataclasses.replace(self._owner, released_at=time.time())
+                    _write_owner(self._directory / LEASE_FILE, released)
 
     def start_heartbeat(self, interval: float) -> None:
         """Renew the lease every ``interval`` seconds from a daemon thread.

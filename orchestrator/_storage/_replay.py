@@ -2,6 +2,15 @@
 
 Nothing here writes; a replay needs no lease and may run while a writer appends (it then sees a
 prefix of the log, possibly with a torn tail that is only a write in progress).
+
+**Two writers.** Every file names the generation of the writer that wrote it (its lease's
+epoch, ``_format``). A writer of generation *h* that starts at seq *s* has replayed everything
+before *s*, so anything an older generation wrote at *s* or later was written after *h* took
+the study over, by a writer that had stalled past its lease: those events are dropped (and
+reported as superseded), whichever file name sorts first. Where one writer's files overlap
+each other (a batch rewritten after a failed commit), the first copy is kept. A snapshot of
+generation *h* ending at seq *L* shows that *h* started at *L* + 1 or before, which still holds
+once the snapshot has replaced *h*'s segments.
 """
 
 from __future__ import annotations
@@ -18,6 +27,7 @@ from raysweep.orchestrator._errors import StorageError
 from raysweep.orchestrator._storage._event import Event
 from raysweep.orchestrator._storage._format import (
     Record,
+    check_generation,
     check_schema,
     parse_segment_name,
     parse_snapshot_name,
@@ -25,7 +35,15 @@ from raysweep.orchestrator._storage._format import (
     records_from_batch,
 )
 
-__all__ = ["ReplayReport", "SkippedSnapshot", "TornTail", "read_events", "replay"]
+__all__ = [
+    "ReplayReport",
+    "SkippedSnapshot",
+    "SupersededEvents",
+    "TornTail",
+    "highest_generation",
+    "read_events",
+    "replay",
+]
 
 # The IPC end-of-stream marker: continuation token, then a zero metadata length.
 END_OF_STREAM = b"\xff\xff\xff\xff\x00\x00\x00\x00"
@@ -54,12 +72,29 @@ class SkippedSnapshot:
 
 
 @dataclass(frozen=True)
+class SupersededEvents:
+    """Events of one file that a stalled writer wrote after a newer one took the study over.
+
+    Dropped on replay: writer generation ``newer_generation`` started at ``first_seq`` or
+    before, without them, and its history is the study's from there on.
+    """
+
+    path: Path
+    generation: int
+    first_seq: int
+    last_seq: int
+    count: int
+    newer_generation: int
+
+
+@dataclass(frozen=True)
 class ReplayReport:
     """What a replay read and what it had to drop.
 
     ``gaps`` lists inclusive ranges of sequence numbers that no readable file holds: events that
     were written once and are lost (say, an unreadable snapshot whose segments were deleted).
     A torn tail alone never makes a gap, since the events in it were never acknowledged.
+    ``superseded`` lists what writers that had lost the lease wrote anyway (module docstring).
     """
 
     directory: Path
@@ -69,10 +104,11 @@ class ReplayReport:
     events: int
     torn_tails: tuple[TornTail, ...]
     gaps: tuple[tuple[int, int], ...]
+    superseded: tuple[SupersededEvents, ...] = ()
 
     @property
     def clean(self) -> bool:
-        return not (self.skipped_snapshots or self.torn_tails or self.gaps)
+        return not (self.skipped_snapshots or self.torn_tails or self.gaps or self.superseded)
 
     def describe(self) -> str:
         """One line per finding, for logs and the CLI."""
@@ -89,6 +125,12 @@ class ReplayReport:
             f"({t.reason})"
             for t in self.torn_tails
         ]
+        lines += [
+            f"dropped events {d.first_seq}..{d.last_seq} ({d.count}) of {d.path}: writer "
+            f"generation {d.generation} wrote them after generation {d.newer_generation} had "
+            "taken the study over"
+            for d in self.superseded
+        ]
         lines += [f"events {low}..{high} are missing" for low, high in self.gaps]
         return "\n".join(lines)
 
@@ -97,12 +139,19 @@ class ReplayReport:
 class SegmentScan:
     path: Path
     first_seq: int
+    generation: int
     entries: list[_Entry]
     torn: TornTail | None
+    # The last seq replay kept from this segment, after dropping what newer writers
+    # superseded (None: nothing); set by scan_log, read by snapshots deciding what to delete.
+    kept_last_seq: int | None = None
 
-    @property
-    def last_seq(self) -> int | None:
-        return self.entries[-1][0].seq if self.entries else None
+
+@dataclass(frozen=True)
+class SnapshotFile:
+    path: Path
+    last_seq: int
+    generation: int
 
 
 @dataclass
@@ -112,12 +161,20 @@ class LogScan:
     entries: list[_Entry]
     report: ReplayReport
     segments: list[SegmentScan] = field(default_factory=list)
-    snapshots: list[tuple[Path, int]] = field(default_factory=list)
+    snapshots: list[SnapshotFile] = field(default_factory=list)
     unreadable_snapshots: set[Path] = field(default_factory=set)
 
     @property
     def events(self) -> list[Event]:
         return [event for _, event in self.entries]
+
+    @property
+    def highest_generation(self) -> int:
+        """The newest writer generation among the log's files (0 for none)."""
+        return max(
+            [s.generation for s in self.segments] + [s.generation for s in self.snapshots],
+            default=0,
+        )
 
 
 def _read_bytes(path: Path) -> bytes:
@@ -127,7 +184,7 @@ def _read_bytes(path: Path) -> bytes:
         raise StorageError(f"cannot read {path} ({exc}); check its permissions") from exc
 
 
-def read_segment(path: Path, first_seq: int) -> SegmentScan:
+def read_segment(path: Path, first_seq: int, generation: int) -> SegmentScan:
     """Every complete batch of a stream-format segment, up to the first damaged byte."""
     data = _read_bytes(path)
     reader = pa.BufferReader(pa.py_buffer(data))
@@ -154,6 +211,7 @@ def read_segment(path: Path, first_seq: int) -> SegmentScan:
                 break
             schema = ipc.read_schema(message)
             check_schema(schema, path)
+            check_generation(schema, path, generation)
             continue
         try:
             new_entries = _decode_batch(message, schema, first_seq + len(entries))
@@ -166,7 +224,7 @@ def read_segment(path: Path, first_seq: int) -> SegmentScan:
         torn = TornTail(path, position, len(data) - position, torn_reason)
     elif schema is None:
         torn = TornTail(path, 0, len(data), "no schema message (the segment was never written)")
-    return SegmentScan(path, first_seq, entries, torn)
+    return SegmentScan(path, first_seq, generation, entries, torn)
 
 
 def _decode_batch(message: ipc.Message, schema: pa.Schema, expected_seq: int) -> list[_Entry]:
@@ -184,12 +242,13 @@ def _decode_batch(message: ipc.Message, schema: pa.Schema, expected_seq: int) ->
     return entries
 
 
-def read_snapshot(path: Path, last_seq: int) -> list[_Entry]:
+def read_snapshot(path: Path, last_seq: int, generation: int) -> list[_Entry]:
     """The events of a snapshot; ValueError (with the reason) if it cannot be used."""
     data = _read_bytes(path)
     try:
         reader = ipc.open_file(pa.py_buffer(data))
         check_schema(reader.schema, path)
+        check_generation(reader.schema, path, generation)
         entries: list[_Entry] = []
         for index in range(reader.num_record_batches):
             batch = reader.get_batch(index)
@@ -218,41 +277,116 @@ def require_log_directory(directory: Path) -> None:
         )
 
 
-def scan_log(directory: Path) -> LogScan:
-    require_log_directory(directory)
-    snapshots: list[tuple[Path, int]] = []
-    snapshot_dir = directory / SNAPSHOTS
-    if snapshot_dir.is_dir():
-        for path in snapshot_dir.iterdir():
-            last = parse_snapshot_name(path.name)
-            if last is not None:
-                snapshots.append((path, last))
-    snapshots.sort(key=lambda item: item[1], reverse=True)
-
-    merged: dict[int, _Entry] = {}
-    used: Path | None = None
-    skipped: list[SkippedSnapshot] = []
-    for path, last in snapshots:
-        try:
-            entries = read_snapshot(path, last)
-        except ValueError as exc:
-            skipped.append(SkippedSnapshot(path, str(exc)))
-            continue
-        merged = {entry[0].seq: entry for entry in entries}
-        used = path
-        break
-
-    named: list[tuple[int, int, Path]] = []
+def _segment_names(directory: Path) -> list[tuple[int, int, int, Path]]:
+    """(first seq, generation, attempt, path) of each segment, in name order."""
+    named = []
     for path in (directory / SEGMENTS).iterdir():
         parsed = parse_segment_name(path.name)
         if parsed is not None:
             named.append((*parsed, path))
     named.sort()
-    segments = [read_segment(path, first) for first, _, path in named]
+    return named
+
+
+def _snapshot_names(directory: Path) -> list[SnapshotFile]:
+    """Every snapshot, the one replay should use first (newest writer, then latest) first."""
+    found: list[SnapshotFile] = []
+    snapshot_dir = directory / SNAPSHOTS
+    if snapshot_dir.is_dir():
+        for path in snapshot_dir.iterdir():
+            parsed = parse_snapshot_name(path.name)
+            if parsed is not None:
+                found.append(SnapshotFile(path, parsed.last_seq, parsed.generation))
+    # A newer writer's snapshot wins over a longer one of a writer it took over from: the
+    # older one may hold what that writer wrote after losing the lease.
+    found.sort(key=lambda s: (s.generation, s.last_seq), reverse=True)
+    return found
+
+
+def highest_generation(directory: str | os.PathLike[str]) -> int:
+    """The newest writer generation named by the log's files; 0 if none (or no log yet)."""
+    directory = Path(directory)
+    generations = [s.generation for s in _snapshot_names(directory)]
+    if (directory / SEGMENTS).is_dir():
+        generations += [generation for _, generation, _, _ in _segment_names(directory)]
+    return max(generations, default=0)
+
+
+def _supersession_points(
+    segments: list[SegmentScan], snapshots: list[SnapshotFile]
+) -> dict[int, tuple[int, int]]:
+    """For each generation, (seq, newer generation): from that seq on, a newer writer's
+    history replaces its own. Generations that nothing newer followed are absent."""
+    starts: dict[int, int] = {}
     for segment in segments:
-        for entry in segment.entries:
+        starts[segment.generation] = min(
+            starts.get(segment.generation, segment.first_seq), segment.first_seq
+        )
+    for snapshot in snapshots:  # readable or not: its name alone bounds its writer's start
+        bound = snapshot.last_seq + 1
+        starts[snapshot.generation] = min(starts.get(snapshot.generation, bound), bound)
+    points: dict[int, tuple[int, int]] = {}
+    earliest: tuple[int, int] | None = None  # (start, generation) of the newer writers so far
+    for generation in sorted(starts, reverse=True):
+        if earliest is not None:
+            points[generation] = earliest
+        if earliest is None or starts[generation] < earliest[0]:
+            earliest = (starts[generation], generation)
+    return points
+
+
+def _keep_before(
+    entries: list[_Entry],
+    path: Path,
+    generation: int,
+    points: dict[int, tuple[int, int]],
+    superseded: list[SupersededEvents],
+) -> list[_Entry]:
+    """``entries`` without those a newer writer's history replaces; the rest is reported."""
+    point = points.get(generation)
+    if point is None:
+        return entries
+    cut, newer = point
+    kept = [entry for entry in entries if entry[0].seq < cut]
+    dropped = [entry[0].seq for entry in entries if entry[0].seq >= cut]
+    if dropped:
+        superseded.append(
+            SupersededEvents(path, generation, dropped[0], dropped[-1], len(dropped), newer)
+        )
+    return kept
+
+
+def scan_log(directory: Path) -> LogScan:
+    require_log_directory(directory)
+    snapshots = _snapshot_names(directory)
+    segments = [
+        read_segment(path, first, generation)
+        for first, generation, _, path in _segment_names(directory)
+    ]
+    points = _supersession_points(segments, snapshots)
+    superseded: list[SupersededEvents] = []
+
+    merged: dict[int, _Entry] = {}
+    used: Path | None = None
+    skipped: list[SkippedSnapshot] = []
+    for snapshot in snapshots:
+        try:
+            entries = read_snapshot(snapshot.path, snapshot.last_seq, snapshot.generation)
+        except ValueError as exc:
+            skipped.append(SkippedSnapshot(snapshot.path, str(exc)))
+            continue
+        entries = _keep_before(entries, snapshot.path, snapshot.generation, points, superseded)
+        merged = {entry[0].seq: entry for entry in entries}
+        used = snapshot.path
+        break
+
+    for segment in segments:
+        kept = _keep_before(segment.entries, segment.path, segment.generation, points, superseded)
+        segment.kept_last_seq = kept[-1][0].seq if kept else None
+        for entry in kept:
             # Snapshot first, then segments in name order: a seq seen twice (a segment partly
-            # covered by the snapshot, or a batch rewritten after a failed commit) keeps the first.
+            # covered by the snapshot, or a batch rewritten after a failed commit) keeps the
+            # first. Copies from two generations cannot both be left at this point.
             merged.setdefault(entry[0].seq, entry)
 
     ordered = [merged[seq] for seq in sorted(merged)]
@@ -265,7 +399,7 @@ def scan_log(directory: Path) -> LogScan:
     # A snapshot is renamed into place only when complete, so an unreadable one that reaches
     # past everything we could read proves that the events after are lost, not never written.
     unreadable = {s.path for s in skipped}
-    claimed = max((last for path, last in snapshots if path in unreadable), default=-1)
+    claimed = max((s.last_seq for s in snapshots if s.path in unreadable), default=-1)
     if claimed >= expected:
         gaps.append((expected, claimed))
 
@@ -277,6 +411,7 @@ def scan_log(directory: Path) -> LogScan:
         events=len(ordered),
         torn_tails=tuple(s.torn for s in segments if s.torn is not None),
         gaps=tuple(gaps),
+        superseded=tuple(superseded),
     )
     return LogScan(ordered, report, segments, snapshots, unreadable)
 

@@ -7,7 +7,12 @@ import os
 from pathlib import Path
 
 from raysweep.orchestrator._storage._files import fsync_directory, write_all
-from raysweep.orchestrator._storage._format import SCHEMA, Record, batch_from_records, segment_name
+from raysweep.orchestrator._storage._format import (
+    Record,
+    batch_from_records,
+    segment_name,
+    stamped_schema,
+)
 from raysweep.orchestrator._storage._replay import END_OF_STREAM
 
 __all__ = ["SegmentWriter"]
@@ -17,15 +22,18 @@ class SegmentWriter:
     """Appends batches to the current segment of ``directory``, opening and sealing segments.
 
     A segment is created at the first batch after construction, after :meth:`seal`, after
-    :meth:`abandon`, and after ``rotate_after`` events. Not thread-safe: the event log
-    serialises its calls.
+    :meth:`abandon`, and after ``rotate_after`` events. Each carries ``generation`` (the writer's
+    lease epoch) in its name and schema metadata. Not thread-safe: the event log serialises its
+    calls.
     """
 
-    def __init__(self, directory: Path, *, rotate_after: int) -> None:
+    def __init__(self, directory: Path, *, rotate_after: int, generation: int) -> None:
         if rotate_after < 1:
             raise ValueError(f"rotate_after must be at least 1, got {rotate_after}")
         self._directory = directory
         self._rotate_after = rotate_after
+        self._schema = stamped_schema(generation).serialize().to_pybytes()
+        self._generation = generation
         self._fd: int | None = None
         self._path: Path | None = None
         self._events = 0
@@ -42,7 +50,7 @@ class SegmentWriter:
             fd = self._create(records[0].seq)
             # Schema and first batch in one write and one fsync: a segment with a schema and no
             # data exists only as a torn write, never on purpose.
-            write_all(fd, SCHEMA.serialize().to_pybytes() + batch.to_pybytes())
+            write_all(fd, self._schema + batch.to_pybytes())
             os.fsync(fd)
             fsync_directory(self._directory)
         else:
@@ -57,7 +65,7 @@ class SegmentWriter:
         while True:
             # A file of this name exists when a crash (or a failed write of ours) left a segment
             # whose first batch never completed; never reuse it, whatever it holds.
-            path = self._directory / segment_name(first_seq, attempt)
+            path = self._directory / segment_name(first_seq, self._generation, attempt)
             try:
                 fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
             except FileExistsError:

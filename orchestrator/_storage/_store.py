@@ -2,6 +2,9 @@
 
 ``<directory>/`` holds ``segments/`` and ``snapshots/`` (the event log), ``LEASE.json`` (the
 writer lease) and ``checkpoints/`` (paused trials' states, written by the runners).
+
+The lease :meth:`LocalStudyStore.acquire_lease` takes is the one :meth:`~LocalStudyStore.
+open_log` fences the log with, so a writer that has lost the study writes nothing more.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ from raysweep.orchestrator._storage import _checkpoints
 from raysweep.orchestrator._storage._event import Event
 from raysweep.orchestrator._storage._lease import Lease
 from raysweep.orchestrator._storage._log import EventLog, ReplayReport
+from raysweep.orchestrator._storage._replay import highest_generation
 
 __all__ = ["LocalStudyStore"]
 
@@ -20,6 +24,7 @@ __all__ = ["LocalStudyStore"]
 class LocalStudyStore:
     def __init__(self, directory: str | os.PathLike[str]) -> None:
         self._directory = Path(directory)
+        self._lease: Lease | None = None
 
     @property
     def directory(self) -> Path:
@@ -36,10 +41,23 @@ class LocalStudyStore:
     def acquire_lease(
         self, *, description: str, wait: float, driver: tuple[str, int] | None = None
     ) -> Lease:
-        return Lease.acquire(self._directory, description=description, wait=wait, driver=driver)
+        self._lease = Lease.acquire(
+            self._directory,
+            description=description,
+            wait=wait,
+            driver=driver,
+            # Above every generation on disk even if LEASE.json was lost or replaced by hand.
+            epoch_floor=highest_generation(self._directory),
+        )
+        return self._lease
 
     def open_log(self) -> tuple[EventLog, list[Event], ReplayReport]:
-        return EventLog.open(self._directory, create=True)
+        """The log, fenced by the lease :meth:`acquire_lease` took last."""
+        if self._lease is None:
+            raise RuntimeError(
+                f"open_log on {self!r} before acquire_lease: the log is written under the lease"
+            )
+        return EventLog.open(self._directory, create=True, lease=self._lease)
 
     def remove_checkpoint(self, location: str) -> None:
         _checkpoints.remove(location)

@@ -108,7 +108,7 @@ def write_owner(directory: Path, **changes: Any) -> LeaseOwner:
     return owner
 
 
-def test_acquire_writes_the_owner_and_release_removes_it(tmp_path: Path) -> None:
+def test_acquire_writes_the_owner_and_release_marks_it_released(tmp_path: Path) -> None:
     lease = Lease.acquire(tmp_path / "study", description="driver of test")
     owner = read_owner(tmp_path / "study")
     assert owner == lease.owner
@@ -119,12 +119,47 @@ def test_acquire_writes_the_owner_and_release_removes_it(tmp_path: Path) -> None
     )
     assert owner.pid_start is not None  # Linux: the process start time guards pid reuse
     assert lease.previous_owner is None and lease.takeover_reason is None
+    assert lease.epoch == owner.epoch == 1 and owner.released_at is None
     lease.release()
     lease.release()
-    assert not (tmp_path / "study" / LEASE_FILE).exists()
+    released = read_owner(tmp_path / "study")
+    assert released.owner_id == owner.owner_id and released.released_at is not None
+    with pytest.raises(StudyLockedError, match="released"):
+        lease.verify()
     with Lease.acquire(tmp_path / "study", description="again") as again:
-        assert again.previous_owner is None
-    assert not (tmp_path / "study" / LEASE_FILE).exists()
+        assert again.previous_owner is None and again.takeover_reason is None
+        assert again.epoch == 2
+    assert read_owner(tmp_path / "study").released_at is not None
+
+
+def test_the_epoch_grows_with_every_takeover_and_exceeds_the_floor(tmp_path: Path) -> None:
+    write_owner(tmp_path, heartbeat_at=time.time() - 60, epoch=7)
+    with Lease.acquire(tmp_path, description="me", stale_after=30) as lease:
+        assert lease.previous_owner is not None and lease.epoch == 8
+    with Lease.acquire(tmp_path, description="me", epoch_floor=20) as lease:
+        assert lease.epoch == 21
+    (tmp_path / LEASE_FILE).unlink()  # lost, or removed by hand: the floor still holds
+    with Lease.acquire(tmp_path, description="me", epoch_floor=21) as lease:
+        assert lease.epoch == 22
+    with pytest.raises(ValueError, match="epoch_floor"):
+        Lease.acquire(tmp_path, description="me", epoch_floor=-1)
+
+
+def test_a_lease_file_without_an_epoch_reads_as_epoch_0(tmp_path: Path) -> None:
+    data = json.loads(write_owner(tmp_path, heartbeat_at=time.time() - 60).to_json())
+    del data["epoch"], data["released_at"]
+    (tmp_path / LEASE_FILE).write_text(json.dumps(data))
+    assert read_owner(tmp_path).epoch == 0
+    with Lease.acquire(tmp_path, description="me", stale_after=30) as lease:
+        assert lease.epoch == 1
+
+
+@pytest.mark.parametrize("epoch", [-1, 1.5, True, "3"])
+def test_a_lease_file_with_a_bad_epoch_is_unreadable(tmp_path: Path, epoch: object) -> None:
+    data = json.loads(write_owner(tmp_path).to_json())
+    data["epoch"] = epoch
+    with pytest.raises(ValueError, match="epoch"):
+        LeaseOwner.from_json(json.dumps(data))
 
 
 def test_second_acquire_in_the_same_process_names_the_owner(tmp_path: Path) -> None:
@@ -177,11 +212,17 @@ def test_a_reused_pid_is_not_mistaken_for_the_owner(tmp_path: Path) -> None:
 
 def test_an_owner_from_before_a_reboot_is_dead(tmp_path: Path) -> None:
     mine = Lease.acquire(tmp_path / "probe", description="probe").owner
-    if mine.boot_id is None:
-        pytest.skip("no boot id on this system")
-    write_owner(tmp_path, host=mine.host, boot_id="an-earlier-boot", pid=os.getpid())
+    if mine.boot_id is None or mine.machine_id is None:
+        pytest.skip("no boot id or machine id on this system")
+    write_owner(
+        tmp_path,
+        host=mine.host,
+        machine_id=mine.machine_id,
+        boot_id="an-earlier-boot",
+        pid=os.getpid(),
+    )
     with Lease.acquire(tmp_path, description="me") as lease:
-        assert lease.takeover_reason == "this host has rebooted since it took the lease"
+        assert lease.takeover_reason == "this machine has rebooted since it took the lease"
 
 
 def test_a_stale_foreign_lease_is_taken_over(tmp_path: Path) -> None:
@@ -232,7 +273,10 @@ def test_heartbeat_renews_and_stops_once_another_owner_took_over(tmp_path: Path)
         dataclasses.replace(lease.owner, heartbeat_at=time.time() - 60).to_json()
     )
     successor = Lease.acquire(tmp_path, description="successor", stale_after=30)
-    with pytest.raises(StudyLockedError, match=r"taken over by .*successor.*stop writing"):
+    assert successor.epoch == lease.epoch + 1
+    with pytest.raises(
+        StudyLockedError, match=r"taken over by .*successor.*epoch 2.*held epoch 1.*stop writing"
+    ):
         lease.heartbeat()
     with pytest.raises(StudyLockedError):
         lease.verify()
@@ -273,6 +317,10 @@ def test_lease_file_is_plain_json(tmp_path: Path) -> None:
         "heartbeat_at",
         "driver_host",
         "driver_pid",
+        "machine_id",
+        "pid_namespace",
+        "epoch",
+        "released_at",
     }
 
 
@@ -322,3 +370,112 @@ def test_processes_racing_for_a_lease_have_exactly_one_winner(tmp_path: Path) ->
             racer.wait(timeout=10)
             if racer.stdout is not None:
                 racer.stdout.close()
+
+
+def _a_pid_that_does_not_exist() -> int:
+    child = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return int(child.stdout)
+
+
+@pytest.mark.parametrize("boot_id", ["another-machines-boot", None])
+def test_a_live_lease_of_another_machine_with_this_hostname_is_not_taken(
+    tmp_path: Path, boot_id: str | None
+) -> None:
+    # Two machines named alike share the storage: the other one's pid means nothing here, so
+    # only its heartbeat (fresh) may decide.
+    data = json.loads(write_owner(tmp_path, host=socket.gethostname()).to_json())
+    data.update(machine_id="another-machines-id", boot_id=boot_id, pid=_a_pid_that_does_not_exist())
+    (tmp_path / LEASE_FILE).write_text(json.dumps(data))
+    with pytest.raises(StudyLockedError, match="hand-written") as info:
+        Lease.acquire(tmp_path, description="me", stale_after=30)
+    assert read_owner(tmp_path).owner_id == "f" * 32
+    message = str(info.value)
+    assert "another machine of that name" in message and "kill" not in message
+
+
+def test_a_lease_records_this_machine(tmp_path: Path) -> None:
+    with Lease.acquire(tmp_path, description="me") as lease:
+        owner = read_owner(tmp_path)
+    assert owner == lease.owner
+    machine_id = next(
+        (
+            text
+            for path in ("/etc/machine-id", "/var/lib/dbus/machine-id")
+            if os.path.exists(path) and (text := Path(path).read_text().strip())
+        ),
+        None,
+    )
+    assert owner.machine_id == machine_id
+    if os.path.exists("/proc/self/ns/pid"):
+        assert owner.pid_namespace == os.readlink("/proc/self/ns/pid")
+
+
+def _old_lease(directory: Path, **changes: Any) -> None:
+    """A LEASE.json as raysweep wrote it before machine ids: no machine_id, no pid_namespace."""
+    data = json.loads(write_owner(directory, host=socket.gethostname(), **changes).to_json())
+    del data["machine_id"], data["pid_namespace"]
+    (directory / LEASE_FILE).write_text(json.dumps(data))
+
+
+def test_an_old_lease_of_this_boot_whose_pid_is_gone_is_taken_over(tmp_path: Path) -> None:
+    mine = Lease.acquire(tmp_path / "probe", description="probe").owner
+    if mine.boot_id is None:
+        pytest.skip("no boot id on this system")
+    _old_lease(tmp_path, boot_id=mine.boot_id, pid=_a_pid_that_does_not_exist())
+    with Lease.acquire(tmp_path, description="me") as lease:
+        assert lease.takeover_reason is not None and "is gone" in lease.takeover_reason
+
+
+@pytest.mark.parametrize("boot_id", ["an-earlier-boot-or-another-machine", None])
+def test_an_old_lease_not_of_this_boot_is_judged_by_its_heartbeat(
+    tmp_path: Path, boot_id: str | None
+) -> None:
+    # Without a machine id, a different (or missing) boot id may be a reboot or another machine
+    # of this name: the safe reading waits for the heartbeat to go stale.
+    mine = Lease.acquire(tmp_path / "probe", description="probe").owner
+    if mine.boot_id is None and mine.machine_id is None:
+        pytest.skip("no boot id or machine id on this system: the hostname is all there is")
+    _old_lease(tmp_path, boot_id=boot_id, pid=_a_pid_that_does_not_exist())
+    with pytest.raises(StudyLockedError, match="hand-written"):
+        Lease.acquire(tmp_path, description="me", stale_after=30)
+    _old_lease(
+        tmp_path, boot_id=boot_id, pid=_a_pid_that_does_not_exist(), heartbeat_at=time.time() - 60
+    )
+    with Lease.acquire(tmp_path, description="me", stale_after=30) as lease:
+        assert lease.takeover_reason is not None and "heartbeat" in lease.takeover_reason
+
+
+def test_a_lease_of_another_pid_namespace_is_judged_by_its_heartbeat(tmp_path: Path) -> None:
+    # Another container of this machine: its pid names some other process here, or none.
+    mine = Lease.acquire(tmp_path / "probe", description="probe").owner
+    if mine.pid_namespace is None:
+        pytest.skip("no pid namespace on this system")
+    write_owner(
+        tmp_path,
+        host=mine.host,
+        machine_id=mine.machine_id,
+        boot_id=mine.boot_id,
+        pid_namespace="pid:[1]",
+        pid=_a_pid_that_does_not_exist(),
+    )
+    with pytest.raises(StudyLockedError, match="hand-written"):
+        Lease.acquire(tmp_path, description="me", stale_after=30)
+
+
+def test_without_any_machine_or_boot_id_the_hostname_decides(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from raysweep.orchestrator._storage import _lease_owner
+
+    missing = tmp_path / "no-such-id"
+    monkeypatch.setattr(_lease_owner, "_MACHINE_ID_FILES", (missing,))
+    monkeypatch.setattr(_lease_owner, "_BOOT_ID_FILE", missing)
+    write_owner(tmp_path, host=socket.gethostname(), pid=_a_pid_that_does_not_exist())
+    with Lease.acquire(tmp_path, description="me") as lease:
+        assert lease.owner.machine_id is None and lease.owner.boot_id is None
+        assert lease.takeover_reason is not None and "is gone" in lease.takeover_reason

@@ -153,6 +153,9 @@ def test_a_writer_whose_lease_is_taken_over_stops_writing(
     with pytest.raises(StudyLockedError, match="taken over"):
         core.next_trial("r1", None)
     assert len(read_events(tmp_path)) == before
+    core.close()  # nothing staged was lost: a quiet close, which writes nothing either
+    assert len(read_events(tmp_path)) == before
+    assert json.loads((tmp_path / LEASE_FILE).read_text())["owner_id"] == "someone-else"
 
 
 def _crash(core: ts.TrialSchedulerCore) -> None:
