@@ -10,6 +10,7 @@ import os
 import re
 import secrets
 import sys
+import uuid
 import warnings
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
@@ -23,7 +24,7 @@ from raysweep.orchestrator._core._state import ResourceUsage, StudyInfo
 from raysweep.orchestrator._core._trial import Trial, constraint_values, objective_values
 from raysweep.orchestrator._errors import DuplicatedStudyError, StorageError
 from raysweep.orchestrator._ray._actors import StudyActors, start_study_actors
-from raysweep.orchestrator._ray._handles import TrialSchedulerHandle, call
+from raysweep.orchestrator._ray._handles import TrialSchedulerHandle, call, call_across_restarts
 from raysweep.orchestrator._ray._links import AskLink
 from raysweep.orchestrator._ray._optimize import run_optimize
 from raysweep.orchestrator._ray._resources import (
@@ -160,7 +161,9 @@ class Study:
                 "mode), which ask/tell cannot do: run it with study.optimize(...), or create "
                 "the study with mode='stop' to use ask/tell"
             )
-        assignment = call(self._live().ask.remote())
+        # With an id, a call whose reply is lost to a TrialScheduler restart is made again
+        # and gets the trial the first one created.
+        assignment = call_across_restarts(self._live().ask, uuid.uuid4().hex)
         return Trial(assignment, AskLink(self._live(), assignment.number, assignment.attempt))
 
     def tell(
@@ -205,8 +208,9 @@ class Study:
             raise ValueError(f"a trial can be told COMPLETE, PRUNED or FAILED, not {state.value}")
         elif values is not None:
             raise ValueError(f"a trial told {state.value} takes no values")
-        return call(
-            self._live().tell.remote(number, state, checked, error, notes, checked_constraints)
+        request = uuid.uuid4().hex  # a retried tell is answered, not applied twice
+        return call_across_restarts(
+            self._live().tell, number, state, checked, error, notes, checked_constraints, request
         )
 
     # ----- results ------------------------------------------------------------------------------

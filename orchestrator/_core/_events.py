@@ -19,7 +19,8 @@ kind                    trial  payload
 ``optimize_stopped``    no     ``reason`` (absent: the caller stopped it)
 ``trial_created``       yes    ``origin`` ("optimize"/"ask"), ``bracket`` (absent: none),
                                ``proposal`` (the up-front proposal handed out with it: name ->
-                               {``distribution``, ``value``}; absent: none)
+                               {``distribution``, ``value``}; absent: none), ``request`` (the
+                               ``ask`` call's id; absent: none)
 ``trial_started``       yes    ``attempt``, ``runner``, ``resume_step`` (absent: from scratch)
 ``param``               yes    ``name``, ``distribution`` (its ``to_json()``), ``value``
 ``report``              yes    ``attempt``, ``step``, ``value``, ``judged`` (absent: true)
@@ -31,7 +32,8 @@ kind                    trial  payload
                                before the promotion fix only: no longer written)
 ``trial_interrupted``   yes    ``attempt``, ``reason``, ``crash``
 ``trial_finished``      yes    ``attempt``, ``state``, ``values`` (list|null), ``error``
-                               (str|null), ``constraints`` (absent: none)
+                               (str|null), ``constraints`` (absent: none), ``request`` (the
+                               ``tell`` call's id; absent: none)
 ======================  =====  ===============================================================
 
 Floats that JSON cannot carry (NaN, ±inf) are written as the strings ``"nan"``, ``"inf"`` and
@@ -241,6 +243,8 @@ class TrialCreated(Payload):
     # Recorded with the hand-out, so that a re-run after a runner died before sending the
     # values it took from it is handed the same proposal.
     proposal: dict[str, Any] | None = _optional()  # noqa: RUF009 (a dataclasses.field)
+    # The id of the `ask` call that created it, so that a retried call gets the same trial.
+    request: str | None = _optional()
 
 
 @dataclass(frozen=True)
@@ -331,6 +335,8 @@ class TrialFinished(Payload):
     values: tuple[float, ...] | None = field(default=None, metadata={_FLOATS: True})
     error: str | None = None
     constraints: tuple[float, ...] | None = _optional(floats=True)
+    # The id of the `tell` call that finished it, so that a retried call is applied once.
+    request: str | None = _optional()
 
 
 _BY_KIND: dict[str, type[Payload]] = {

@@ -109,6 +109,8 @@ class TrialOutcome:
     # state PAUSED: the step it paused at and its checkpoint's location (None: none given).
     paused_at: int | None = None
     checkpoint: str | None = None
+    # The id of the `tell` call that reported it (None: a runner's outcome).
+    request: str | None = None
 
 
 @dataclass(frozen=True)

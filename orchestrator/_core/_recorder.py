@@ -216,11 +216,14 @@ class StudyRecorder:
         if (
             trial is None
             or trial.attempt != outcome.attempt
-            or trial.state is not TrialState.RUNNING
+            or trial.state not in (TrialState.RUNNING, TrialState.WAITING)
+            or (trial.state is TrialState.WAITING and outcome.state is None)
         ):
-            # A late message about an attempt already closed: finished, or interrupted while
-            # its runner went on (a restarted scheduler queues its trials for a re-run).
+            # A late message about an attempt already closed (finished, or re-run since).
             return None
+        # A WAITING trial of this attempt was interrupted while its runner went on (a restarted
+        # scheduler queues running trials for a re-run): the result it sends now is kept, and
+        # the trial is not run again.
         self.apply_notes(outcome.number, outcome.attempt, outcome.notes)
         if outcome.state is None:
             self.interrupt(outcome.number, outcome.error or "interrupted", crash=False)
@@ -240,7 +243,7 @@ class StudyRecorder:
         problem = self.constraints_problem(constraints, state)
         if problem is not None:
             state, values, error, constraints = TrialState.FAILED, None, problem, None
-        self.finish(outcome.number, state, values, error, constraints)
+        self.finish(outcome.number, state, values, error, constraints, request=outcome.request)
 
     def constraints_problem(
         self, constraints: tuple[float, ...] | None, state: TrialState
@@ -272,9 +275,12 @@ class StudyRecorder:
         values: tuple[float, ...] | None,
         error: str | None,
         constraints: tuple[float, ...] | None = None,
+        *,
+        request: str | None = None,
     ) -> None:
         attempt = self.state.trials[number].attempt
-        self.emit(ev.TrialFinished(attempt, state.value, values, error, constraints), number)
+        finished = ev.TrialFinished(attempt, state.value, values, error, constraints, request)
+        self.emit(finished, number)
 
     def interrupt(self, number: int, reason: str, *, crash: bool) -> None:
         """End the attempt without a result, so that the trial is re-run.

@@ -97,6 +97,8 @@ class _Trial:
     high_step: int = 0
     # The up-front proposal handed out when the trial was created (name -> distribution, value).
     proposal: dict[str, tuple[Distribution, Any]] = field(default_factory=dict)
+    # The id of the `tell` call that finished it (a retried one is answered, not applied).
+    told_by: str | None = None
 
     def record(self) -> TrialRecord:
         return TrialRecord(
@@ -123,6 +125,8 @@ class StudyState:
         self.trials: dict[int, _Trial] = {}
         # One past the highest trial number created: a gap in the log never reuses a number.
         self._next_number = 0
+        # `ask` call id -> the trial it created, so that a retried call gets the same one.
+        self.asked: dict[str, int] = {}
         # The latest distribution of each parameter name in the study, for compatibility checks.
         self.distributions: dict[str, Distribution] = {}
         self.last_seq = -1
@@ -186,6 +190,8 @@ class StudyState:
         created = _Trial(number=number, origin=p.origin, proposal=decode_proposal(p.proposal))
         self.trials[number] = created
         self._next_number = max(self._next_number, number + 1)
+        if p.request is not None:
+            self.asked[p.request] = number
         self._by_state[created.state] += 1
         if p.origin == ev.ORIGIN_ASK:
             self._start(created, 0, event.ts, None)
@@ -227,6 +233,7 @@ class StudyState:
         trial.error = p.error
         trial.completed = event.ts
         trial.runner = None
+        trial.told_by = p.request
 
     def _trial_paused(self, event: Event, p: ev.TrialPaused) -> None:
         trial = self._trial(event)

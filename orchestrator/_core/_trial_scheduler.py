@@ -29,7 +29,12 @@ from raysweep.orchestrator._core._protocol import (
 from raysweep.orchestrator._core._recorder import StudyRecorder
 from raysweep.orchestrator._core._state import ResourceUsage, StudyInfo, encode_proposal
 from raysweep.orchestrator._core._store import StudyStore, WriterLease
-from raysweep.orchestrator._errors import StorageError, StudyLockedError, TrialStateError
+from raysweep.orchestrator._errors import (
+    RaysweepError,
+    StorageError,
+    StudyLockedError,
+    TrialStateError,
+)
 from raysweep.samplers import (
     Distribution,
     IncompatibleDistributionError,
@@ -73,9 +78,11 @@ class TrialSchedulerCore:
         self._target: int | None = None
         self._accepting = False
         self._closed = threading.Event()
-        # Why this writer writes nothing more: its lease was taken over (StudyLockedError), or
-        # its storage failed (StorageError). Every call that reads or writes then raises it.
-        self._broken: StudyLockedError | StorageError | None = None
+        # Why this writer writes nothing more: its lease was taken over (StudyLockedError), its
+        # storage failed (StorageError), or it could not reopen the study after a restart.
+        # Every call that reads or writes then raises it.
+        self._broken: RaysweepError | None = None
+        self._opened = False
         # Why the sampler stopped proposing, once it has (a finished grid).
         self.exhausted_reason: str | None = None
         self._proposals = ProposalSource(
@@ -126,6 +133,7 @@ class TrialSchedulerCore:
             self._snapshot_seq = self._rec.log.next_seq
             self._background = threading.Thread(target=self._flush_loop, daemon=True)
             self._background.start()
+            self._opened = True
             return self.info
 
     def attach_sampler(self, sampler: SamplerClient) -> None:
@@ -135,6 +143,8 @@ class TrialSchedulerCore:
 
     def close(self) -> None:
         self._closed.set()
+        if not self._opened:
+            return
         self._background.join()
         with self._lock:
             try:
@@ -175,7 +185,14 @@ class TrialSchedulerCore:
                 self._break(doing, exc)
                 return
 
-    def _break(self, doing: str, exc: BaseException) -> StudyLockedError | StorageError:
+    def _refuse_calls(self, exc: BaseException, doing: str) -> None:
+        """Answer every later call with why this scheduler cannot work (it never opened)."""
+        if isinstance(exc, RaysweepError):
+            self._broken = exc  # it says what failed: a held lease, a corrupt log
+        else:
+            self._break(doing, exc)
+
+    def _break(self, doing: str, exc: BaseException) -> RaysweepError:
         """Stop writing for good; every later call raises the returned error."""
         if self._broken is not None:
             return self._broken
@@ -228,9 +245,14 @@ class TrialSchedulerCore:
     def stop_new_trials(self, reason: str | None = None) -> None:
         """`optimize` starts no more trials; `reason` is logged (None: the caller stopped it)."""
         with self._lock:
-            if self._accepting and self._broken is None:
+            stopping = self._accepting and self._broken is None
+            if stopping:
                 self._rec.emit(ev.OptimizeStopped(reason or None))
             self._accepting = False
+        if stopping:
+            # Durable before it returns: a scheduler restarted after this must not take up
+            # the goal again (with no n_trials, optimize would never end).
+            self._commit()
 
     def wants_more(self) -> bool:
         """Whether a runner asking now could get work: a new trial, a re-run or a promotion."""
@@ -319,7 +341,9 @@ class TrialSchedulerCore:
         self._runner_trials[runner] = (number, attempt)
         return self._handout(number, attempt, resume)
 
-    def _new_trial(self, origin: str, runner: str | None) -> Assignment | None:
+    def _new_trial(
+        self, origin: str, runner: str | None, request: str | None = None
+    ) -> Assignment | None:
         """Create and start the next trial once the sampler has a point for it.
 
         The proposal is fetched before the trial exists, so that a sampler with no point left
@@ -356,7 +380,7 @@ class TrialSchedulerCore:
                     return None
                 self._proposals.discard(number)
                 bracket = self._rec.scheduler.bracket(number)
-                created = ev.TrialCreated(origin, bracket, encode_proposal(proposal))
+                created = ev.TrialCreated(origin, bracket, encode_proposal(proposal), request)
                 self._rec.emit(created, number)
                 if runner is not None:
                     self._rec.emit(ev.TrialStarted(0, runner), number)
@@ -477,16 +501,27 @@ class TrialSchedulerCore:
 
     # ----- ask / tell ---------------------------------------------------------------------------
 
-    def ask(self) -> Assignment:
+    def ask(self, request: str | None = None) -> Assignment:
+        """Create and start a trial for an ask/tell caller.
+
+        `request`: the call's id. A caller whose reply was lost (the actor died) calls again
+        with the same id and gets the trial the first call created, instead of a second one
+        left RUNNING for ever.
+        """
+        with self._lock:
+            self._check_writing()
+            number = self._rec.state.asked.get(request) if request is not None else None
+            if number is not None:
+                trial = self._rec.state.trials[number]
+                handed = self._handout(number, trial.attempt)
+                return dataclasses.replace(handed, proposal=dict(trial.proposal))
         if self._rec.scheduler.pauses:
             raise ValueError(
                 "this study's scheduler pauses trials and resumes them on runners (promote "
                 "mode), which ask/tell cannot do: run it with study.optimize(...), or create "
                 "the study with mode='stop' to use ask/tell"
             )
-        with self._lock:
-            self._check_writing()
-        assignment = self._new_trial(ev.ORIGIN_ASK, None)
+        assignment = self._new_trial(ev.ORIGIN_ASK, None, request)
         assert assignment is not None  # ask always gets a trial, or raises
         return assignment
 
@@ -498,17 +533,25 @@ class TrialSchedulerCore:
         error: str | None,
         notes: tuple[Note, ...] = (),
         constraints: tuple[float, ...] | None = None,
+        request: str | None = None,
     ) -> TrialRecord:
+        """Finish a trial from ask. `request`: the call's id; the same call made again (its
+        reply was lost) is answered with the record, not applied twice."""
         if state is TrialState.PAUSED:
             raise ValueError("tell cannot pause a trial; tell COMPLETE, PRUNED or FAILED")
         with self._lock:
             self._check_writing()
+            told = self._rec.state.trials.get(number)
+            if request is not None and told is not None and told.told_by == request:
+                return self._rec.state.record(number)
             attempt = self._require_tellable(number)
             problem = self._rec.constraints_problem(constraints, state)
             if problem is not None:
                 raise ValueError(f"trial {number} was not told: {problem}")
             self._rec.close_attempt(
-                TrialOutcome(number, attempt, state, values, error, notes, constraints)
+                TrialOutcome(
+                    number, attempt, state, values, error, notes, constraints, request=request
+                )
             )
             record = self._rec.state.record(number)
         self._commit()

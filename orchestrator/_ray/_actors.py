@@ -61,6 +61,15 @@ class _RaySamplerClient:
         return call(self._handle.suggest.remote(number, name, distribution, updates))
 
 
+def _was_restarted() -> bool:
+    """Whether Ray is running this actor's constructor again after its process died."""
+    with warnings.catch_warnings():
+        # Ray 2.60 implements this property with its own deprecated `actor_id`, and the
+        # warning would reach the user's console from every study's actor.
+        warnings.simplefilter("ignore", DeprecationWarning)
+        return bool(ray.get_runtime_context().was_current_actor_reconstructed)
+
+
 class TrialSchedulerActor(TrialSchedulerCore):
     """The TrialScheduler as a Ray actor that Ray restarts when its process dies.
 
@@ -81,11 +90,7 @@ class TrialSchedulerActor(TrialSchedulerCore):
         sampler_name: str,
         driver: tuple[str, int],
     ) -> None:
-        with warnings.catch_warnings():
-            # Ray 2.60 implements this property with its own deprecated `actor_id`, and the
-            # warning would reach the user's console from every study's actor.
-            warnings.simplefilter("ignore", DeprecationWarning)
-            restarted = ray.get_runtime_context().was_current_actor_reconstructed
+        restarted = _was_restarted()
         super().__init__(
             LocalStudyStore(directory),
             requested,
@@ -96,8 +101,17 @@ class TrialSchedulerActor(TrialSchedulerCore):
         )
         self._sampler_name = sampler_name
         if restarted:
-            self.open(restarted=True)
-            self.attach_sampler_actor(ray.get_actor(sampler_name, namespace=NAMESPACE))
+            try:
+                self.open(restarted=True)
+                self.attach_sampler_actor(ray.get_actor(sampler_name, namespace=NAMESPACE))
+            except Exception as exc:
+                # A constructor that raises is restarted by Ray for ever, and nobody hears why.
+                # Stay up instead, and answer every call with the reason (a lease another
+                # driver took meanwhile, storage that is gone), so optimize raises it.
+                _log.warning(
+                    "study at %s: the restarted TrialScheduler cannot open: %s", directory, exc
+                )
+                self._refuse_calls(exc, "reopening the study after a restart")
 
     def attach_sampler_actor(self, handle: SamplerServiceHandle) -> None:
         self.attach_sampler(_RaySamplerClient(handle))

@@ -13,6 +13,7 @@ traceback.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from typing import Any, ParamSpec, Protocol, TypeVar
 
@@ -95,7 +96,7 @@ class TrialSchedulerHandle(Protocol):
     @property
     def resource_usage(self) -> RemoteMethod[[], ResourceUsage]: ...
     @property
-    def ask(self) -> RemoteMethod[[], Assignment]: ...
+    def ask(self) -> RemoteMethod[[str | None], Assignment]: ...
     @property
     def tell(
         self,
@@ -107,6 +108,7 @@ class TrialSchedulerHandle(Protocol):
             str | None,
             tuple[Note, ...],
             tuple[float, ...] | None,
+            str | None,
         ],
         TrialRecord,
     ]: ...
@@ -153,3 +155,25 @@ def call(ref: ObjectRef[R], *, timeout: float | None = None) -> R:
         if isinstance(cause, _OWN_ERRORS):
             raise cause from None
         raise
+
+
+# How long a call waits for Ray to restart a lost actor before it gives up.
+RESTART_WAIT_S = 60.0
+_RESTART_POLL_S = 0.25
+
+
+def call_across_restarts(method: RemoteMethod[P, R], *args: P.args, **kwargs: P.kwargs) -> R:
+    """Call an actor that Ray restarts; a call lost with its old process is made again.
+
+    Only for calls that are safe to make twice: idempotent ones, or those that carry a
+    request id the actor answers again instead of applying twice. RayActorError once the
+    actor has not come back within `RESTART_WAIT_S`.
+    """
+    deadline = time.monotonic() + RESTART_WAIT_S
+    while True:
+        try:
+            return call(method.remote(*args, **kwargs))
+        except ray.exceptions.RayActorError:
+            if time.monotonic() >= deadline:
+                raise
+            time.sleep(_RESTART_POLL_S)

@@ -11,6 +11,8 @@ import threading
 import time
 from typing import Any, TypeVar
 
+import ray
+
 from raysweep.orchestrator._core._protocol import Assignment, Note
 from raysweep.orchestrator._errors import TrialInterrupted, TrialStateError
 from raysweep.orchestrator._ray._handles import ObjectRef, TrialSchedulerHandle, call
@@ -108,3 +110,11 @@ def _unless_stale(ref: ObjectRef[R]) -> R:
         return call(ref)
     except TrialStateError as exc:
         raise TrialInterrupted(f"the trial is no longer running here: {exc}") from None
+    except ray.exceptions.RayActorError as exc:
+        # The TrialScheduler's process died during the call. The restarted one queues this
+        # attempt for a re-run; the objective must not see Ray's error (`except Exception`
+        # would swallow it, a narrow `catch=` would stop the study).
+        raise TrialInterrupted(
+            f"the TrialScheduler was lost during the call ({type(exc).__name__}); this "
+            "attempt ends and the trial is re-run"
+        ) from None

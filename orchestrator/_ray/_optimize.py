@@ -26,6 +26,7 @@ from raysweep.orchestrator._ray._handles import (
     RunnerHandle,
     TrialSchedulerHandle,
     call,
+    call_across_restarts,
 )
 from raysweep.orchestrator._ray._progress import ProgressDisplay
 from raysweep.orchestrator._ray._resources import ResourceShape
@@ -111,7 +112,8 @@ def run_optimize(
                 _collect(pool, ref)
             if deadline is not None and time.monotonic() >= deadline:
                 _log.debug("optimize: timeout reached, no new trials")
-                scheduler.stop_new_trials.remote()
+                # Waited for: the stop is committed, so a restarted scheduler keeps to it.
+                _ask(scheduler.stop_new_trials)
                 deadline = None
             progress = _ask(scheduler.progress) or progress
             if progress is not None:
@@ -152,7 +154,7 @@ def _collect(pool: _Pool, ref: ObjectRef[ServeResult]) -> None:
 def _interrupt(pool: _Pool, reason: str) -> None:
     """No new trials; ask running ones to stop at their next report; kill what lingers."""
     _log.debug("optimize stopping: %s", reason)
-    pool.scheduler.stop_new_trials.remote()
+    _ask(pool.scheduler.stop_new_trials)
     for _, actor in pool.running.values():
         actor.interrupt.remote()
     deadline = time.monotonic() + INTERRUPT_GRACE_S
@@ -175,17 +177,15 @@ def _interrupt(pool: _Pool, reason: str) -> None:
 
 
 def _ask(method: RemoteMethod[P, R], *args: P.args, **kwargs: P.kwargs) -> R | None:
-    """Call the TrialScheduler; None if its process died during the call.
+    """Call the TrialScheduler, across a restart; None if it did not come back.
 
-    Ray restarts the TrialScheduler, and calls made after that wait for it; only a call in
-    flight at the moment it died fails, and each caller here can do without its answer.
+    Every call made here is safe to repeat (queries, and a stop that is a no-op the second
+    time), and each caller can do without its answer.
     """
-    for _ in range(3):
-        try:
-            return call(method.remote(*args, **kwargs))
-        except ray.exceptions.RayActorError:
-            time.sleep(0.5)
-    return None
+    try:
+        return call_across_restarts(method, *args, **kwargs)
+    except ray.exceptions.RayActorError:
+        return None
 
 
 def _describe(exc: BaseException) -> str:

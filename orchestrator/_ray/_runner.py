@@ -23,7 +23,7 @@ from raysweep.orchestrator._errors import (
     TrialPaused,
     TrialPruned,
 )
-from raysweep.orchestrator._ray._handles import TrialSchedulerHandle, call
+from raysweep.orchestrator._ray._handles import TrialSchedulerHandle, call_across_restarts
 from raysweep.orchestrator._ray._links import RunnerLink
 from raysweep.samplers import (
     IncompatibleDistributionError,
@@ -64,7 +64,10 @@ class Runner:
         outcome: TrialOutcome | None = None
         done = 0
         while True:
-            assignment = call(scheduler.next_trial.remote(runner, outcome, True))
+            # Safe to repeat across a TrialScheduler restart: an outcome already recorded is
+            # ignored, and the hand-out of a lost call was queued for a re-run, so the retry
+            # gets that trial.
+            assignment = call_across_restarts(scheduler.next_trial, runner, outcome, True)
             if assignment is None:
                 _log.debug("runner %s: no more trials after %d", runner, done)
                 return ServeResult(runner, done)
@@ -78,10 +81,10 @@ class Runner:
             outcome, fatal = self._run(scheduler, objective, catch, assignment)
             done += 1
             if fatal is not None:
-                call(scheduler.stop_new_trials.remote())
+                call_across_restarts(scheduler.stop_new_trials)
             if fatal is not None or self._stop.is_set():
                 # Hand the outcome back without taking a new trial.
-                call(scheduler.next_trial.remote(runner, outcome, False))
+                call_across_restarts(scheduler.next_trial, runner, outcome, False)
                 return ServeResult(runner, done, fatal, assignment.number if fatal else None)
 
     def _run(

@@ -7,11 +7,13 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Any
 
 import pytest
+import ray
 from objectives import slow_quadratic
 
 from raysweep.orchestrator import Trial, create_study
@@ -244,3 +246,116 @@ def test_a_killed_trial_scheduler_is_restarted_and_the_study_goes_on(tmp_path: P
     events = read_events(tmp_path / "scheduler-lost")
     assert sum(e.kind == "writer_started" for e in events) == 2  # the restart reopened the log
     study.close()
+
+
+def reports_and_waits(trial: Trial) -> float:
+    """Every step is a rung of the scheduler below: each report waits for its decision."""
+    x = trial.suggest_float("x", 0.0, 1.0)
+    value = x
+    for step in range(1, 28):
+        time.sleep(0.02)
+        value = x + 1.0 / step
+        trial.report(value, step)
+    return value
+
+
+@pytest.mark.usefixtures("ray_session")
+@pytest.mark.slow
+def test_runners_blocked_in_a_call_survive_a_trial_scheduler_restart(tmp_path: Path) -> None:
+    """Runners waiting on a decision when the scheduler dies end the attempt, not the study."""
+    import threading
+
+    import ray
+
+    from raysweep.scheduling import ASHA
+
+    asha = ASHA(min_resource=1, max_resource=27, reduction_factor=3)
+    study = create_study(name="blocked", storage=tmp_path, seed=3, scheduler=asha)
+    scheduler = study._actors.scheduler
+    errors: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            # Nothing caught: an error inside the objective would stop optimize.
+            study.optimize(
+                reports_and_waits, n_trials=8, max_concurrent=2, catch=(), show_progress=False
+            )
+        except BaseException as exc:
+            errors.append(exc)
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    deadline = time.monotonic() + 60
+    while len(_finished(tmp_path / "blocked")) < 1 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    os.kill(ray.get(scheduler.pid.remote()), signal.SIGKILL)
+    thread.join(timeout=180)
+    assert not thread.is_alive() and not errors, errors
+    trials = study.trials
+    assert sum(t.state.is_finished() for t in trials) == 8
+    assert not [t.error for t in trials if t.state is TrialState.FAILED]
+    study.close()
+
+
+@ray.remote
+class _Gone:
+    def report(self, *args: object) -> None: ...
+
+
+@pytest.mark.usefixtures("ray_session")
+def test_a_lost_trial_scheduler_ends_the_attempt_inside_the_objective_not_the_study() -> None:
+    """RayActorError must not reach the objective, where `except Exception` would swallow it
+    and a narrow `catch=` would stop the study: the attempt ends as interrupted."""
+    from raysweep.orchestrator._core._protocol import Assignment, ReportNote
+    from raysweep.orchestrator._errors import TrialInterrupted
+    from raysweep.orchestrator._ray._links import RunnerLink
+    from raysweep.scheduling import NoPruning
+
+    gone = _Gone.remote()  # type: ignore[attr-defined]
+    ray.kill(gone)
+    assignment = Assignment(0, 0, {}, {}, {}, NoPruning(), 1)
+    link = RunnerLink(gone, assignment, threading.Event())
+    with pytest.raises(TrialInterrupted, match="TrialScheduler"):
+        link.send((ReportNote(1, 0.5),), wait=True)
+
+
+@pytest.mark.usefixtures("ray_session")
+def test_a_restart_that_cannot_reopen_answers_every_call_with_why(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A constructor that raises would be restarted by Ray for ever; it stays up and says why."""
+    from raysweep.orchestrator import StudyLockedError
+    from raysweep.orchestrator._core._state import StudyInfo
+    from raysweep.orchestrator._ray import _actors
+    from raysweep.orchestrator._storage._store import LocalStudyStore
+    from raysweep.samplers import StudyDirection
+    from raysweep.scheduling import NoPruning
+
+    study = create_study(name="taken", storage=tmp_path, sampler=RandomSampler(seed=1))
+    study.close()
+    # Another driver took the study while Ray restarted this scheduler.
+    other = LocalStudyStore(tmp_path / "taken").acquire_lease(description="another driver", wait=0)
+    info = StudyInfo(
+        "taken",
+        (StudyDirection.MINIMIZE,),
+        1,
+        "sampler",
+        RandomSampler(seed=1).to_json(),
+        NoPruning().to_json(),
+    )
+    monkeypatch.setattr(_actors, "_was_restarted", lambda: True)
+    actor = _actors.TrialSchedulerActor(
+        str(tmp_path / "taken"),
+        info,
+        load_if_exists=True,
+        given=frozenset(),
+        lease_wait=0.0,
+        sampler_name="no-such-actor",
+        driver=("here", os.getpid()),
+    )
+    with pytest.raises(StudyLockedError, match="another driver"):
+        actor.next_trial("runner-1", None)
+    with pytest.raises(StudyLockedError):
+        actor.progress()
+    actor.close()
+    other.release()
