@@ -1,24 +1,33 @@
 """Checkpoints of paused trials, stored beside the study's log through `pyarrow.fs`.
 
 A trial that pauses at a rung hands over its state (whatever its `checkpoint=` function
-returns); the runner pickles it and writes it under ``<study>/checkpoints/trial-<n>/``. The
-write goes to a temporary name first and is then moved into place, so a reader never sees half
-a checkpoint. A local path or any URI `pyarrow.fs` understands (``s3://``, ``gs://``) works.
+returns); the runner pickles it and writes it under ``<study>/checkpoints/trial-<n>/``. A local
+path or any URI `pyarrow.fs` understands (``s3://``, ``gs://``) works.
+
+`save` returns only once the checkpoint is durable, since the runner then reports the pause and
+the log commits it: a crash after that commit must find the checkpoint the log names. A reader
+never sees half a checkpoint. On a local file system the bytes go to a temporary file that is
+fsynced, renamed into place, and the directory fsynced (new folders too). On an object store
+the final key is written in one stream, whose close completes the upload (an S3 PUT is atomic;
+a "move" there is a copy and a delete, neither atomic nor cheap); an upload that fails raises.
 """
 
 from __future__ import annotations
 
+import contextlib
 import pickle
-import uuid
+from pathlib import Path
 from typing import Any
 
 import pyarrow.fs as pafs
 
 from raysweep.orchestrator._errors import ObjectiveUsageError
+from raysweep.orchestrator._storage._files import atomic_write, make_directories
 
 
 def _filesystem(location: str) -> tuple[pafs.FileSystem, str]:
     if "://" in location:
+        # file:// comes back as the LocalFileSystem, and is written as a local path.
         fs, path = pafs.FileSystem.from_uri(location)
         return fs, path
     return pafs.LocalFileSystem(), location
@@ -42,16 +51,46 @@ def serialize(state: Any, *, trial: int, step: int) -> bytes:
 
 
 def save(root: str, trial: int, step: int, data: bytes) -> str:
-    """Write a serialized checkpoint; returns its location."""
+    """Write a serialized checkpoint, durably; returns its location.
+
+    When this returns the checkpoint is on stable storage, so the pause that names it may be
+    committed: a crash after that commit must not leave a paused trial without its state.
+    """
     fs, base = _filesystem(root)
     directory = _join(base, f"trial-{trial}")
-    fs.create_dir(directory, recursive=True)
     final = _join(directory, f"step-{step}.pkl")
-    temporary = _join(directory, f".step-{step}-{uuid.uuid4().hex}.tmp")
-    with fs.open_output_stream(temporary) as out:
-        out.write(data)
-    fs.move(temporary, final)
+    if isinstance(fs, pafs.LocalFileSystem):
+        _save_local(Path(directory), Path(final), data)
+    else:
+        _save_object(fs, final, data)
     return final if "://" not in root else _join(root, f"trial-{trial}", f"step-{step}.pkl")
+
+
+def _save_local(directory: Path, final: Path, data: bytes) -> None:
+    # A temporary file, fsynced, renamed, then the directory fsynced: readers never see half a
+    # checkpoint, and the new name is on disk before the pause is committed.
+    make_directories(directory)
+    with atomic_write(final) as sink:
+        sink.write(data)
+
+
+def _save_object(fs: pafs.FileSystem, final: str, data: bytes) -> None:
+    # An object store's PUT is atomic (a reader sees the old object or the new one), and
+    # there is no atomic rename: a "move" is a copy and a delete, so the key is written once,
+    # in one stream. The upload completes in close(); its error must reach the caller.
+    fs.create_dir(final.rsplit("/", 1)[0], recursive=True)
+    out = fs.open_output_stream(final)
+    try:
+        out.write(data)
+    except BaseException:
+        # No way to abort the upload: close what was sent and drop it, so that no torn object
+        # stays under the final key.
+        with contextlib.suppress(Exception):
+            out.close()
+        with contextlib.suppress(Exception):
+            fs.delete_file(final)
+        raise
+    out.close()
 
 
 def load(location: str) -> Any:
