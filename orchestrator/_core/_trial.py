@@ -55,14 +55,14 @@ class TrialLink(Protocol):
     def raises_on_prune(self) -> bool: ...
 
     def save_checkpoint(self, step: int, state: Any) -> str:
-        """Store the state a paused trial resumes from; returns where it lives.
+        """Store the state a paused trial resumes from; returns where it lives (for the log).
 
         Raises ObjectiveUsageError, saying what to return instead, when it cannot be stored.
         """
         ...
 
-    def load_checkpoint(self, location: str) -> Any:
-        """Read back what `save_checkpoint` stored at `location`."""
+    def load_checkpoint(self, step: int) -> Any:
+        """Read back what `save_checkpoint` stored for this trial at `step`."""
         ...
 
 
@@ -74,7 +74,7 @@ class Trial:
         self._distributions: dict[str, Distribution] = dict(assignment.distributions)
         self._notes: list[Note] = []
         resume = assignment.resume
-        self._checkpoint_step = resume.step if resume and resume.checkpoint else None
+        self._checkpoint_step = resume.step if resume and resume.from_checkpoint else None
         # Reports up to the checkpoint's step were judged before the pause: none waits again.
         self._next_decision = assignment.scheduler.next_decision_step(self._checkpoint_step or 0)
         self._last_step: int | None = None
@@ -113,11 +113,10 @@ class Trial:
         the pause gave no checkpoint: the trial then trains from step 1 again, and the study's
         `resource_usage()` counts the repeated steps.
         """
-        resume = self._a.resume
-        if resume is None or resume.checkpoint is None:
+        if self._checkpoint_step is None:
             return None
         if not self._loaded:
-            self._checkpoint_state = self._link.load_checkpoint(resume.checkpoint)
+            self._checkpoint_state = self._link.load_checkpoint(self._checkpoint_step)
             self._loaded = True
         return self._checkpoint_state
 
