@@ -14,6 +14,7 @@ import numbers
 from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
+from raysweep.orchestrator._core import _limits
 from raysweep.orchestrator._core._protocol import (
     Assignment,
     Note,
@@ -150,6 +151,12 @@ class Trial:
     def _suggest(self, name: str, distribution: Distribution) -> Any:
         if not isinstance(name, str) or not name:
             raise ObjectiveUsageError(f"a parameter name must be a non-empty string, not {name!r}")
+        if len(name) > _limits.MAX_PARAM_NAME_CHARS:
+            raise ObjectiveUsageError(
+                f"a parameter name of {len(name)} characters ({name[:40]!r}...) is too long: "
+                f"names are at most {_limits.MAX_PARAM_NAME_CHARS} characters; use a short "
+                "name, and record details with trial.set_user_attr"
+            )
         known = self._distributions.get(name)
         if known is not None:
             if known != distribution:
@@ -237,13 +244,26 @@ class Trial:
             raise ObjectiveUsageError(
                 f"a user attribute key must be a non-empty string, not {key!r}"
             )
+        if len(key) > _limits.MAX_USER_ATTR_KEY_CHARS:
+            raise ObjectiveUsageError(
+                f"a user attribute key of {len(key)} characters ({key[:40]!r}...) is too long: "
+                f"keys are at most {_limits.MAX_USER_ATTR_KEY_CHARS} characters"
+            )
         try:
-            json.dumps(value, allow_nan=False)
+            encoded = json.dumps(value, allow_nan=False)
         except (TypeError, ValueError) as exc:
             raise ObjectiveUsageError(
                 f"user attribute {key!r} must be JSON data (str, number, bool, None, list, "
                 f"dict), not {type(value).__name__}: {exc}"
             ) from None
+        size = len(encoded.encode())
+        if size > _limits.MAX_USER_ATTR_VALUE_BYTES:
+            # Every attribute is an event of the log, read back by every replay.
+            raise ObjectiveUsageError(
+                f"user attribute {key!r} is {size} bytes as JSON; a user attribute holds at most "
+                f"{_limits.MAX_USER_ATTR_VALUE_BYTES} bytes. Keep large results (curves, "
+                "predictions, models) in a file of your own and record its path here"
+            )
         self._user_attrs[key] = value
         self._notes.append(UserAttrNote(key, value))
 
