@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import collections
+import io
+import json
 import math
 import os
 import pickle
@@ -473,3 +475,49 @@ def test_saving_and_loading_plain_data_does_not_import_torch(tmp_path: Path) -> 
         check=True,
     )
     assert result.stdout.strip() == "False"
+
+
+def test_a_planted_object_array_in_a_safe_checkpoint_is_refused_unrun(tmp_path: Path) -> None:
+    marker = tmp_path / "ran"
+    planted = tmp_path / "checkpoints" / "trial-0" / "step-1.npz"
+    planted.parent.mkdir(parents=True)
+
+    class _Plant:
+        def __reduce__(self) -> tuple[Any, tuple[str]]:
+            return os.mkdir, (str(marker),)
+
+    array = io.BytesIO()
+    np.save(array, np.array([_Plant()], dtype=object), allow_pickle=True)
+    with zipfile.ZipFile(planted, "w") as archive:
+        tree = {"format": "raysweep-checkpoint", "version": 1, "tree": {"ndarray": 0}}
+        archive.writestr("checkpoint.json", json.dumps(tree))
+        archive.writestr("0.npy", array.getvalue())
+    with pytest.raises(StorageError, match=r"damaged or not a raysweep checkpoint.*pickle"):
+        _checkpoints.load(str(tmp_path / "checkpoints"), 0, 1)
+    assert not marker.exists()
+
+
+@pytest.mark.parametrize(
+    "tree",
+    [
+        {"dict": [[1.5, 0]]},
+        {"dict": [[True, 0]]},
+        {"tuple": 3},
+        {"float": "1e9"},
+        {"ndarray": 7},
+        {"tensor": 0, "dtype": "os.system", "shape": [1]},
+        {"what": 1},
+    ],
+)
+def test_a_tree_raysweep_did_not_write_is_a_storage_error(tmp_path: Path, tree: Any) -> None:
+    root = tmp_path / "checkpoints"
+    path = root / "trial-0" / "step-1.npz"
+    path.parent.mkdir(parents=True)
+    array = io.BytesIO()
+    np.save(array, np.ones(1, dtype=np.uint8))
+    with zipfile.ZipFile(path, "w") as archive:
+        header = {"format": "raysweep-checkpoint", "version": 1, "tree": tree}
+        archive.writestr("checkpoint.json", json.dumps(header))
+        archive.writestr("0.npy", array.getvalue())
+    with pytest.raises(StorageError, match="damaged or not a raysweep checkpoint"):
+        _checkpoints.load(str(root), 0, 1)
