@@ -7,7 +7,9 @@ Linear → ReLU → Dropout, then a Linear to the 10 classes of scikit-learn's b
 accuracy after each one. ASHA's rungs are at 1, 3 and 9 epochs: with `--mode stop` (the default
 here, as in the GPU comparison with Ray Tune) it stops the weak trials there; with `--mode
 promote` every trial pauses there with a checkpoint (model, optimizer and shuffling state, on the
-host) and frees its share of the GPU, and the best paused ones are resumed from it.
+host) and frees its share of the GPU, and the best paused ones are resumed from it. The
+checkpoint is made of state_dicts (tensors, numbers, dicts), which the default checkpoint format
+stores as data: loading it runs no code, unlike a pickle.
 
 With a GPU, trials share it: each runner holds a quarter of the GPU and one CPU, and four run at
 once. A runner keeps its process (and its CUDA context) from trial to trial, and each trial puts
@@ -49,8 +51,8 @@ BATCH_SIZE = 64
 
 
 def _on_host(state: Any) -> Any:
-    """A copy of a state dict with every tensor moved to the host, so the checkpoint pickles
-    without the GPU and loads on any device."""
+    """A copy of a state dict with every tensor moved to the host, so the checkpoint holds no
+    GPU memory while it is saved and loads on any device."""
     if isinstance(state, torch.Tensor):
         return state.detach().cpu()
     if isinstance(state, dict):

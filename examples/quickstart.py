@@ -8,6 +8,9 @@ the search space and the log) but not used. RMSprop is Adam with beta_1 = 0.
 ASHA runs in promote mode by default: a trial that reaches a rung pauses and hands over its
 model as a checkpoint; when it earns promotion it resumes from that checkpoint and goes on
 training. `--mode stop` cuts the trials that fall behind instead (what Ray Tune and Optuna do).
+The checkpoint is the scikit-learn model itself, which only a pickle holds, so the study opts into
+`checkpoint_format="pickle"`: that trusts the storage (whoever can write ./studies can run code
+in the runners). examples/pytorch_digits.py checkpoints state_dicts in the default, safe format.
 
     python examples/quickstart.py            # about a minute on 2 cores; run it again to resume
 """
@@ -89,6 +92,9 @@ def main() -> None:
         sampler=TPESampler(seed=0),
         scheduler=ASHA(min_resource=1, max_resource=EPOCHS, reduction_factor=3, mode=args.mode),
         load_if_exists=True,
+        # The checkpoint is an MLPClassifier object: only a pickle holds it. Pickle trusts the
+        # storage: whoever can write it can run code in every runner.
+        checkpoint_format="pickle",
     )
     study.optimize(
         objective,

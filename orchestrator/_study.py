@@ -33,6 +33,7 @@ from raysweep.orchestrator._ray._resources import (
     live_node_capacities,
 )
 from raysweep.orchestrator._ray._session import ensure_ray
+from raysweep.orchestrator._storage._checkpoints import CheckpointFormat, check_format
 from raysweep.orchestrator._table import trials_table
 from raysweep.samplers import (
     Sampler,
@@ -302,6 +303,7 @@ def create_study(
     scheduler: Scheduler | None = None,
     seed: int | None = None,
     load_if_exists: bool = False,
+    checkpoint_format: CheckpointFormat = "safe",
 ) -> Study:
     """Create a study (or, with `load_if_exists`, continue the one already in `storage`).
 
@@ -309,7 +311,16 @@ def create_study(
     One seed is the root of all randomness: `seed`, else the sampler's seed, else one drawn now
     and recorded in the log. `sampler` defaults to `TPESampler()`; one that cannot serve the
     study's number of objectives is refused here, before anything is written.
+
+    `checkpoint_format` is how paused trials' checkpoints (promote mode) are stored, and what
+    the runners agree to load. ``"safe"`` (the default) holds data only — dicts with str or int
+    keys, lists, tuples, numbers, strings, None, numpy arrays and scalars, torch tensors (a
+    model's and an optimizer's ``state_dict()``) — so that loading one cannot run code.
+    ``"pickle"`` holds any picklable object, and trusts the storage: whoever can write it can
+    run code in every runner. It is this process's choice, not recorded in the study: each
+    process that opens the study chooses again.
     """
+    checkpoint_format = check_format(checkpoint_format)
     if not isinstance(name, str) or not _NAME.match(name):
         raise ValueError(
             f"study name {name!r} must be 1-128 letters, digits, '.', '_' or '-', starting "
@@ -357,6 +368,12 @@ def create_study(
                 "load_if_exists=True to use it again, or choose another name"
             )
         check_reopen(study._info, requested, given=given)
+        if _OPEN[key].checkpoint_format != checkpoint_format:
+            raise ValueError(
+                f"study {name!r} is open in this process with checkpoint_format="
+                f'"{_OPEN[key].checkpoint_format}"; call study.close() before opening it with '
+                f'checkpoint_format="{checkpoint_format}"'
+            )
         return study
     actors = start_study_actors(
         key,
@@ -365,6 +382,7 @@ def create_study(
         load_if_exists=load_if_exists,
         given=given,
         lease_wait=_LEASE_WAIT_S,
+        checkpoint_format=checkpoint_format,
     )
     if not _OPEN:
         atexit.register(_close_open_studies)

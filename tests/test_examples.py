@@ -30,10 +30,13 @@ def test_quickstart_runs_and_resumes(ray_session: str, tmp_path: Path) -> None:
     assert "trials: 8 (" in second
 
 
-@pytest.mark.skipif(
+_NO_TORCH = pytest.mark.skipif(
     subprocess.run([sys.executable, "-c", "import torch"], capture_output=True).returncode != 0,
     reason="PyTorch is not installed",
 )
+
+
+@_NO_TORCH
 def test_pytorch_example_runs_on_cpu(ray_session: str, tmp_path: Path) -> None:
     out = _run_example(
         ray_session,
@@ -46,3 +49,29 @@ def test_pytorch_example_runs_on_cpu(ray_session: str, tmp_path: Path) -> None:
         "2",
     )
     assert "RESULT raysweep" in out
+
+
+@_NO_TORCH
+def test_pytorch_example_resumes_from_its_safe_checkpoints(
+    ray_session: str, tmp_path: Path
+) -> None:
+    out = _run_example(
+        ray_session,
+        "pytorch_digits.py",
+        "--storage",
+        str(tmp_path),
+        "--n-trials",
+        "6",
+        "--max-concurrent",
+        "2",
+        "--mode",
+        "promote",
+    )
+    result = dict(item.split("=", 1) for item in out.split("RESULT raysweep ", 1)[1].split())
+    # Promoted trials loaded their state_dicts (the default format) and went on training.
+    assert int(result["resumed"]) > 0
+    # Every completed trial trained exactly 27 epochs in all: none started over.
+    assert result["continued"] == result["complete"]
+    assert result["repeated_epochs"] == "0"
+    saved = list(tmp_path.rglob("step-*.*"))
+    assert saved and all(p.suffix == ".npz" for p in saved)

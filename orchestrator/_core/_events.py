@@ -297,6 +297,9 @@ class TrialPaused(Payload):
     kind: ClassVar[EventKind] = EventKind.TRIAL_PAUSED
     attempt: int
     step: int
+    # Where the checkpoint was saved (null: none given), for readers. Never opened or deleted:
+    # the checkpoint's place is made of the trial's number and `step`, so a crafted log cannot
+    # point a runner or the TrialScheduler at another file.
     checkpoint: str | None = None
 
 

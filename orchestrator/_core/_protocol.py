@@ -69,11 +69,12 @@ class Updates:
 class Resume:
     """Where a trial picks up: after its checkpoint at `step`, or from scratch (no checkpoint).
 
-    `step` is the step the trial had reached (its checkpoint's step when there is one).
+    `step` is the step the trial had reached (its checkpoint's step when there is one). The
+    checkpoint's place follows from the trial's number and `step`, never from the log.
     """
 
     step: int
-    checkpoint: str | None
+    from_checkpoint: bool
 
 
 @dataclass(frozen=True)
@@ -93,6 +94,9 @@ class Assignment:
     resume: Resume | None = None
     # Where checkpoints of paused trials are written (beside the study's log).
     checkpoint_root: str | None = None
+    # How checkpoints are stored and which ones may be loaded: "safe" (data only) or "pickle".
+    # The trust of the process that opened the study, not a fact of the study: never logged.
+    checkpoint_format: str = "safe"
 
 
 @dataclass(frozen=True)
@@ -106,7 +110,9 @@ class TrialOutcome:
     error: str | None = None
     notes: tuple[Note, ...] = field(default_factory=tuple)
     constraints: tuple[float, ...] | None = None
-    # state PAUSED: the step it paused at and its checkpoint's location (None: none given).
+    # state PAUSED: the step it paused at and where its checkpoint was saved (None: none
+    # given). The location is logged for readers only; the checkpoint is found by number and
+    # step.
     paused_at: int | None = None
     checkpoint: str | None = None
     # The id of the `tell` call that reported it (None: a runner's outcome).

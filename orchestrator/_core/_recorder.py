@@ -210,8 +210,8 @@ class StudyRecorder:
         if name not in self.state.trials[number].params:
             self.emit(ev.ParamDrawn(name, dist.to_json(), value), number)
 
-    def close_attempt(self, outcome: TrialOutcome) -> str | None:
-        """Record how an attempt ended; returns a checkpoint that is no longer needed, if any."""
+    def close_attempt(self, outcome: TrialOutcome) -> int | None:
+        """Record how an attempt ended; returns the step of a checkpoint no longer needed."""
         trial = self.state.trials.get(outcome.number)
         if (
             trial is None
@@ -228,11 +228,11 @@ class StudyRecorder:
         if outcome.state is None:
             self.interrupt(outcome.number, outcome.error or "interrupted", crash=False)
             return None
-        old = trial.checkpoint
+        old = trial.checkpoint_step
         if outcome.state is TrialState.PAUSED and outcome.paused_at is not None:
             paused = ev.TrialPaused(outcome.attempt, outcome.paused_at, outcome.checkpoint)
             self.emit(paused, outcome.number)
-            return old if old != outcome.checkpoint else None
+            return old if old != trial.checkpoint_step else None
         self._finish_outcome(outcome)
         return old
 

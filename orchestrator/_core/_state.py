@@ -88,9 +88,9 @@ class _Trial:
     completed: float | None = None
     runner: str | None = None
     crashes: int = 0
-    # Promote mode: the last checkpoint saved (its location and step), kept while paused and
-    # after, so that a re-run after a crash resumes from it too.
-    checkpoint: str | None = None
+    # Promote mode: the step of the last checkpoint saved (None: none), kept while paused and
+    # after, so that a re-run after a crash resumes from it too. Its place follows from the
+    # trial's number and this step; the location the log names is never used.
     checkpoint_step: int | None = None
     paused_step: int | None = None
     # The highest step ever reported by any attempt: a report at or below it is work repeated.
@@ -240,8 +240,7 @@ class StudyState:
         step = int(p.step)
         self._set_state(trial, TrialState.PAUSED)
         trial.paused_step = step
-        trial.checkpoint = p.checkpoint
-        trial.checkpoint_step = trial.paused_step if trial.checkpoint else None
+        trial.checkpoint_step = trial.paused_step if p.checkpoint else None
         trial.runner = None
         self.usage.pauses += 1
 
@@ -325,7 +324,7 @@ class StudyState:
     def _count_resume(self, trial: _Trial) -> None:
         if trial.high_step == 0:
             return  # nothing was lost: the trial had not reported yet
-        if trial.checkpoint is not None:
+        if trial.checkpoint_step is not None:
             self.usage.resumed_from_checkpoint += 1
         else:
             self.usage.restarted_from_scratch += 1

@@ -106,6 +106,7 @@ class StudyStore(Protocol):
         """
         ...
 
-    def remove_checkpoint(self, location: str) -> None:
-        """Delete a checkpoint no longer needed; a missing one is fine, OSError otherwise."""
+    def remove_checkpoint(self, trial: int, step: int) -> None:
+        """Delete the checkpoint of `trial` at `step`, no longer needed; a missing one is fine,
+        OSError otherwise. Its place follows from the two numbers, never from the log."""
         ...

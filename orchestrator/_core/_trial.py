@@ -14,6 +14,7 @@ import numbers
 from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
+from raysweep.orchestrator._core import _limits
 from raysweep.orchestrator._core._protocol import (
     Assignment,
     Note,
@@ -55,14 +56,14 @@ class TrialLink(Protocol):
     def raises_on_prune(self) -> bool: ...
 
     def save_checkpoint(self, step: int, state: Any) -> str:
-        """Store the state a paused trial resumes from; returns where it lives.
+        """Store the state a paused trial resumes from; returns where it lives (for the log).
 
         Raises ObjectiveUsageError, saying what to return instead, when it cannot be stored.
         """
         ...
 
-    def load_checkpoint(self, location: str) -> Any:
-        """Read back what `save_checkpoint` stored at `location`."""
+    def load_checkpoint(self, step: int) -> Any:
+        """Read back what `save_checkpoint` stored for this trial at `step`."""
         ...
 
 
@@ -74,7 +75,7 @@ class Trial:
         self._distributions: dict[str, Distribution] = dict(assignment.distributions)
         self._notes: list[Note] = []
         resume = assignment.resume
-        self._checkpoint_step = resume.step if resume and resume.checkpoint else None
+        self._checkpoint_step = resume.step if resume and resume.from_checkpoint else None
         # Reports up to the checkpoint's step were judged before the pause: none waits again.
         self._next_decision = assignment.scheduler.next_decision_step(self._checkpoint_step or 0)
         self._last_step: int | None = None
@@ -113,11 +114,10 @@ class Trial:
         the pause gave no checkpoint: the trial then trains from step 1 again, and the study's
         `resource_usage()` counts the repeated steps.
         """
-        resume = self._a.resume
-        if resume is None or resume.checkpoint is None:
+        if self._checkpoint_step is None:
             return None
         if not self._loaded:
-            self._checkpoint_state = self._link.load_checkpoint(resume.checkpoint)
+            self._checkpoint_state = self._link.load_checkpoint(self._checkpoint_step)
             self._loaded = True
         return self._checkpoint_state
 
@@ -151,6 +151,12 @@ class Trial:
     def _suggest(self, name: str, distribution: Distribution) -> Any:
         if not isinstance(name, str) or not name:
             raise ObjectiveUsageError(f"a parameter name must be a non-empty string, not {name!r}")
+        if len(name) > _limits.MAX_PARAM_NAME_CHARS:
+            raise ObjectiveUsageError(
+                f"a parameter name of {len(name)} characters ({name[:40]!r}...) is too long: "
+                f"names are at most {_limits.MAX_PARAM_NAME_CHARS} characters; use a short "
+                "name, and record details with trial.set_user_attr"
+            )
         known = self._distributions.get(name)
         if known is not None:
             if known != distribution:
@@ -238,13 +244,26 @@ class Trial:
             raise ObjectiveUsageError(
                 f"a user attribute key must be a non-empty string, not {key!r}"
             )
+        if len(key) > _limits.MAX_USER_ATTR_KEY_CHARS:
+            raise ObjectiveUsageError(
+                f"a user attribute key of {len(key)} characters ({key[:40]!r}...) is too long: "
+                f"keys are at most {_limits.MAX_USER_ATTR_KEY_CHARS} characters"
+            )
         try:
-            json.dumps(value, allow_nan=False)
+            encoded = json.dumps(value, allow_nan=False)
         except (TypeError, ValueError) as exc:
             raise ObjectiveUsageError(
                 f"user attribute {key!r} must be JSON data (str, number, bool, None, list, "
                 f"dict), not {type(value).__name__}: {exc}"
             ) from None
+        size = len(encoded.encode())
+        if size > _limits.MAX_USER_ATTR_VALUE_BYTES:
+            # Every attribute is an event of the log, read back by every replay.
+            raise ObjectiveUsageError(
+                f"user attribute {key!r} is {size} bytes as JSON; a user attribute holds at most "
+                f"{_limits.MAX_USER_ATTR_VALUE_BYTES} bytes. Keep large results (curves, "
+                "predictions, models) in a file of your own and record its path here"
+            )
         self._user_attrs[key] = value
         self._notes.append(UserAttrNote(key, value))
 

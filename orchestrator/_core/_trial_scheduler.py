@@ -63,6 +63,7 @@ class TrialSchedulerCore:
         given: frozenset[str] = frozenset(),
         lease_wait: float = 0.0,
         driver: tuple[str, int] | None = None,
+        checkpoint_format: str = "safe",
     ) -> None:
         # Nothing that can fail happens here: errors raised by `open` reach the caller as
         # themselves, while a Ray actor whose constructor raises only reports that it died.
@@ -73,6 +74,9 @@ class TrialSchedulerCore:
         # Which of seed, sampler, scheduler the caller passed (the rest follow the log).
         self._given = given
         self._lease_wait = lease_wait
+        # Passed on to the runners: what the process that opened the study trusts its storage
+        # with (the log never says it).
+        self._checkpoint_format = checkpoint_format
         self._lock = threading.RLock()
         self._runner_trials: dict[str, tuple[int, int]] = {}
         self._target: int | None = None
@@ -283,10 +287,10 @@ class TrialSchedulerCore:
             rerun = self._assign_rerun(runner) if take and self._wants_more() else None
             promoted = self._assign_promotion(runner) if take and rerun is None else None
         self._commit()
-        if stale is not None:
+        if stale is not None and outcome is not None:
             # Best effort: a checkpoint left behind costs disk, never a result.
             with contextlib.suppress(OSError):
-                self._store.remove_checkpoint(stale)
+                self._store.remove_checkpoint(outcome.number, stale)
         if promoted is not None:
             return promoted
         if rerun is not None:
@@ -305,7 +309,9 @@ class TrialSchedulerCore:
         number = promotion.trial
         trial = self._rec.state.trials[number]
         assert trial.paused_step is not None
-        resume = Resume(trial.checkpoint_step or trial.paused_step, trial.checkpoint)
+        resume = Resume(
+            trial.checkpoint_step or trial.paused_step, trial.checkpoint_step is not None
+        )
         self._rec.resume(promotion, runner)
         self._runner_trials[runner] = (number, trial.attempt)
         return self._handout(number, trial.attempt, resume)
@@ -322,6 +328,7 @@ class TrialSchedulerCore:
             self._assignment(number, attempt),
             resume=resume,
             checkpoint_root=self._store.checkpoint_root,
+            checkpoint_format=self._checkpoint_format,
         )
 
     def _assign_rerun(self, runner: str) -> Assignment | None:
@@ -333,9 +340,9 @@ class TrialSchedulerCore:
         trial = self._rec.state.trials[number]
         attempt = trial.attempt + 1
         resume = None
-        if trial.checkpoint is not None and trial.checkpoint_step is not None:
+        if trial.checkpoint_step is not None:
             # Promote mode: the re-run picks up from the trial's last checkpoint.
-            resume = Resume(trial.checkpoint_step, trial.checkpoint)
+            resume = Resume(trial.checkpoint_step, True)
         resume_step = resume.step if resume is not None else None
         self._rec.emit(ev.TrialStarted(attempt, runner, resume_step), number)
         self._runner_trials[runner] = (number, attempt)

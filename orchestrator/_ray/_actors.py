@@ -89,6 +89,7 @@ class TrialSchedulerActor(TrialSchedulerCore):
         lease_wait: float,
         sampler_name: str,
         driver: tuple[str, int],
+        checkpoint_format: str = "safe",
     ) -> None:
         restarted = _was_restarted()
         super().__init__(
@@ -98,6 +99,7 @@ class TrialSchedulerActor(TrialSchedulerCore):
             given=given,
             lease_wait=lease_wait,
             driver=driver,
+            checkpoint_format=checkpoint_format,
         )
         self._sampler_name = sampler_name
         if restarted:
@@ -133,6 +135,8 @@ class StudyActors:
     scheduler: TrialSchedulerHandle
     sampler: SamplerServiceHandle
     info: StudyInfo
+    # What the runners of this study may load (create_study's checkpoint_format).
+    checkpoint_format: str = "safe"
 
     def close(self, *, timeout: float | None = None) -> None:
         """Commit the log and release the lease (waiting up to `timeout` s), then end both."""
@@ -160,6 +164,7 @@ def start_study_actors(
     load_if_exists: bool,
     given: frozenset[str],
     lease_wait: float,
+    checkpoint_format: str = "safe",
 ) -> StudyActors:
     """Start the TrialScheduler and SamplerService of a study, and open it.
 
@@ -187,6 +192,7 @@ def start_study_actors(
         sampler_name=sampler_name,
         # The lease names this process, which holds the study, to a second driver refused it.
         driver=(socket.gethostname(), os.getpid()),
+        checkpoint_format=checkpoint_format,
     )
     try:
         info = call(scheduler.open.remote())
@@ -211,7 +217,7 @@ def start_study_actors(
     ).remote(sampler, info.seed, info.directions, scheduler_from_json(info.scheduler).fidelities())
     call(scheduler.attach_sampler_actor.remote(sampler_service))
     _log.debug("study %r: actors started, log at %s", info.name, directory)
-    return StudyActors(scheduler, sampler_service, info)
+    return StudyActors(scheduler, sampler_service, info, checkpoint_format)
 
 
 def _recorded_sampler(info: StudyInfo) -> Sampler:

@@ -59,13 +59,23 @@ class RunnerLink:
         return time.monotonic() - self._last_flush >= _FLUSH_EVERY_S
 
     def save_checkpoint(self, step: int, state: Any) -> str:
+        return _checkpoints.save(
+            self._checkpoint_root(), self._a.number, step, state, checkpoint_format=self._format()
+        )
+
+    def load_checkpoint(self, step: int) -> Any:
+        return _checkpoints.load(
+            self._checkpoint_root(), self._a.number, step, checkpoint_format=self._format()
+        )
+
+    def _checkpoint_root(self) -> str:
         if self._a.checkpoint_root is None:
             raise RuntimeError("the study gave this runner no place for checkpoints")
-        data = _checkpoints.serialize(state, trial=self._a.number, step=step)
-        return _checkpoints.save(self._a.checkpoint_root, self._a.number, step, data)
+        return self._a.checkpoint_root
 
-    def load_checkpoint(self, location: str) -> Any:
-        return _checkpoints.load(location)
+    def _format(self) -> _checkpoints.CheckpointFormat:
+        # Checked in create_study; checked again here, where it decides what may be unpickled.
+        return _checkpoints.check_format(self._a.checkpoint_format)
 
 
 class AskLink:
@@ -96,7 +106,7 @@ class AskLink:
         # `ask` refuses studies whose scheduler pauses trials, so no pause reaches here.
         raise RuntimeError("trials from ask are never paused")
 
-    def load_checkpoint(self, location: str) -> Any:
+    def load_checkpoint(self, step: int) -> Any:
         raise RuntimeError("trials from ask never resume from a checkpoint")
 
 

@@ -15,6 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from raysweep.orchestrator._core._limits import MAX_TRACEBACK_CHARS, truncate_middle
 from raysweep.orchestrator._core._protocol import Assignment, TrialOutcome
 from raysweep.orchestrator._core._trial import Trial, objective_values
 from raysweep.orchestrator._errors import (
@@ -105,7 +106,10 @@ class Runner:
         except TrialInterrupted as exc:
             state, values, error = None, None, str(exc)
         except Exception as exc:
-            state, values, error = TrialState.FAILED, None, traceback.format_exc()
+            # Cut, not refused: the user's error must be recorded, but a traceback whose message
+            # holds a large repr would bloat every replay of the log.
+            error = truncate_middle(traceback.format_exc(), MAX_TRACEBACK_CHARS)
+            state, values = TrialState.FAILED, None
             if not isinstance(exc, catch) or _is_usage_error(exc):
                 fatal = exc
         else:

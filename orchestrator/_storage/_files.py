@@ -13,7 +13,14 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO
 
-__all__ = ["TEMP_MARK", "atomic_write", "fsync_directory", "remove_temp_files", "write_all"]
+__all__ = [
+    "TEMP_MARK",
+    "atomic_write",
+    "fsync_directory",
+    "make_directories",
+    "remove_temp_files",
+    "write_all",
+]
 
 # Every temporary file we create carries this in its name, so leftovers from a crash can be
 # recognised (and removed by the next owner) without ever matching a real file name.
@@ -26,6 +33,20 @@ def fsync_directory(directory: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+def make_directories(directory: Path) -> None:
+    """``mkdir -p`` whose new entries survive a crash: each new folder's parent is fsynced.
+
+    Safe when another process creates the same folders at the same time.
+    """
+    missing = []
+    while not directory.is_dir():
+        missing.append(directory)
+        directory = directory.parent
+    for new in reversed(missing):
+        new.mkdir(exist_ok=True)
+        fsync_directory(new.parent)
 
 
 def write_all(fd: int, data: bytes | memoryview) -> None:

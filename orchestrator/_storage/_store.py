@@ -59,8 +59,8 @@ class LocalStudyStore:
             )
         return EventLog.open(self._directory, create=True, lease=self._lease)
 
-    def remove_checkpoint(self, location: str) -> None:
-        _checkpoints.remove(location)
+    def remove_checkpoint(self, trial: int, step: int) -> None:
+        _checkpoints.remove(self.checkpoint_root, trial, step)
 
     def __repr__(self) -> str:
         return f"LocalStudyStore({self.location!r})"

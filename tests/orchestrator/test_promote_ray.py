@@ -107,7 +107,8 @@ def _study(tmp_path: Path, name: str, **options: Any) -> Any:
 
 
 def test_promoted_trials_continue_training_from_their_checkpoint(tmp_path: Path) -> None:
-    study = _study(tmp_path, "digits-promote")
+    # The checkpoint is the scikit-learn model itself: only a pickle holds it.
+    study = _study(tmp_path, "digits-promote", checkpoint_format="pickle")
     study.optimize(digits_mlp, n_trials=12, max_concurrent=2, show_progress=False)
     trials = study.trials
     states = [t.state for t in trials]
@@ -199,6 +200,9 @@ def test_a_reopened_study_promotes_what_the_first_run_paused(tmp_path: Path) -> 
         assert max(after[number].intermediate_values) >= 3
         assert min(after[number].intermediate_values) == 1  # its curve kept its first step
     assert study.resource_usage().repeated_steps == 0
+    # The default format: data only, found by trial and step.
+    checkpoints = list((study.directory / "checkpoints").rglob("step-*.*"))
+    assert checkpoints and all(p.suffix == ".npz" for p in checkpoints)
     study.close()
 
 
@@ -251,9 +255,35 @@ def test_every_rung_promotes_its_top_at_120_trials_on_two_runners(tmp_path: Path
 
 
 def test_an_unpicklable_checkpoint_stops_the_study_saying_what_to_return(tmp_path: Path) -> None:
-    study = _study(tmp_path, "unpicklable")
+    study = _study(tmp_path, "unpicklable", checkpoint_format="pickle")
     with pytest.raises(ObjectiveUsageError, match=r"checkpoint cannot be saved.*plain data"):
         study.optimize(unpicklable_checkpoint, n_trials=3, show_progress=False)
+    study.close()
+
+
+def test_a_checkpoint_the_safe_format_cannot_hold_stops_the_study_naming_pickle(
+    tmp_path: Path,
+) -> None:
+    study = _study(tmp_path, "not-data")
+    with pytest.raises(
+        ObjectiveUsageError,
+        match=r"state\['generator'\] is a generator.*checkpoint_format=\"pickle\"",
+    ):
+        study.optimize(unpicklable_checkpoint, n_trials=3, show_progress=False)
+    study.close()
+
+
+def test_pickle_checkpoints_are_refused_by_a_study_opened_safe(tmp_path: Path) -> None:
+    study = _study(tmp_path, "trust", checkpoint_format="pickle")
+    study.optimize(earlier_is_better, n_trials=6, max_concurrent=2, show_progress=False)
+    assert list((study.directory / "checkpoints").rglob("step-*.pkl"))
+    # Trust is this process's choice, made once per open study.
+    with pytest.raises(ValueError, match=r"open in this process with checkpoint_format=\"pickle\""):
+        _study(tmp_path, "trust", load_if_exists=True)
+    study.close()
+    study = _study(tmp_path, "trust", load_if_exists=True)  # safe, the default
+    with pytest.raises(ObjectiveUsageError, match=r"is a pickle .*checkpoint_format=\"pickle\""):
+        study.optimize(earlier_is_better, n_trials=15, max_concurrent=2, show_progress=False)
     study.close()
 
 
