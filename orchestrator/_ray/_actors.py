@@ -123,8 +123,16 @@ class TrialSchedulerActor(TrialSchedulerCore):
         return os.getpid()
 
 
+class SamplerServiceActor(SamplerServiceCore):
+    """The SamplerService as a Ray actor; Ray restarts it with its constructor's arguments."""
+
+    def pid(self) -> int:
+        """The actor's process id (fault tests and the chaos benchmark kill it)."""
+        return os.getpid()
+
+
 SchedulerRemote: Any = ray.remote(TrialSchedulerActor)
-SamplerRemote: Any = ray.remote(SamplerServiceCore)
+SamplerRemote: Any = ray.remote(SamplerServiceActor)
 RunnerRemote: Any = ray.remote(Runner)
 
 

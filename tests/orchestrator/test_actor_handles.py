@@ -11,14 +11,13 @@ import typing
 
 import pytest
 
-from raysweep.orchestrator._core._sampler_service import SamplerServiceCore
 from raysweep.orchestrator._ray import _handles
-from raysweep.orchestrator._ray._actors import TrialSchedulerActor
+from raysweep.orchestrator._ray._actors import SamplerServiceActor, TrialSchedulerActor
 from raysweep.orchestrator._ray._runner import Runner
 
 PAIRS = [
     (_handles.TrialSchedulerHandle, TrialSchedulerActor),
-    (_handles.SamplerServiceHandle, SamplerServiceCore),
+    (_handles.SamplerServiceHandle, SamplerServiceActor),
     (_handles.RunnerHandle, Runner),
 ]
 
