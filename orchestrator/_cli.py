@@ -3,13 +3,17 @@
     raysweep trials ./studies/digits            # one line per trial
     raysweep trials ./studies/digits --csv out.csv
     raysweep log ./studies/digits               # what a replay reads, and what it dropped
+    raysweep trials 's3://bucket/studies/digits?endpoint_override=host:9000&scheme=http'
 
-Reading is safe while the study runs: the log is append-only and a reader never writes.
+A study is named by its folder or by its URI (any that ``pyarrow.fs`` opens: ``s3://``,
+``gs://``; credentials from the environment). Reading is safe while the study runs: the log is
+append-only and a reader never writes.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -17,10 +21,16 @@ from pathlib import Path
 from raysweep.orchestrator._core._state import StudyState
 from raysweep.orchestrator._errors import RaysweepError
 from raysweep.orchestrator._storage._log import replay
+from raysweep.orchestrator._storage._object_store import is_uri
 from raysweep.orchestrator._table import trials_table
 
 
-def _load(directory: Path) -> StudyState:
+def _location(text: str) -> str | Path:
+    """A study's folder, or its URI as given (a URI is not a path: its // must stay)."""
+    return text if is_uri(text) else Path(text)
+
+
+def _load(directory: str | os.PathLike[str]) -> StudyState:
     events, _ = replay(directory)
     state = StudyState.replay(events)
     if state.info is None:
@@ -81,11 +91,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="raysweep", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True)
     trials = commands.add_parser("trials", help="list a study's trials")
-    trials.add_argument("study", type=Path, help="the study's folder: <storage>/<name>")
+    trials.add_argument("study", type=_location, help="the study's folder or URI: <storage>/<name>")
     trials.add_argument("--csv", type=Path, help="write the trials table to this CSV file")
     trials.set_defaults(run=_trials)
     log = commands.add_parser("log", help="replay a study's log and report what it holds")
-    log.add_argument("study", type=Path, help="the study's folder: <storage>/<name>")
+    log.add_argument("study", type=_location, help="the study's folder or URI: <storage>/<name>")
     log.set_defaults(run=_log)
     args = parser.parse_args(argv)
     try:

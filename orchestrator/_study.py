@@ -34,6 +34,8 @@ from raysweep.orchestrator._ray._resources import (
 )
 from raysweep.orchestrator._ray._session import ensure_ray
 from raysweep.orchestrator._storage._checkpoints import CheckpointFormat, check_format
+from raysweep.orchestrator._storage._object_store import ObjectLocation, is_uri
+from raysweep.orchestrator._storage._store import ObjectStudyStore
 from raysweep.orchestrator._table import trials_table
 from raysweep.samplers import (
     Sampler,
@@ -56,7 +58,7 @@ _OPEN: dict[str, StudyActors] = {}
 class Study:
     """A study whose trials run on Ray. Create or load one with `create_study`."""
 
-    def __init__(self, directory: Path, actors: StudyActors) -> None:
+    def __init__(self, directory: Path | str, actors: StudyActors) -> None:
         self._directory = directory
         self._actors = actors
         self._info = actors.info
@@ -78,8 +80,9 @@ class Study:
         return self._info.name
 
     @property
-    def directory(self) -> Path:
-        """Where the study's log lives."""
+    def directory(self) -> Path | str:
+        """Where the study's log lives: a directory, or its URI (``s3://bucket/prefix/<name>``,
+        with the query it was opened with)."""
         return self._directory
 
     @property
@@ -142,6 +145,7 @@ class Study:
             shape=shape,
             catch=check_catch(catch),
             show_progress=show_progress,
+            runtime_env=self._actors.runtime_env,
         )
         _warn_if_never_reported(self)
         exhausted = call(self._live().exhausted.remote())
@@ -308,6 +312,10 @@ def create_study(
     """Create a study (or, with `load_if_exists`, continue the one already in `storage`).
 
     The study lives in `<storage>/<name>/`: its event log, and everything needed to resume it.
+    `storage` is a directory (local, or a shared file system), or an object store's URI:
+    ``s3://bucket/prefix`` (needs ``pip install 'raysweep[s3]'``; an S3-compatible server's
+    endpoint goes in the URI: ``s3://bucket/prefix?endpoint_override=host:port&scheme=http``,
+    credentials in the environment). README.md's "Storage" says what each guarantees.
     One seed is the root of all randomness: `seed`, else the sampler's seed, else one drawn now
     and recorded in the log. `sampler` defaults to `TPESampler()`; one that cannot serve the
     study's number of objectives is refused here, before anything is written.
@@ -401,8 +409,23 @@ def _close_open_studies() -> None:
         _OPEN.pop(key, None)
 
 
-def _prepare_storage(storage: str | os.PathLike[str], name: str) -> Path:
-    root = Path(storage).expanduser().absolute()
+def _prepare_storage(storage: str | os.PathLike[str], name: str) -> Path | str:
+    """The study's place under `storage` (a path, or a URI), checked writable."""
+    if is_uri(storage):
+        assert isinstance(storage, str)
+        root = ObjectLocation.parse(storage)
+        if root.scheme != "file":
+            store = ObjectStudyStore(root.child(name).uri)
+            # Before Ray starts: a missing extra, a scheme without a lease, a store that ignores
+            # conditional writes or refuses ours are the caller's to fix, and said here.
+            store.check_writable()
+            return store.uri
+        storage = root.path
+    root_path = Path(storage).expanduser().absolute()
+    return _prepare_directory(root_path, name)
+
+
+def _prepare_directory(root: Path, name: str) -> Path:
     directory = root / name
     probe = directory / f".write-probe-{os.getpid()}"
     try:

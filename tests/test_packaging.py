@@ -89,6 +89,9 @@ _LAYERS = [
         [
             "ray",
             "kubernetes",
+            # Only the S3 lease uses boto3, imported when it is first used: the optional extra.
+            "boto3",
+            "botocore",
             "raysweep.samplers",
             "raysweep.scheduling",
             f"{_O}._core",

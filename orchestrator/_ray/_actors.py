@@ -3,7 +3,11 @@
 The TrialScheduler is a threaded actor (one lock inside): on this machine a threaded actor's
 round trip costs about 0.85 ms against 1.2 ms for an asyncio actor, and every decision a trial
 waits for is one such round trip. Both actors are pinned to the driver's node, which holds the
-log.
+log (or reaches it: a study on an object store is written from there too).
+
+A study on an object store is reached with the driver's credentials and endpoint: the actors
+get the storage variables of the driver's environment (``_storage._store.storage_environment``)
+through their ``runtime_env``, since Ray starts them with the raylet's environment instead.
 """
 
 from __future__ import annotations
@@ -31,7 +35,7 @@ from raysweep.orchestrator._ray._handles import (
     call,
 )
 from raysweep.orchestrator._ray._runner import Runner
-from raysweep.orchestrator._storage._store import LocalStudyStore
+from raysweep.orchestrator._storage._store import open_study_store, storage_environment
 from raysweep.samplers import Distribution, Sampler, sampler_from_json
 from raysweep.scheduling import scheduler_from_json
 
@@ -93,7 +97,7 @@ class TrialSchedulerActor(TrialSchedulerCore):
     ) -> None:
         restarted = _was_restarted()
         super().__init__(
-            LocalStudyStore(directory),
+            open_study_store(directory),
             requested,
             load_if_exists=load_if_exists or restarted,
             given=given,
@@ -145,6 +149,8 @@ class StudyActors:
     info: StudyInfo
     # What the runners of this study may load (create_study's checkpoint_format).
     checkpoint_format: str = "safe"
+    # What runners of this study are started with: the storage's environment (checkpoints).
+    runtime_env: dict[str, Any] | None = None
 
     def close(self, *, timeout: float | None = None) -> None:
         """Commit the log and release the lease (waiting up to `timeout` s), then end both."""
@@ -182,6 +188,8 @@ def start_study_actors(
     here = NodeAffinitySchedulingStrategy(
         node_id=ray.get_runtime_context().get_node_id(), soft=False
     )
+    environment = storage_environment(directory)
+    runtime_env = {"env_vars": environment} if environment else None
     sampler_name = f"raysweep-sampler-{uuid.uuid4().hex}"
     # Calls in flight when the scheduler's process dies are not retried (a hand-off is not
     # idempotent): they fail, and their runners are replaced; later calls wait for the restart.
@@ -191,6 +199,7 @@ def start_study_actors(
         scheduling_strategy=here,
         max_restarts=-1,
         max_task_retries=0,
+        runtime_env=runtime_env,
     ).remote(
         directory,
         requested,
@@ -225,7 +234,7 @@ def start_study_actors(
     ).remote(sampler, info.seed, info.directions, scheduler_from_json(info.scheduler).fidelities())
     call(scheduler.attach_sampler_actor.remote(sampler_service))
     _log.debug("study %r: actors started, log at %s", info.name, directory)
-    return StudyActors(scheduler, sampler_service, info, checkpoint_format)
+    return StudyActors(scheduler, sampler_service, info, checkpoint_format, runtime_env)
 
 
 def _recorded_sampler(info: StudyInfo) -> Sampler:

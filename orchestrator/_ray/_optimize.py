@@ -53,14 +53,17 @@ class _Pool:
     objective: ObjectRef[Callable[[Trial], Any]]
     catch: tuple[type[BaseException], ...]
     shape: ResourceShape
+    # The runners' runtime_env: what they need to reach the study's storage (checkpoints).
+    runtime_env: dict[str, Any] | None
     # A runner's `serve` call -> the runner's name and handle.
     running: dict[ObjectRef[ServeResult], tuple[str, RunnerHandle]] = field(default_factory=dict)
 
     def spawn(self) -> None:
         name = f"runner-{uuid.uuid4().hex[:8]}"
-        actor: RunnerHandle = RunnerRemote.options(
-            max_concurrency=2, **self.shape.actor_options()
-        ).remote()
+        options = self.shape.actor_options()
+        if self.runtime_env is not None:
+            options["runtime_env"] = self.runtime_env
+        actor: RunnerHandle = RunnerRemote.options(max_concurrency=2, **options).remote()
         ref = actor.serve.remote(self.scheduler, self.objective, self.catch, name)
         self.running[ref] = (name, actor)
         _log.debug("runner %s started with %s", name, self.shape)
@@ -87,6 +90,7 @@ def run_optimize(
     shape: ResourceShape,
     catch: tuple[type[BaseException], ...],
     show_progress: bool,
+    runtime_env: dict[str, Any] | None = None,
 ) -> None:
     remaining = call(scheduler.start_optimize.remote(n_trials, max_concurrent))
     if remaining == 0:
@@ -99,7 +103,7 @@ def run_optimize(
             f"the objective cannot be sent to Ray workers ({exc}); define it at module level "
             "and keep unpicklable objects (open files, locks, clients) out of its closure"
         ) from exc
-    pool = _Pool(scheduler, objective_ref, catch, shape)
+    pool = _Pool(scheduler, objective_ref, catch, shape, runtime_env)
     for _ in range(min(max_concurrent, remaining)):
         pool.spawn()
     progress: Progress | None = None

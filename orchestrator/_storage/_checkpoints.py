@@ -171,7 +171,9 @@ def _filesystem(location: str) -> tuple[pafs.FileSystem, str]:
 
 
 def _join(root: str, *parts: str) -> str:
-    return "/".join([root.rstrip("/"), *parts])
+    # A URI's query (an S3 endpoint_override, say) stays at the end, after the path it modifies.
+    base, mark, query = root.partition("?")
+    return "/".join([base.rstrip("/"), *parts]) + mark + query
 
 
 def _serialize(state: Any, trial: int, step: int, checkpoint_format: CheckpointFormat) -> bytes:

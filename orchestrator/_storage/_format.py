@@ -24,7 +24,7 @@ from __future__ import annotations
 import math
 import re
 from pathlib import Path
-from typing import NamedTuple
+from typing import NamedTuple, TypeAlias
 
 import pyarrow as pa
 
@@ -32,8 +32,12 @@ from raysweep.orchestrator._errors import CorruptLogError
 from raysweep.orchestrator._storage._event import Event, decode_payload
 
 __all__ = [
+    "LEASE_FILE",
     "SCHEMA",
     "SCHEMA_VERSION",
+    "SEGMENTS",
+    "SNAPSHOTS",
+    "FileRef",
     "Record",
     "SegmentName",
     "SnapshotName",
@@ -50,6 +54,10 @@ __all__ = [
 ]
 
 SCHEMA_VERSION = 1
+# The study's folders (prefixes, on an object store) and the writer lease's file.
+SEGMENTS = "segments"
+SNAPSHOTS = "snapshots"
+LEASE_FILE = "LEASE.json"
 VERSION_KEY = b"raysweep.schema_version"
 GENERATION_KEY = b"raysweep.writer_generation"
 
@@ -68,6 +76,10 @@ SCHEMA = pa.schema(
 _SEQ_DIGITS = 20
 _SEGMENT_RE = re.compile(r"seg-(\d+)(?:-g(\d+))?(?:-(\d+))?\.arrows")
 _SNAPSHOT_RE = re.compile(r"snap-(\d+)(?:-g(\d+))?\.arrow")
+
+
+# A file of the log: a local path, or an object's URI (``s3://bucket/prefix/segments/...``).
+FileRef: TypeAlias = Path | str
 
 
 class Record(NamedTuple):
@@ -120,7 +132,7 @@ def _is_text(type_: pa.DataType) -> bool:
     return bool(pa.types.is_string(type_) or pa.types.is_large_string(type_))
 
 
-def check_schema(schema: pa.Schema, source: Path) -> int:
+def check_schema(schema: pa.Schema, source: FileRef) -> int:
     """Return the schema version of a segment or snapshot, or raise CorruptLogError."""
     raw = (schema.metadata or {}).get(VERSION_KEY)
     try:
@@ -163,7 +175,7 @@ def stamped_schema(generation: int) -> pa.Schema:
     )
 
 
-def check_generation(schema: pa.Schema, source: Path, named: int) -> None:
+def check_generation(schema: pa.Schema, source: FileRef, named: int) -> None:
     """Raise CorruptLogError unless the schema's writer generation is the one in the name."""
     raw = (schema.metadata or {}).get(GENERATION_KEY)
     try:

@@ -1,4 +1,4 @@
-"""The writer lease: at most one live process writes a study directory.
+"""The writer lease: at most one live process writes a study.
 
 ``LEASE.json`` names the owner. A lease is *dead*, and may be taken over, when its owner ran on
 this machine and that process is gone (pid missing, a zombie, or reused by a process that started
@@ -15,6 +15,12 @@ Every acquisition and takeover gives the lease an *epoch* one above the one in `
 checks before it writes, so that a writer that stalled past a takeover writes nothing, and
 replay can tell its files from its successor's. Releasing therefore leaves ``LEASE.json`` in
 place, marked released, to carry the epoch on.
+
+Where the record lives is a :class:`LeaseSlot`. In a directory (:class:`FileSlot`) the flock
+makes read-decide-write one step. On an object store there is no lock to take, so every write
+is conditional instead: it names the version it read (an S3 ETag) and fails when the record
+changed since, and the writer then reads again and decides again (``_s3_lease.S3Slot``).
+Everything else — who is dead, the epochs, heartbeats, verify, release — is the same code.
 """
 
 from __future__ import annotations
@@ -28,11 +34,14 @@ import threading
 import time
 import uuid
 from collections.abc import Iterator
+from contextlib import AbstractContextManager
 from pathlib import Path
 from types import TracebackType
+from typing import NamedTuple, Protocol
 
 from raysweep.orchestrator._errors import StorageError, StudyLockedError
 from raysweep.orchestrator._storage._files import atomic_write, remove_temp_files
+from raysweep.orchestrator._storage._format import LEASE_FILE
 from raysweep.orchestrator._storage._lease_owner import (
     LeaseOwner,
     on_this_machine,
@@ -40,14 +49,24 @@ from raysweep.orchestrator._storage._lease_owner import (
     why_dead,
 )
 
-__all__ = ["LEASE_FILE", "Lease", "LeaseOwner"]
+__all__ = [
+    "LEASE_FILE",
+    "FileSlot",
+    "Lease",
+    "LeaseOwner",
+    "LeaseRead",
+    "LeaseSlot",
+    "parse_owner",
+]
 
-LEASE_FILE = "LEASE.json"
 LOCK_FILE = "LEASE.lock"
 # The critical section is a read and a small atomic write; a holder that keeps the lock this
 # long is stopped (SIGSTOP, a hung disk), and we say so rather than hang.
 _LOCK_TIMEOUT = 10.0
 _LOCK_POLL = 0.002
+# A conditional renewal refused although the record still names us (it changed between our
+# read and our write) is tried again this many times before the heartbeat reports an error.
+_RENEW_ATTEMPTS = 3
 
 
 @contextlib.contextmanager
@@ -77,33 +96,120 @@ def _critical_section(directory: Path) -> Iterator[None]:
         os.close(fd)  # also drops the flock
 
 
-def _read_owner(path: Path) -> tuple[LeaseOwner | None, str | None]:
-    """The lease's owner (None if there is no lease), and why the file is unusable, if it is."""
+class LeaseRead(NamedTuple):
+    """The lease record as read: its owner (None: no lease), why it is unusable if it is, and
+    the version a conditional write names (None: there is no record; a directory has no
+    versions and says '')."""
+
+    owner: LeaseOwner | None
+    problem: str | None
+    version: str | None
+
+
+class LeaseSlot(Protocol):
+    """Where a study's lease record lives, and how it is replaced without a race."""
+
+    @property
+    def location(self) -> Path | str:
+        """The study's place, for messages."""
+        ...
+
+    def prepare(self) -> None:
+        """Make the place, or check that it can hold a lease; StorageError saying what to fix."""
+        ...
+
+    def exclusive(self) -> AbstractContextManager[None]:
+        """Held around each read-decide-write (a flock; nothing where writes are conditional)."""
+        ...
+
+    def read(self) -> LeaseRead: ...
+
+    def write(self, owner: LeaseOwner, version: str | None) -> str | None:
+        """Store ``owner`` unless the record changed since ``version`` was read (None: there
+        was none); return the new version, or None if it had changed and nothing was written."""
+        ...
+
+    def cleanup(self) -> None:
+        """Remove what interrupted writes of earlier owners left; called by a new owner."""
+        ...
+
+
+def parse_owner(text: str, what: str, version: str) -> LeaseRead:
+    """The record ``text`` of version ``version``; ``what`` names it if it is unreadable."""
     try:
-        text = path.read_text()
-    except FileNotFoundError:
-        return None, None
-    except OSError as exc:
-        raise StorageError(
-            f"cannot read the lease file {path} ({exc}); fix its permissions"
-        ) from exc
-    try:
-        return LeaseOwner.from_json(text), None
+        return LeaseRead(LeaseOwner.from_json(text), None, version)
     except (ValueError, TypeError) as exc:
-        return None, f"the lease file was unreadable ({exc})"
+        return LeaseRead(None, f"{what} was unreadable ({exc})", version)
 
 
-def _write_owner(path: Path, owner: LeaseOwner) -> None:
-    try:
-        with atomic_write(path) as sink:
-            sink.write(owner.to_json().encode())
-    except OSError as exc:
-        raise StorageError(
-            f"cannot write the lease file {path} ({exc}); the study directory must be writable"
-        ) from exc
+class FileSlot:
+    """``LEASE.json`` in a directory, replaced atomically under ``flock`` on ``LEASE.lock``."""
+
+    def __init__(self, directory: Path) -> None:
+        self._directory = directory
+        self._path = directory / LEASE_FILE
+
+    @property
+    def location(self) -> Path:
+        return self._directory
+
+    def prepare(self) -> None:
+        try:
+            self._directory.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StorageError(
+                f"cannot create the study directory {self._directory} ({exc}); choose a "
+                "writable path"
+            ) from exc
+
+    def exclusive(self) -> AbstractContextManager[None]:
+        return _critical_section(self._directory)
+
+    def read(self) -> LeaseRead:
+        try:
+            text = self._path.read_text()
+        except FileNotFoundError:
+            return LeaseRead(None, None, None)
+        except OSError as exc:
+            raise StorageError(
+                f"cannot read the lease file {self._path} ({exc}); fix its permissions"
+            ) from exc
+        return parse_owner(text, "the lease file", "")
+
+    def write(self, owner: LeaseOwner, version: str | None) -> str | None:
+        # Under the flock nobody else writes between our read and this write.
+        try:
+            with atomic_write(self._path) as sink:
+                sink.write(owner.to_json().encode())
+        except OSError as exc:
+            raise StorageError(
+                f"cannot write the lease file {self._path} ({exc}); the study directory must "
+                "be writable"
+            ) from exc
+        return ""
+
+    def cleanup(self) -> None:
+        remove_temp_files(self._directory, LEASE_FILE)
 
 
-def _locked_message(directory: Path, owner: LeaseOwner, now: float, stale_after: float) -> str:
+def _write_checked(slot: LeaseSlot, owner: LeaseOwner, read: LeaseRead) -> LeaseRead | None:
+    """Write ``owner`` over what ``read`` saw; the record as written, or None if another
+    process wrote in between.
+
+    A conditional write whose first try landed but whose answer was lost is retried by the
+    client and then refused, since the record is no longer the one it names: reading back
+    tells that case (the record is exactly ours) from a lost race.
+    """
+    version = slot.write(owner, read.version)
+    if version is not None:
+        return LeaseRead(owner, None, version)
+    again = slot.read()
+    return again if again.owner == owner else None
+
+
+def _locked_message(
+    directory: Path | str, owner: LeaseOwner, now: float, stale_after: float
+) -> str:
     wait = max(0.0, stale_after - (now - owner.heartbeat_at))
     host, pid = owner.stop_target
     # Only the writer's machine is recorded; of a driver, its hostname is all we know.
@@ -125,7 +231,8 @@ def _locked_message(directory: Path, owner: LeaseOwner, now: float, stale_after:
 
 
 class Lease:
-    """This process's right to write one study directory. Make one with :meth:`acquire`.
+    """This process's right to write one study. Make one with :meth:`acquire` (a directory)
+    or :meth:`acquire_in` (any :class:`LeaseSlot`).
 
     Keep it alive with :meth:`heartbeat` (or :meth:`start_heartbeat`) well within
     ``stale_after``; stop writing as soon as :meth:`heartbeat` or :meth:`verify` raises
@@ -134,15 +241,19 @@ class Lease:
 
     def __init__(
         self,
-        directory: Path,
+        slot: LeaseSlot,
         owner: LeaseOwner,
+        version: str | None,
         *,
         stale_after: float,
         previous_owner: LeaseOwner | None,
         takeover_reason: str | None,
     ) -> None:
-        self._directory = directory
+        self._slot = slot
+        self._directory = slot.location
         self._owner = owner
+        # The version of the record this process wrote last (conditional writes name it).
+        self._version = version
         self._stale_after = stale_after
         self._previous_owner = previous_owner
         self._takeover_reason = takeover_reason
@@ -173,64 +284,70 @@ class Lease:
         ``epoch_floor``: the highest writer generation already in the directory's files; the
         new :attr:`epoch` exceeds it even if ``LEASE.json`` was lost or replaced by hand.
         """
+        return cls.acquire_in(
+            FileSlot(Path(directory)),
+            description=description,
+            stale_after=stale_after,
+            wait=wait,
+            poll_interval=poll_interval,
+            driver=driver,
+            epoch_floor=epoch_floor,
+        )
+
+    @classmethod
+    def acquire_in(
+        cls,
+        slot: LeaseSlot,
+        *,
+        description: str,
+        stale_after: float = 30.0,
+        wait: float = 0.0,
+        poll_interval: float = 0.1,
+        driver: tuple[str, int] | None = None,
+        epoch_floor: int = 0,
+    ) -> Lease:
+        """:meth:`acquire` with the lease record in ``slot``."""
         if not stale_after > 0 or not wait >= 0 or not poll_interval > 0 or epoch_floor < 0:
             raise ValueError(
                 f"need stale_after > 0, wait >= 0, poll_interval > 0, epoch_floor >= 0; got "
                 f"{stale_after}, {wait}, {poll_interval}, {epoch_floor}"
             )
-        directory = Path(directory)
-        try:
-            directory.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise StorageError(
-                f"cannot create the study directory {directory} ({exc}); choose a writable path"
-            ) from exc
-        path = directory / LEASE_FILE
+        slot.prepare()
         deadline = time.monotonic() + wait
         while True:
-            with _critical_section(directory):
+            with slot.exclusive():
                 now = time.time()
-                current, problem = _read_owner(path)
+                read = slot.read()
+                current = read.owner
                 epoch = max(current.epoch if current is not None else 0, epoch_floor) + 1
                 if current is not None and current.released_at is not None:
                     current = None  # free to take; only its epoch counts
-                reason = problem
+                reason = read.problem
                 if current is not None:
                     reason = why_dead(current, now, stale_after)
                 if current is None or reason is not None:
-                    me = this_process()
-                    driver_host, driver_pid = driver if driver is not None else (None, None)
-                    owner = LeaseOwner(
-                        uuid.uuid4().hex,
-                        me.host,
-                        me.boot_id,
-                        me.pid,
-                        me.pid_start,
-                        description,
-                        now,
-                        now,
-                        driver_host,
-                        driver_pid,
-                        me.machine_id,
-                        me.pid_namespace,
-                        epoch,
-                    )
-                    _write_owner(path, owner)
-                    remove_temp_files(directory, LEASE_FILE)
-                    return cls(
-                        directory,
-                        owner,
-                        stale_after=stale_after,
-                        previous_owner=current,
-                        takeover_reason=reason,
-                    )
+                    owner = _new_owner(description, now, driver, epoch)
+                    written = _write_checked(slot, owner, read)
+                    if written is not None:
+                        slot.cleanup()
+                        return cls(
+                            slot,
+                            owner,
+                            written.version,
+                            stale_after=stale_after,
+                            previous_owner=current,
+                            takeover_reason=reason,
+                        )
+                    # Another process wrote the record since we read it: look again at once.
+                    continue
             remaining = deadline - time.monotonic()
             if remaining <= 0:
-                raise StudyLockedError(_locked_message(directory, current, now, stale_after))
+                raise StudyLockedError(_locked_message(slot.location, current, now, stale_after))
             time.sleep(min(poll_interval, remaining))
 
     @property
-    def directory(self) -> Path:
+    def directory(self) -> Path | str:
+        """The study's directory, or its object-store URI."""
         return self._directory
 
     @property
@@ -263,34 +380,46 @@ class Lease:
         """The last error of the heartbeat thread; a StudyLockedError there ended the thread."""
         return self._heartbeat_error
 
-    def _check_ours(self) -> None:
+    def _check_ours(self) -> LeaseRead:
+        """The record as read now, if it is still ours; StudyLockedError if not."""
         if self._released:
             raise StudyLockedError(f"the lease of {self._directory} was released by this process")
-        current, problem = _read_owner(self._directory / LEASE_FILE)
+        read = self._slot.read()
+        current = read.owner
         if current is not None and current.owner_id == self._owner.owner_id:
-            return
+            return read
         if current is not None:
             taken = (
                 f"was taken over by {current.describe(time.time())}; this process held epoch "
                 f"{self._owner.epoch}"
             )
         else:
-            taken = f"has disappeared ({problem or 'its file was removed'})"
+            taken = f"has disappeared ({read.problem or 'its file was removed'})"
         raise StudyLockedError(
             f"the lease of {self._directory} {taken}; this process must stop writing the study"
         )
 
     def verify(self) -> None:
-        """Raise StudyLockedError unless the lease is still ours. One small file read."""
+        """Raise StudyLockedError unless the lease is still ours. One small read of the record."""
         self._check_ours()
 
     def heartbeat(self) -> None:
         """Renew the lease, after checking it is still ours (StudyLockedError if not)."""
-        with self._mutex, _critical_section(self._directory):
-            self._check_ours()
-            owner = dataclasses.replace(self._owner, heartbeat_at=time.time())
-            _write_owner(self._directory / LEASE_FILE, owner)
-            self._owner = owner
+        with self._mutex, self._slot.exclusive():
+            for _ in range(_RENEW_ATTEMPTS):
+                owner = dataclasses.replace(self._owner, heartbeat_at=time.time())
+                # The check raises once another process has taken the lease over; a write
+                # refused while the record still names us (it changed between our read and our
+                # write) is tried again on a fresh read.
+                written = _write_checked(self._slot, owner, self._check_ours())
+                if written is not None:
+                    self._owner, self._version = owner, written.version
+                    return
+            raise StorageError(
+                f"the lease of {self._directory} kept changing while it was renewed, yet still "
+                f"names this process ({_RENEW_ATTEMPTS} tries); is another raysweep writing "
+                "it with this process's owner id?"
+            )
 
     def release(self) -> None:
         """Stop the heartbeat and mark the lease file released if it is still ours. Idempotent.
@@ -302,11 +431,14 @@ class Lease:
             if self._released:
                 return
             self._released = True
-            with _critical_section(self._directory):
-                current, _ = _read_owner(self._directory / LEASE_FILE)
+            with self._slot.exclusive():
+                read = self._slot.read()
+                current = read.owner
                 if current is not None and current.owner_id == self._owner.owner_id:
                     released = dataclasses.replace(self._owner, released_at=time.time())
-                    _write_owner(self._directory / LEASE_FILE, released)
+                    # Refused only if another process took the lease meanwhile: then there is
+                    # nothing of ours left to release.
+                    _write_checked(self._slot, released, read)
 
     def start_heartbeat(self, interval: float) -> None:
         """Renew the lease every ``interval`` seconds from a daemon thread.
@@ -359,3 +491,25 @@ class Lease:
         traceback: TracebackType | None,
     ) -> None:
         self.release()
+
+
+def _new_owner(
+    description: str, now: float, driver: tuple[str, int] | None, epoch: int
+) -> LeaseOwner:
+    me = this_process()
+    driver_host, driver_pid = driver if driver is not None else (None, None)
+    return LeaseOwner(
+        uuid.uuid4().hex,
+        me.host,
+        me.boot_id,
+        me.pid,
+        me.pid_start,
+        description,
+        now,
+        now,
+        driver_host,
+        driver_pid,
+        me.machine_id,
+        me.pid_namespace,
+        epoch,
+    )

@@ -1,11 +1,16 @@
 """The study's append-only event log: one writer, group commit, snapshots.
 
-Layout of a log directory::
+Layout of a log directory (or object-store prefix)::
 
     segments/seg-<first seq>-g<generation>.arrows   Arrow IPC stream files, one record batch
                                                     per commit
     snapshots/snap-<last seq>-g<generation>.arrow   Arrow IPC file holding every event up to
                                                     <last seq>
+
+On a local file system a segment is appended to, one fsynced batch per commit, until it is
+rotated. On an object store (a ``pyarrow.fs`` URI: ``s3://bucket/prefix/<study>``), which
+cannot append or fsync, every commit is one whole segment object, sealed, named by its first
+seq and generation (``_segment.ObjectSegmentWriter``), and a snapshot is one whole object too.
 
 The generation is the epoch of the writer's lease (:class:`~raysweep.orchestrator._storage.
 _lease.Lease`); files of generation 0 (written without a lease, or before generations) have
@@ -25,7 +30,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import Any, Protocol
 
 import pyarrow as pa
 import pyarrow.ipc as ipc
@@ -46,15 +51,18 @@ from raysweep.orchestrator._storage._files import (
 from raysweep.orchestrator._storage._format import (
     SCHEMA,
     SCHEMA_VERSION,
+    SEGMENTS,
+    SNAPSHOTS,
+    FileRef,
     Record,
     batch_from_records,
     snapshot_name,
     stamped_schema,
 )
-from raysweep.orchestrator._storage._lease import Lease
+from raysweep.orchestrator._storage._object_store import ObjectFiles, ObjectLocation, is_uri
 from raysweep.orchestrator._storage._replay import (
-    SEGMENTS,
-    SNAPSHOTS,
+    LocalFiles,
+    LogFiles,
     LogScan,
     ReplayReport,
     SupersededEvents,
@@ -64,7 +72,7 @@ from raysweep.orchestrator._storage._replay import (
     require_log_directory,
     scan_log,
 )
-from raysweep.orchestrator._storage._segment import SegmentWriter
+from raysweep.orchestrator._storage._segment import ObjectSegmentWriter, SegmentWriter
 
 __all__ = [
     "SCHEMA",
@@ -79,6 +87,119 @@ __all__ = [
 ]
 
 DEFAULT_ROTATE_AFTER = 50_000
+
+
+class FencingLease(Protocol):
+    """The writer lease as the log uses it (``_lease.Lease``, on any storage)."""
+
+    @property
+    def epoch(self) -> int: ...
+
+    def verify(self) -> None:
+        """StudyLockedError unless the lease is still this process's."""
+        ...
+
+
+class _Segments(Protocol):
+    @property
+    def path(self) -> Path | None: ...
+
+    def write(self, records: list[Record]) -> None: ...
+
+    def seal(self) -> None: ...
+
+    def abandon(self) -> None: ...
+
+
+class _LogStorage(Protocol):
+    """How the log's files are made: the local directory, or the object-store prefix."""
+
+    @property
+    def files(self) -> LogFiles: ...
+
+    def prepare(self, *, create: bool) -> None:
+        """Make the log's place (``create``) or check that a log is there; StorageError."""
+        ...
+
+    def segments(self, *, generation: int, rotate_after: int) -> _Segments: ...
+
+    def write_snapshot(self, name: str, table: pa.Table) -> FileRef:
+        """Write ``table`` all or nothing as the snapshot ``name``; OSError if it failed."""
+        ...
+
+    def delete(self, ref: FileRef) -> None:
+        """Remove a file; one already gone is fine."""
+        ...
+
+    def sync(self) -> None:
+        """Make the deletions durable."""
+        ...
+
+
+class _LocalStorage:
+    def __init__(self, directory: Path) -> None:
+        self._directory = directory
+        self.files = LocalFiles(directory)
+
+    def prepare(self, *, create: bool) -> None:
+        _prepare_directory(self._directory, create=create)
+        remove_temp_files(self._directory / SNAPSHOTS, "snap-")
+
+    def segments(self, *, generation: int, rotate_after: int) -> SegmentWriter:
+        return SegmentWriter(
+            self._directory / SEGMENTS, rotate_after=rotate_after, generation=generation
+        )
+
+    def write_snapshot(self, name: str, table: pa.Table) -> Path:
+        path = self._directory / SNAPSHOTS / name
+        with atomic_write(path) as sink, ipc.new_file(sink, table.schema) as writer:
+            writer.write_table(table)
+        return path
+
+    def delete(self, ref: FileRef) -> None:
+        Path(ref).unlink(missing_ok=True)
+
+    def sync(self) -> None:
+        fsync_directory(self._directory / SEGMENTS)
+        fsync_directory(self._directory / SNAPSHOTS)
+
+
+class _ObjectStorage:
+    def __init__(self, files: ObjectFiles) -> None:
+        self.files = files
+
+    def prepare(self, *, create: bool) -> None:
+        # Nothing to make: a prefix exists once an object is under it. Nothing half-written
+        # to clean up either: a PUT that failed left nothing.
+        if create:
+            self.files.probe()
+        else:
+            self.files.require_log()
+
+    def segments(self, *, generation: int, rotate_after: int) -> ObjectSegmentWriter:
+        return ObjectSegmentWriter(self.files, generation=generation)
+
+    def write_snapshot(self, name: str, table: pa.Table) -> str:
+        sink = pa.BufferOutputStream()
+        with ipc.new_file(sink, table.schema) as writer:
+            writer.write_table(table)
+        return self.files.put(SNAPSHOTS, name, sink.getvalue().to_pybytes())
+
+    def delete(self, ref: FileRef) -> None:
+        self.files.delete(ref)
+
+    def sync(self) -> None:
+        pass  # a deletion on an object store is durable when it returns
+
+
+def _open_storage(location: str | os.PathLike[str]) -> _LogStorage:
+    if is_uri(location):
+        assert isinstance(location, str)
+        parsed = ObjectLocation.parse(location)
+        if parsed.scheme != "file":
+            return _ObjectStorage(ObjectFiles(parsed))
+        location = parsed.path
+    return _LocalStorage(Path(location))
 
 
 def _prepare_directory(directory: Path, *, create: bool) -> None:
@@ -107,20 +228,21 @@ class EventLog:
     (everything staged so far written as one record batch and fsynced). ``stage`` may run on one
     thread while ``commit`` runs on another; commits are serialised. Each writer starts a new
     segment at its first commit and never appends to a file an earlier writer left, which may
-    end in a torn batch.
+    end in a torn batch. On an object store every commit is a segment object of its own.
     """
 
     def __init__(
         self,
-        directory: Path,
+        storage: _LogStorage,
         next_seq: int,
         *,
-        lease: Lease | None,
+        lease: FencingLease | None,
         generation: int,
         rotate_after: int,
         clock: Callable[[], float],
     ) -> None:
-        self._directory = directory
+        self._storage = storage
+        self._directory = storage.files.location
         self._clock = clock
         self._lease = lease
         self._generation = generation
@@ -133,22 +255,21 @@ class EventLog:
         self._next_seq = next_seq
         self._staged: list[Record] = []
         self._closed = False
-        self._segments = SegmentWriter(
-            directory / SEGMENTS, rotate_after=rotate_after, generation=generation
-        )
+        self._segments = storage.segments(generation=generation, rotate_after=rotate_after)
 
     @classmethod
     def open(
         cls,
-        directory: str | os.PathLike[str],
+        location: str | os.PathLike[str],
         *,
         create: bool,
-        lease: Lease | None = None,
+        lease: FencingLease | None = None,
         rotate_after: int = DEFAULT_ROTATE_AFTER,
         clock: Callable[[], float] = time.time,
     ) -> tuple[EventLog, list[Event], ReplayReport]:
-        """Open the log in ``directory`` for writing; return it, its events, and a report.
+        """Open the log at ``location`` for writing; return it, its events, and a report.
 
+        ``location`` is a directory, or a URI ``pyarrow.fs`` opens (``s3://bucket/prefix``).
         ``create`` makes the directory (and parents) if missing; without it a missing log is a
         StorageError. The events are the replay (newest readable snapshot + segments, torn tails
         and superseded events dropped, see the report). ``clock`` gives the ``ts`` of staged
@@ -159,12 +280,12 @@ class EventLog:
         study. Without one nothing is checked and the log writes as the newest generation
         already on disk: for tests and tools whose caller knows no one else writes.
         """
-        directory = Path(directory)
+        storage = _open_storage(location)
+        directory = storage.files.location
         if lease is not None:
             lease.verify()  # taken over already: touch nothing, not even temporary files
-        _prepare_directory(directory, create=create)
-        remove_temp_files(directory / SNAPSHOTS, "snap-")
-        scan = scan_log(directory)
+        storage.prepare(create=create)
+        scan = scan_log(storage.files, must_exist=False)
         generation = scan.highest_generation
         if lease is not None:
             if lease.epoch < generation:
@@ -182,7 +303,7 @@ class EventLog:
         # pay it here rather than in the first commit, which someone may be waiting on.
         batch_from_records([])
         log = cls(
-            directory,
+            storage,
             next_seq,
             lease=lease,
             generation=generation,
@@ -192,7 +313,8 @@ class EventLog:
         return log, scan.events, scan.report
 
     @property
-    def directory(self) -> Path:
+    def directory(self) -> Path | str:
+        """The log's directory, or its object-store URI (without the query)."""
         return self._directory
 
     @property
@@ -310,7 +432,7 @@ class EventLog:
             )
             raise self._fenced
 
-    def snapshot(self) -> Path | None:
+    def snapshot(self) -> FileRef | None:
         """Commit, then write every event so far into one snapshot file; return its path.
 
         Segments wholly covered by the snapshot (or superseded), and older snapshots, are
@@ -324,20 +446,20 @@ class EventLog:
             self._commit_locked()
             # Later events must go to a new segment, so the current one can be covered and deleted.
             self._segments.seal()
-            scan = scan_log(self._directory)
+            scan = scan_log(self._storage.files, must_exist=False)
             self._refuse_if_overtaken(scan)
             if not scan.entries:
                 return None
             last = scan.entries[-1][0].seq
-            path = self._directory / SNAPSHOTS / snapshot_name(last, self._generation)
+            name = snapshot_name(last, self._generation)
             schema = stamped_schema(self._generation)
             table = pa.Table.from_batches(
                 [batch_from_records([record for record, _ in scan.entries])], schema=schema
             )
+            path: FileRef = name
             try:
                 self._check_fence()
-                with atomic_write(path) as sink, ipc.new_file(sink, schema) as writer:
-                    writer.write_table(table)
+                path = self._storage.write_snapshot(name, table)
                 # Writing took a while; deleting needs the study still ours.
                 self._check_fence()
                 for segment in scan.segments:
@@ -345,7 +467,7 @@ class EventLog:
                     # newer writer's: that may be its open segment, with no batch in it yet.
                     covered = segment.kept_last_seq is None or segment.kept_last_seq <= last
                     if segment.generation <= self._generation and covered:
-                        segment.path.unlink(missing_ok=True)
+                        self._storage.delete(segment.path)
                 for old in scan.snapshots:
                     # An unreadable snapshot is kept for whoever wants to inspect it by hand.
                     # One of an older writer is superseded by ours, however far it reaches.
@@ -356,13 +478,14 @@ class EventLog:
                         and superseded
                         and old.path not in scan.unreadable_snapshots
                     ):
-                        old.path.unlink(missing_ok=True)
-                fsync_directory(self._directory / SEGMENTS)
-                fsync_directory(self._directory / SNAPSHOTS)
+                        self._storage.delete(old.path)
+                self._storage.sync()
             except OSError as exc:
+                if isinstance(exc, StorageError):
+                    raise
                 raise StorageError(
-                    f"cannot write snapshot {path} ({exc}); the log itself is intact: "
-                    "free space or fix the storage"
+                    f"cannot write snapshot {name} of the event log at {self._directory} "
+                    f"({exc}); the log itself is intact: free space or fix the storage"
                 ) from exc
             return path
 

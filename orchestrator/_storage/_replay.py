@@ -17,8 +17,10 @@ from __future__ import annotations
 
 import itertools
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol
 
 import pyarrow as pa
 import pyarrow.ipc as ipc
@@ -26,6 +28,9 @@ import pyarrow.ipc as ipc
 from raysweep.orchestrator._errors import StorageError
 from raysweep.orchestrator._storage._event import Event
 from raysweep.orchestrator._storage._format import (
+    SEGMENTS,
+    SNAPSHOTS,
+    FileRef,
     Record,
     check_generation,
     check_schema,
@@ -34,30 +39,88 @@ from raysweep.orchestrator._storage._format import (
     record_to_event,
     records_from_batch,
 )
+from raysweep.orchestrator._storage._object_store import ObjectFiles, ObjectLocation, is_uri
 
 __all__ = [
+    "LocalFiles",
+    "LogFiles",
     "ReplayReport",
     "SkippedSnapshot",
     "SupersededEvents",
     "TornTail",
     "highest_generation",
+    "log_files",
+    "newest_generation",
     "read_events",
     "replay",
 ]
 
 # The IPC end-of-stream marker: continuation token, then a zero metadata length.
 END_OF_STREAM = b"\xff\xff\xff\xff\x00\x00\x00\x00"
-SEGMENTS = "segments"
-SNAPSHOTS = "snapshots"
 
 _Entry = tuple[Record, Event]
+
+
+class LogFiles(Protocol):
+    """Where a log's files are read from: a local directory or an object-store prefix."""
+
+    @property
+    def location(self) -> Path | str:
+        """The log's place, for reports and messages."""
+        ...
+
+    def require_log(self) -> None:
+        """StorageError, saying what is wrong, unless a log is here."""
+        ...
+
+    def entries(self, folder: str) -> list[tuple[str, FileRef]]:
+        """(name, reference) of each file directly in ``folder`` (none if it is missing)."""
+        ...
+
+    def read_all(self, refs: Sequence[FileRef]) -> list[bytes]:
+        """The bytes of each file, in order; StorageError if one cannot be read."""
+        ...
+
+
+class LocalFiles:
+    """A log directory of the local file system, for reading."""
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+
+    @property
+    def location(self) -> Path:
+        return self.directory
+
+    def require_log(self) -> None:
+        require_log_directory(self.directory)
+
+    def entries(self, folder: str) -> list[tuple[str, FileRef]]:
+        where = self.directory / folder
+        if not where.is_dir():
+            return []
+        return [(path.name, path) for path in where.iterdir()]
+
+    def read_all(self, refs: Sequence[FileRef]) -> list[bytes]:
+        return [_read_bytes(Path(ref)) for ref in refs]
+
+
+def log_files(location: str | os.PathLike[str]) -> LogFiles:
+    """The files of the log at ``location``: a local path, or a URI ``pyarrow.fs`` opens."""
+    if is_uri(location):
+        assert isinstance(location, str)
+        parsed = ObjectLocation.parse(location)
+        if parsed.scheme == "file":
+            return LocalFiles(Path(parsed.path))
+        return ObjectFiles(parsed)
+    return LocalFiles(Path(location))
 
 
 @dataclass(frozen=True)
 class TornTail:
     """The unreadable end of a segment, dropped on replay: a write cut short by a crash."""
 
-    path: Path
+    path: FileRef
     kept_bytes: int
     dropped_bytes: int
     reason: str
@@ -67,7 +130,7 @@ class TornTail:
 class SkippedSnapshot:
     """A snapshot that could not be read; replay fell back to an older one and the segments."""
 
-    path: Path
+    path: FileRef
     reason: str
 
 
@@ -79,7 +142,7 @@ class SupersededEvents:
     before, without them, and its history is the study's from there on.
     """
 
-    path: Path
+    path: FileRef
     generation: int
     first_seq: int
     last_seq: int
@@ -97,10 +160,10 @@ class ReplayReport:
     ``superseded`` lists what writers that had lost the lease wrote anyway (module docstring).
     """
 
-    directory: Path
-    snapshot: Path | None
+    directory: Path | str
+    snapshot: FileRef | None
     skipped_snapshots: tuple[SkippedSnapshot, ...]
-    segments: tuple[Path, ...]
+    segments: tuple[FileRef, ...]
     events: int
     torn_tails: tuple[TornTail, ...]
     gaps: tuple[tuple[int, int], ...]
@@ -112,7 +175,7 @@ class ReplayReport:
 
     def describe(self) -> str:
         """One line per finding, for logs and the CLI."""
-        start = f"from snapshot {self.snapshot.name}" if self.snapshot else "without a snapshot"
+        start = f"from snapshot {_name(self.snapshot)}" if self.snapshot else "without a snapshot"
         lines = [
             f"replayed {self.events} events of {self.directory} {start} "
             f"and {len(self.segments)} segment(s)"
@@ -135,9 +198,13 @@ class ReplayReport:
         return "\n".join(lines)
 
 
+def _name(ref: FileRef) -> str:
+    return ref.name if isinstance(ref, Path) else ref.rsplit("/", 1)[-1]
+
+
 @dataclass
 class SegmentScan:
-    path: Path
+    path: FileRef
     first_seq: int
     generation: int
     entries: list[_Entry]
@@ -149,7 +216,7 @@ class SegmentScan:
 
 @dataclass(frozen=True)
 class SnapshotFile:
-    path: Path
+    path: FileRef
     last_seq: int
     generation: int
 
@@ -162,7 +229,7 @@ class LogScan:
     report: ReplayReport
     segments: list[SegmentScan] = field(default_factory=list)
     snapshots: list[SnapshotFile] = field(default_factory=list)
-    unreadable_snapshots: set[Path] = field(default_factory=set)
+    unreadable_snapshots: set[FileRef] = field(default_factory=set)
 
     @property
     def events(self) -> list[Event]:
@@ -184,9 +251,8 @@ def _read_bytes(path: Path) -> bytes:
         raise StorageError(f"cannot read {path} ({exc}); check its permissions") from exc
 
 
-def read_segment(path: Path, first_seq: int, generation: int) -> SegmentScan:
+def read_segment(path: FileRef, data: bytes, first_seq: int, generation: int) -> SegmentScan:
     """Every complete batch of a stream-format segment, up to the first damaged byte."""
-    data = _read_bytes(path)
     reader = pa.BufferReader(pa.py_buffer(data))
     schema: pa.Schema | None = None
     entries: list[_Entry] = []
@@ -242,9 +308,8 @@ def _decode_batch(message: ipc.Message, schema: pa.Schema, expected_seq: int) ->
     return entries
 
 
-def read_snapshot(path: Path, last_seq: int, generation: int) -> list[_Entry]:
+def read_snapshot(path: FileRef, data: bytes, last_seq: int, generation: int) -> list[_Entry]:
     """The events of a snapshot; ValueError (with the reason) if it cannot be used."""
-    data = _read_bytes(path)
     try:
         reader = ipc.open_file(pa.py_buffer(data))
         check_schema(reader.schema, path)
@@ -277,38 +342,39 @@ def require_log_directory(directory: Path) -> None:
         )
 
 
-def _segment_names(directory: Path) -> list[tuple[int, int, int, Path]]:
-    """(first seq, generation, attempt, path) of each segment, in name order."""
+def _segment_names(files: LogFiles) -> list[tuple[int, int, int, FileRef]]:
+    """(first seq, generation, attempt, reference) of each segment, in name order."""
     named = []
-    for path in (directory / SEGMENTS).iterdir():
-        parsed = parse_segment_name(path.name)
+    for name, ref in files.entries(SEGMENTS):
+        parsed = parse_segment_name(name)
         if parsed is not None:
-            named.append((*parsed, path))
-    named.sort()
+            named.append((*parsed, ref))
+    named.sort(key=lambda entry: entry[:3])
     return named
 
 
-def _snapshot_names(directory: Path) -> list[SnapshotFile]:
+def _snapshot_names(files: LogFiles) -> list[SnapshotFile]:
     """Every snapshot, the one replay should use first (newest writer, then latest) first."""
     found: list[SnapshotFile] = []
-    snapshot_dir = directory / SNAPSHOTS
-    if snapshot_dir.is_dir():
-        for path in snapshot_dir.iterdir():
-            parsed = parse_snapshot_name(path.name)
-            if parsed is not None:
-                found.append(SnapshotFile(path, parsed.last_seq, parsed.generation))
+    for name, ref in files.entries(SNAPSHOTS):
+        parsed = parse_snapshot_name(name)
+        if parsed is not None:
+            found.append(SnapshotFile(ref, parsed.last_seq, parsed.generation))
     # A newer writer's snapshot wins over a longer one of a writer it took over from: the
     # older one may hold what that writer wrote after losing the lease.
     found.sort(key=lambda s: (s.generation, s.last_seq), reverse=True)
     return found
 
 
-def highest_generation(directory: str | os.PathLike[str]) -> int:
+def highest_generation(location: str | os.PathLike[str]) -> int:
     """The newest writer generation named by the log's files; 0 if none (or no log yet)."""
-    directory = Path(directory)
-    generations = [s.generation for s in _snapshot_names(directory)]
-    if (directory / SEGMENTS).is_dir():
-        generations += [generation for _, generation, _, _ in _segment_names(directory)]
+    return newest_generation(log_files(location))
+
+
+def newest_generation(files: LogFiles) -> int:
+    """:func:`highest_generation` of the log ``files`` holds."""
+    generations = [s.generation for s in _snapshot_names(files)]
+    generations += [generation for _, generation, _, _ in _segment_names(files)]
     return max(generations, default=0)
 
 
@@ -337,7 +403,7 @@ def _supersession_points(
 
 def _keep_before(
     entries: list[_Entry],
-    path: Path,
+    path: FileRef,
     generation: int,
     points: dict[int, tuple[int, int]],
     superseded: list[SupersededEvents],
@@ -356,22 +422,28 @@ def _keep_before(
     return kept
 
 
-def scan_log(directory: Path) -> LogScan:
-    require_log_directory(directory)
-    snapshots = _snapshot_names(directory)
+def scan_log(files: LogFiles, *, must_exist: bool = True) -> LogScan:
+    """Replay ``files``. ``must_exist=False``: for a writer that has made (or checked) the
+    log's place itself; an object-store prefix exists only once something is stored in it."""
+    if must_exist:
+        files.require_log()
+    snapshots = _snapshot_names(files)
+    named = _segment_names(files)
+    contents = files.read_all([ref for *_, ref in named])
     segments = [
-        read_segment(path, first, generation)
-        for first, generation, _, path in _segment_names(directory)
+        read_segment(ref, data, first, generation)
+        for (first, generation, _, ref), data in zip(named, contents, strict=True)
     ]
     points = _supersession_points(segments, snapshots)
     superseded: list[SupersededEvents] = []
 
     merged: dict[int, _Entry] = {}
-    used: Path | None = None
+    used: FileRef | None = None
     skipped: list[SkippedSnapshot] = []
     for snapshot in snapshots:
+        (data,) = files.read_all([snapshot.path])
         try:
-            entries = read_snapshot(snapshot.path, snapshot.last_seq, snapshot.generation)
+            entries = read_snapshot(snapshot.path, data, snapshot.last_seq, snapshot.generation)
         except ValueError as exc:
             skipped.append(SkippedSnapshot(snapshot.path, str(exc)))
             continue
@@ -404,7 +476,7 @@ def scan_log(directory: Path) -> LogScan:
         gaps.append((expected, claimed))
 
     report = ReplayReport(
-        directory=directory,
+        directory=files.location,
         snapshot=used,
         skipped_snapshots=tuple(skipped),
         segments=tuple(segment.path for segment in segments),
@@ -416,16 +488,18 @@ def scan_log(directory: Path) -> LogScan:
     return LogScan(ordered, report, segments, snapshots, unreadable)
 
 
-def replay(directory: str | os.PathLike[str]) -> tuple[list[Event], ReplayReport]:
-    """All events of the log in ``directory``, in seq order, and what was dropped on the way.
+def replay(location: str | os.PathLike[str]) -> tuple[list[Event], ReplayReport]:
+    """All events of the log at ``location``, in seq order, and what was dropped on the way.
 
-    Read-only: takes no lease, creates no file. Raises StorageError if ``directory`` holds no
-    log or cannot be read, CorruptLogError if a file in it is not ours or too new to read.
+    ``location`` is a directory, or a URI that ``pyarrow.fs`` opens (``s3://bucket/prefix/
+    <study>``, ``gs://...``). Read-only: takes no lease, creates no file. Raises StorageError
+    if nothing there is a log or it cannot be read, CorruptLogError if a file in it is not
+    ours or too new to read.
     """
-    scan = scan_log(Path(directory))
+    scan = scan_log(log_files(location))
     return scan.events, scan.report
 
 
-def read_events(directory: str | os.PathLike[str]) -> list[Event]:
-    """The events of the log in ``directory``; see :func:`replay`."""
-    return replay(directory)[0]
+def read_events(location: str | os.PathLike[str]) -> list[Event]:
+    """The events of the log at ``location``; see :func:`replay`."""
+    return replay(location)[0]

@@ -1,4 +1,5 @@
-"""Writing one segment file: the Arrow IPC stream a writer appends its commits to."""
+"""Writing segments: the Arrow IPC stream a local writer appends its commits to, or, on an
+object store, one whole sealed stream per commit."""
 
 from __future__ import annotations
 
@@ -8,14 +9,16 @@ from pathlib import Path
 
 from raysweep.orchestrator._storage._files import fsync_directory, write_all
 from raysweep.orchestrator._storage._format import (
+    SEGMENTS,
     Record,
     batch_from_records,
     segment_name,
     stamped_schema,
 )
+from raysweep.orchestrator._storage._object_store import ObjectFiles
 from raysweep.orchestrator._storage._replay import END_OF_STREAM
 
-__all__ = ["SegmentWriter"]
+__all__ = ["ObjectSegmentWriter", "SegmentWriter"]
 
 
 class SegmentWriter:
@@ -94,3 +97,36 @@ class SegmentWriter:
         self._fd = None
         self._path = None
         self._events = 0
+
+
+class ObjectSegmentWriter:
+    """Writes each commit as a segment object of its own: schema, one batch, end of stream.
+
+    An object store cannot append, so a segment is never reopened: every object is complete
+    and sealed when it lands (a PUT is all or nothing), and none is ever torn. Its key is
+    derived from its first seq and the writer's generation alone, so a commit sent again, after
+    a lost connection or a failed commit whose events went back to the buffer, replaces the
+    object with the same events (and possibly more after them) instead of adding a copy.
+    """
+
+    def __init__(self, files: ObjectFiles, *, generation: int) -> None:
+        self._files = files
+        self._schema = stamped_schema(generation).serialize().to_pybytes()
+        self._generation = generation
+
+    @property
+    def path(self) -> None:
+        """No segment stays open between commits."""
+        return None
+
+    def write(self, records: list[Record]) -> None:
+        """Write ``records`` as one whole segment object; OSError if it could not be stored."""
+        batch = batch_from_records(records).serialize().to_pybytes()
+        name = segment_name(records[0].seq, self._generation)
+        self._files.put(SEGMENTS, name, self._schema + batch + END_OF_STREAM)
+
+    def seal(self) -> None:
+        """Nothing to do: every segment object is sealed when written."""
+
+    def abandon(self) -> None:
+        """Nothing to do: a failed PUT leaves nothing behind to abandon."""

@@ -1,12 +1,18 @@
-"""Objectives defined in these tests travel to Ray workers by value, whatever their sys.path."""
+"""Objectives defined in these tests travel to Ray workers by value, whatever their sys.path;
+an S3 server on loopback (moto) for the object-store tests."""
 
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 import objectives
 import pytest
 from ray import cloudpickle
+
+if TYPE_CHECKING:
+    from s3_helpers import S3Server
 
 cloudpickle.register_pickle_by_value(objectives)
 
@@ -20,3 +26,12 @@ def pytest_collection_finish(session: pytest.Session) -> None:
             and "orchestrator" in str(getattr(module, "__file__", ""))
         ):
             cloudpickle.register_pickle_by_value(module)
+
+
+@pytest.fixture(scope="session")
+def s3_server() -> Iterator[S3Server]:
+    """moto's S3 on a loopback port for the whole run (each test takes a bucket of its own)."""
+    from s3_helpers import moto_server
+
+    with moto_server() as server:
+        yield server
