@@ -1,0 +1,202 @@
+"""The `scale` section of RESULTS.md: build, reopen, memory and queries, ours beside Optuna's."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from benchmarks._shared import results_md
+
+SECTION = "scale"
+# The goals of issue #10, item 13.
+OPEN_GOAL_S = 1.0
+LOG_GOAL = 0.02
+
+
+@dataclass
+class System:
+    label: str
+    build: dict[str, Any] | None
+    reopens: list[dict[str, Any]]
+    memory: dict[str, Any] | None
+
+
+def fsync_ms(directory: Path, repeats: int = 20) -> float:
+    """Median milliseconds to append 500 bytes to a file in `directory` and fsync it: what each
+    commit of the log pays at least on that disk (not in the build times when it is tmpfs)."""
+    handle, path = tempfile.mkstemp(dir=directory)
+    try:
+        times = []
+        for _ in range(repeats):
+            started = time.perf_counter()
+            os.write(handle, b"x" * 500)
+            os.fsync(handle)
+            times.append(time.perf_counter() - started)
+    finally:
+        os.close(handle)
+        os.unlink(path)
+    return 1000 * statistics.median(times)
+
+
+def _median(runs: list[dict[str, Any]], key: str) -> float | None:
+    values = [run[key] for run in runs if run.get(key) is not None]
+    return statistics.median(values) if values else None
+
+
+def _s(value: float | None, digits: int = 2) -> str:
+    return "–" if value is None else f"{value:.{digits}f}"
+
+
+def _ms(value: float | None) -> str:
+    if value is None:
+        return "–"
+    return f"{1000 * value:.2f}" if value < 0.1 else f"{1000 * value:.0f}"
+
+
+def _per_trial(memory: dict[str, Any] | None, key: str) -> str:
+    if memory is None or memory.get(key) is None:
+        return "–"
+    return f"{memory[key] / memory['trials']:,.0f}"
+
+
+def _build_row(system: System) -> list[str]:
+    b = system.build
+    assert b is not None
+    log_s = b.get("commit_s", 0.0) + sum(b.get("snapshot_s", []))
+    snapshots = b.get("snapshot_s")
+    blocks = b.get("block_s") or []
+    return [
+        system.label,
+        f"{b['trials']:,}",
+        f"{b['events']:,}" if "events" in b else "–",
+        f"{b['wall_s']:.1f}",
+        f"{b['trials'] / b['wall_s']:,.0f}",
+        _s(log_s, 1) if "commit_s" in b else "–",
+        f"{100 * log_s / b['wall_s']:.1f} %" if "commit_s" in b else "–",
+        f"{len(snapshots)}, longest {max(snapshots):.2f} s" if snapshots else "–",
+        _s(b.get("call_max_s"), 3),
+        f"{blocks[0]:.1f} → {blocks[-1]:.1f}" if blocks else "–",
+    ]
+
+
+def _open_row(system: System) -> list[str]:
+    runs = system.reopens
+    opened = [run["open_s"] for run in runs]
+    parts = [_median(runs, k) for k in ("read_s", "state_s", "recorder_s")]
+    spread = f" ({min(opened):.2f}–{max(opened):.2f})" if len(opened) > 1 else ""
+    source = runs or ([system.memory] if system.memory else [])
+    return [
+        system.label,
+        f"{runs[0]['trials']:,}" if runs else f"{system.memory['trials']:,}",  # type: ignore[index]
+        (f"{statistics.median(opened):.2f}{spread}" if opened else "–"),
+        " / ".join(_s(p) for p in parts) if any(p is not None for p in parts) else "–",
+        _per_trial(system.memory, "rss_bytes"),
+        _per_trial(system.memory, "traced_bytes"),
+        _ms(_median(source, "progress_s")),
+        _ms(_median(source, "records_s")),
+        _ms(_median(source, "best_s")),
+        (f"{int(_median(source, 'best_bytes') or 0):,}" if _median(source, "best_bytes") else "–"),
+    ]
+
+
+def _ratio(ours: float | None, peer: float | None) -> str:
+    if not ours or not peer:
+        return "–"
+    return f"{ours / peer:.2f}×"
+
+
+def section(
+    args: argparse.Namespace,
+    systems: list[System],
+    base_systems: list[System],
+    fsync: dict[str, float],
+) -> str:
+    ours = systems[0]
+    everyone = systems + base_systems
+    where = "tmpfs (`/dev/shm`)" if str(args.work).startswith("/dev/shm") else f"`{args.work}`"
+    fsync_text = ", ".join(f"{name} {ms:.2f} ms" for name, ms in fsync.items())
+    text = (
+        "\nThe workload (`benchmarks/scale/_workload.py`): RandomSampler, three parameters, "
+        "reports at steps 1/3/9 to ASHA 1/3/9 (stop mode), 4 simulated runners taking turns, "
+        "driven through the TrialScheduler core without Ray. Optuna runs the same trials with "
+        "NopPruner (its pruners scan every trial per report: quadratic at this size), so it "
+        "makes all three reports of every trial. Studies are written to "
+        f"{where}, so the build times hold no fsync; one fsync costs {fsync_text}, and ours "
+        "commits about once per trial. The machine is shared (other engineers' tests ran "
+        "meanwhile): medians of fresh processes, spreads in brackets.\n\n"
+    )
+    built = [s for s in everyone if s.build is not None]
+    text += "**Build**\n\n" + results_md.md_table(
+        [
+            "system",
+            "trials",
+            "events",
+            "wall s",
+            "trials/s",
+            "log s (commits + snapshots)",
+            "log ÷ wall",
+            "snapshots",
+            "longest call s",
+            "s per 5,000 trials, first → last",
+        ],
+        [_build_row(s) for s in built],
+    )
+    opened = [s for s in everyone if s.reopens or s.memory]
+    text += (
+        f"\n**Reopen (median of {args.repeats} processes) and queries**\n\n"
+        + results_md.md_table(
+            [
+                "system",
+                "trials",
+                "open s",
+                "read / state / recorder s",
+                "RSS B/trial",
+                "traced B/trial",
+                "progress ms",
+                "records ms",
+                "best ms",
+                "best: bytes shipped",
+            ],
+            [_open_row(s) for s in opened],
+        )
+    )
+    open_s = _median(ours.reopens, "open_s")
+    assert ours.build is not None
+    log_share = (ours.build["commit_s"] + sum(ours.build["snapshot_s"])) / ours.build["wall_s"]
+    lines = [
+        f"Goal: reopen a {args.trials:,}-trial study in ≤ {OPEN_GOAL_S:.0f} s: "
+        f"{_s(open_s)} s, {'met' if open_s is not None and open_s <= OPEN_GOAL_S else 'not met'}.",
+        f"Goal: log overhead ≤ {100 * LOG_GOAL:.0f} % of the study's wall time: "
+        f"{100 * log_share:.1f} % of this build (no-op trials, tmpfs), "
+        f"{'met' if log_share <= LOG_GOAL else 'not met'}.",
+    ]
+    peers = {s.label: s for s in systems[1:]}
+    journal = peers.get("Optuna JournalFileStorage")
+    memory = peers.get("Optuna in-memory")
+    if journal is not None:
+        lines.append(
+            "Reopen, ours ÷ Optuna JournalFileStorage: "
+            f"{_ratio(open_s, _median(journal.reopens, 'open_s'))}."
+        )
+    if memory is not None and ours.memory and memory.memory:
+        ours_b = ours.memory["traced_bytes"] / ours.memory["trials"]
+        peer_b = memory.memory["traced_bytes"] / memory.memory["trials"]
+        lines.append(f"Memory per trial (traced), ours ÷ Optuna in-memory: {ours_b / peer_b:.2f}×.")
+        lines.append(
+            "Best trial, ours ÷ Optuna in-memory: "
+            f"{_ratio(_median(ours.reopens, 'best_s'), memory.memory.get('best_s'))}; "
+            "records: "
+            f"{_ratio(_median(ours.reopens, 'records_s'), memory.memory.get('records_s'))}."
+        )
+    for base in base_systems:
+        if base.reopens and open_s:
+            lines.append(
+                f"Reopen, this ÷ {base.label}: {_ratio(open_s, _median(base.reopens, 'open_s'))}."
+            )
+    return text + "\n" + results_md.bullets(lines)

@@ -1,0 +1,187 @@
+"""Scale: build, reopen and query a 100,000-trial study, beside Optuna's storages.
+
+    .venv/bin/python -m benchmarks.scale.study_100k                       # the full run
+    .venv/bin/python -m benchmarks.scale.study_100k --base 14e4fde       # ... and an older commit
+    .venv/bin/python -m benchmarks.scale.study_100k --trials 2000 --repeats 2 --print-only
+
+Ours: the workload of `_workload.py` (RandomSampler, 3 parameters, reports at steps 1/3/9 to
+ASHA 1/3/9 in stop mode, 4 simulated runners) through the TrialScheduler core without Ray, so
+that what is timed is the study's bookkeeping and its log. Measured: the build (wall time, the
+time inside the log's commits and snapshots, the longest call a runner waited on); the reopen
+(what `TrialSchedulerCore.open` does: read the log, replay the state, rebuild the recorder and
+pruner), median of `--repeats` fresh processes; memory per trial of the open state (RSS and
+tracemalloc); and `progress()`, `records()` and the best trial on the open study.
+
+`--base COMMIT` runs the same tasks on that commit (a scratch worktree put first on PYTHONPATH;
+this checkout's venv): its build at `--base-trials` (the work per trial grew with the study
+there, so 100,000 trials would take hours), its reopen of this run's study rewritten as one
+snapshot (the layout it wrote).
+
+Peers: Optuna (RandomSampler, the same parameters and curve, NopPruner) with its in-memory
+storage (build, memory, queries) and with JournalFileStorage (build, reopen, queries). Writes
+the `scale` section of `benchmarks/RESULTS.md`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from benchmarks._shared import results_md
+from benchmarks.scale import _report
+
+ROOT = Path(__file__).resolve().parents[2]
+FOLDERS = ("orchestrator", "scheduling", "samplers", "k8s")
+
+
+def _parse(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        description=(__doc__ or "").split("\n\n")[0],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--trials", type=int, default=100_000)
+    parser.add_argument("--repeats", type=int, default=5, help="reopens, each a fresh process")
+    parser.add_argument("--base", help="also run an older commit's raysweep")
+    parser.add_argument("--base-trials", type=int, default=20_000, help="trials of its build")
+    parser.add_argument("--skip-optuna", action="store_true")
+    parser.add_argument(
+        "--work",
+        type=Path,
+        default=Path("/dev/shm") if Path("/dev/shm").is_dir() else None,
+        help="where the studies are written (default: /dev/shm, so that fsync is not timed; "
+        "the section gives this disk's fsync time beside it)",
+    )
+    parser.add_argument("--out", type=Path, default=results_md.RESULTS)
+    parser.add_argument("--print-only", action="store_true")
+    args = parser.parse_args(argv)
+    if args.trials < 100 or args.repeats < 1 or args.base_trials < 100:
+        parser.error("--trials and --base-trials must be at least 100, --repeats at least 1")
+    return args
+
+
+@contextmanager
+def _base_tree(commit: str, scratch: Path) -> Iterator[Path]:
+    """A worktree of `commit` and a link tree that makes its folders `raysweep.*`."""
+    tree = scratch / "base"
+    subprocess.run(
+        ["git", "-C", str(ROOT), "worktree", "add", "--detach", str(tree), commit],
+        check=True,
+        capture_output=True,
+    )
+    try:
+        link = scratch / "base-link" / "raysweep"
+        link.mkdir(parents=True)
+        for folder in FOLDERS:
+            if (tree / folder).is_dir():
+                (link / folder).symlink_to(tree / folder)
+        yield link.parent
+    finally:
+        subprocess.run(
+            ["git", "-C", str(ROOT), "worktree", "remove", "--force", str(tree)],
+            check=False,
+            capture_output=True,
+        )
+
+
+def _child(*arguments: str, path: Path | None = None) -> dict[str, Any]:
+    """Run one task of `_child` in a fresh process (on the code at `path`, if given)."""
+    env = dict(os.environ)
+    if path is not None:
+        env["PYTHONPATH"] = os.pathsep.join([str(path), env.get("PYTHONPATH", "")]).rstrip(
+            os.pathsep
+        )
+    done = subprocess.run(
+        [sys.executable, "-m", "benchmarks.scale._child", *arguments],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"_child {' '.join(arguments)} failed:\n{done.stderr}")
+    result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    print(f"  {arguments[0]}: {_brief(result)}", file=sys.stderr, flush=True)
+    return result
+
+
+def _brief(result: dict[str, Any]) -> str:
+    keys = ("wall_s", "open_s", "records_s", "best_s", "rss_bytes", "traced_bytes")
+    return ", ".join(f"{k}={result[k]:.4g}" for k in keys if isinstance(result.get(k), float | int))
+
+
+def _raysweep(
+    label: str, study: Path, code: Path | None, *, build: int | None, repeats: int
+) -> _report.System:
+    """Build a study of `build` trials (None: it is there already), then reopen it `repeats`
+    times and measure the memory of its open state (not when `repeats` is 0)."""
+    print(f"{label}:", file=sys.stderr, flush=True)
+    built = _child("build", str(study), str(build), path=code) if build else None
+    reopens = [_child("reopen", str(study), "1", path=code) for _ in range(repeats)]
+    memory = _child("memory", str(study), path=code) if repeats else None
+    return _report.System(label, built, reopens, memory)
+
+
+def _optuna(work: Path, trials: int, repeats: int) -> list[_report.System]:
+    print("Optuna:", file=sys.stderr, flush=True)
+    in_memory = _child("optuna-build", "memory", "-", str(trials))
+    journal_path = work / "optuna.journal"
+    journal = _child("optuna-build", "journal", str(journal_path), str(trials))
+    reopens = [_child("optuna-reopen", str(journal_path), "1") for _ in range(repeats)]
+    return [
+        _report.System("Optuna in-memory", in_memory, [], in_memory),
+        _report.System("Optuna JournalFileStorage", journal, reopens, reopens[0]),
+    ]
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = _parse(argv)
+    date, machine, began = results_md.utc_now(), results_md.machine("optuna"), time.monotonic()
+    scratch = Path(tempfile.mkdtemp(prefix="rs-scale-", dir=args.work))
+    fsync = {"study disk": _report.fsync_ms(scratch), "repository disk": _report.fsync_ms(ROOT)}
+    systems: list[_report.System] = []
+    base_systems: list[_report.System] = []
+    try:
+        study = scratch / "study"
+        systems.append(
+            _raysweep("raysweep (this)", study, None, build=args.trials, repeats=args.repeats)
+        )
+        if not args.skip_optuna:
+            systems += _optuna(scratch, args.trials, args.repeats)
+        if args.base:
+            label = f"raysweep {args.base}"
+            with _base_tree(args.base, scratch) as code:
+                base_study = scratch / "base-study"
+                base_systems.append(
+                    _raysweep(label, base_study, code, build=args.base_trials, repeats=0)
+                )
+                # Its reopen of this run's study, rewritten in the layout it wrote itself.
+                shutil.copytree(study, scratch / "base-copy")
+                _child("single-snapshot", str(scratch / "base-copy"))
+                base_systems.append(
+                    _raysweep(label, scratch / "base-copy", code, build=None, repeats=args.repeats)
+                )
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    body = results_md.header(
+        f"Scale: a {args.trials:,}-trial study",
+        cmd=results_md.command(),
+        date=date,
+        machine_text=machine,
+        total_s=time.monotonic() - began,
+    )
+    body += _report.section(args, systems, base_systems, fsync)
+    results_md.publish(_report.SECTION, body, out=args.out, print_only=args.print_only)
+
+
+if __name__ == "__main__":
+    main()
