@@ -1,4 +1,8 @@
-"""The best trial of a study, and its Pareto front: feasible COMPLETE trials only."""
+"""A study's Pareto front: feasible COMPLETE trials only.
+
+The best trial of a single-objective study is kept by the study's state as trials finish
+(``_core._state.StudyState.best_number``) and sent alone (``TrialSchedulerCore.best``).
+"""
 
 from __future__ import annotations
 
@@ -7,20 +11,6 @@ from collections.abc import Sequence
 import numpy as np
 
 from raysweep.samplers import StudyDirection, TrialRecord, TrialState, pareto_front_mask
-
-
-def best_trial(records: Sequence[TrialRecord], direction: StudyDirection, name: str) -> TrialRecord:
-    complete = [t for t in records if t.state is TrialState.COMPLETE and t.values]
-    if not complete:
-        raise ValueError(f"study {name!r} has no completed trial yet")
-    feasible = [t for t in complete if t.feasible]
-    if not feasible:
-        raise ValueError(
-            f"study {name!r} has {len(complete)} completed trials but none is feasible "
-            "(every one has a constraint value > 0)"
-        )
-    sign = -1.0 if direction is StudyDirection.MAXIMIZE else 1.0
-    return min(feasible, key=lambda t: (sign * t.values[0], t.number))  # type: ignore[index]
 
 
 def pareto_front(

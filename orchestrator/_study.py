@@ -18,7 +18,7 @@ from typing import Any
 
 import pyarrow as pa
 
-from raysweep.orchestrator._best import best_trial, pareto_front
+from raysweep.orchestrator._best import pareto_front
 from raysweep.orchestrator._core._recorder import check_reopen
 from raysweep.orchestrator._core._state import ResourceUsage, StudyInfo
 from raysweep.orchestrator._core._trial import Trial, constraint_values, objective_values
@@ -232,9 +232,11 @@ class Study:
         """The best COMPLETE trial of a single-objective study; only feasible ones count.
 
         In a constrained study (trials report `set_constraints`), a trial whose constraints are
-        not all <= 0 is never the best; ties go to the lower trial number.
+        not all <= 0 is never the best; ties go to the lower trial number. The TrialScheduler
+        keeps it as trials finish and sends that one record, not the study's history.
         """
-        return best_trial(self.trials, self.direction, self.name)
+        self.direction  # noqa: B018 (raises, saying what to use, in a multi-objective study)
+        return call(self._live().best.remote())
 
     @property
     def best_trials(self) -> list[TrialRecord]:

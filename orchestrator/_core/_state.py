@@ -6,6 +6,7 @@ study reopened from its log is the study that was written. It does no I/O and ne
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
@@ -141,6 +142,13 @@ class StudyState:
         # Set by the first trial that reports constraints: every later one must report as many.
         self.n_constraints: int | None = None
         self.usage = ResourceUsage()
+        # Each trial's record, built when asked and dropped when an event changes the trial:
+        # `records()` on a large study then builds only what changed since the last call.
+        self._records: dict[int, TrialRecord] = {}
+        # The best trial (single objective), kept as trials finish; recomputed from all trials
+        # only after the best one stops being COMPLETE (never, in a log raysweep writes).
+        self._best: int | None = None
+        self._best_stale = False
 
     @classmethod
     def replay(cls, events: Iterable[Event]) -> StudyState:
@@ -162,6 +170,8 @@ class StudyState:
         payload = ev.decode_payload(event.kind, event.trial, event.payload)
         handler = self._HANDLERS[payload.kind]
         handler(self, event, payload)
+        if event.trial is not None:
+            self._records.pop(event.trial, None)
         self.last_seq = event.seq
 
     # One handler per kind, each given the event (seq, ts, trial) and its typed payload.
@@ -234,6 +244,7 @@ class StudyState:
         trial.completed = event.ts
         trial.runner = None
         trial.told_by = p.request
+        self._consider_best(trial)
 
     def _trial_paused(self, event: Event, p: ev.TrialPaused) -> None:
         trial = self._trial(event)
@@ -293,6 +304,8 @@ class StudyState:
         return trial
 
     def _set_state(self, trial: _Trial, state: TrialState) -> None:
+        if trial.number == self._best:
+            self._best_stale = True  # its values may change, or it may not be COMPLETE any more
         self._by_state[trial.state] -= 1
         self._by_state[state] += 1
         trial.state = state
@@ -330,10 +343,46 @@ class StudyState:
             self.usage.restarted_from_scratch += 1
 
     def records(self) -> list[TrialRecord]:
-        return [t.record() for t in self.trials.values()]
+        return [self.record(number) for number in self.trials]
 
     def record(self, number: int) -> TrialRecord:
-        return self.trials[number].record()
+        record = self._records.get(number)
+        if record is None:
+            record = self._records[number] = self.trials[number].record()
+        return record
+
+    # ----- aggregates, kept as trials change ---------------------------------------------------
+
+    def counts(self) -> dict[str, int]:
+        """How many trials are in each state (states with none left out)."""
+        return {state.value: n for state, n in self._by_state.items() if n}
+
+    def best_number(self) -> int | None:
+        """The best trial of a single-objective study, or None: the best value among COMPLETE,
+        feasible trials with one value, NaN never best, ties to the lower number."""
+        if self._best_stale:
+            self._best, self._best_stale = None, False
+            for trial in self.trials.values():
+                self._consider_best(trial)
+        return self._best
+
+    def _consider_best(self, trial: _Trial) -> None:
+        if self._best_stale or not _rankable(trial):
+            return
+        if self.info is None:
+            self._best_stale = True  # no direction yet (study_created comes first in a log)
+            return
+        assert trial.values is not None
+        if self._best is None:
+            self._best = trial.number
+            return
+        value, best = trial.values[0], self.trials[self._best]
+        assert best.values is not None
+        held = best.values[0]
+        if self.info.directions[0] is StudyDirection.MAXIMIZE:
+            value, held = -value, -held
+        if value < held or (value == held and trial.number < best.number):
+            self._best = trial.number
 
     def count(self, *states: TrialState) -> int:
         return sum(self._by_state[state] for state in states)
@@ -356,6 +405,18 @@ class StudyState:
             for t in self.trials.values()
             if t.state is TrialState.RUNNING and t.origin == ev.ORIGIN_OPTIMIZE
         ]
+
+
+def _rankable(trial: _Trial) -> bool:
+    """Whether a trial competes for the best value: COMPLETE, one value (not NaN), feasible
+    (every constraint <= 0, as ``TrialRecord.feasible``)."""
+    return (
+        trial.state is TrialState.COMPLETE
+        and trial.values is not None
+        and len(trial.values) == 1
+        and not math.isnan(trial.values[0])
+        and (trial.constraints is None or all(c <= 0.0 for c in trial.constraints))
+    )
 
 
 def encode_proposal(proposal: dict[str, tuple[Distribution, Any]]) -> dict[str, Any] | None:

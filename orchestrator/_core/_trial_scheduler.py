@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import math
 import socket
 import threading
 import time
@@ -39,7 +38,6 @@ from raysweep.samplers import (
     Distribution,
     IncompatibleDistributionError,
     SearchSpaceExhaustedError,
-    StudyDirection,
     TrialRecord,
     TrialState,
     check_compatible,
@@ -181,8 +179,9 @@ class TrialSchedulerCore:
                     last_beat = time.monotonic()
                 if self._rec.log.next_seq - self._snapshot_seq >= SNAPSHOT_EVERY:
                     doing = "writing a snapshot"
-                    with self._lock:
-                        self._snapshot()
+                    # Not under the study's lock: runners and readers go on meanwhile (the
+                    # log has its own lock for what it writes).
+                    self._snapshot()
             except Exception as exc:
                 # A writer that goes on without its commits or heartbeats is worse than none:
                 # another driver would take the lease of a process still answering runners.
@@ -501,6 +500,27 @@ class TrialSchedulerCore:
             self._check_writing()
             return self._progress()
 
+    def best(self) -> TrialRecord:
+        """The best trial of a single-objective study (feasible COMPLETE trials only, ties to
+        the lower number): one record, so that `best_value` does not ship the whole study.
+
+        ValueError, saying why, when no trial qualifies.
+        """
+        with self._lock:
+            self._check_writing()
+            state = self._rec.state
+            number = state.best_number()
+            if number is not None:
+                return state.record(number)
+            complete = state.count(TrialState.COMPLETE)
+        name = self.info.name
+        if not complete:
+            raise ValueError(f"study {name!r} has no completed trial yet")
+        raise ValueError(
+            f"study {name!r} has {complete} completed trials but none is feasible "
+            "(every one has a constraint value > 0)"
+        )
+
     def resource_usage(self) -> ResourceUsage:
         with self._lock:
             self._check_writing()
@@ -608,24 +628,14 @@ class TrialSchedulerCore:
         )
 
     def _progress(self) -> Progress:
-        """Counts by state and the best feasible value so far (single objective)."""
-        counts: dict[str, int] = {}
-        best: float | None = None
-        sign = 1.0 if self._rec.info.directions[0] is StudyDirection.MAXIMIZE else -1.0
-        for trial in self._rec.state.trials.values():
-            counts[trial.state.value] = counts.get(trial.state.value, 0) + 1
-            if (
-                trial.state is TrialState.COMPLETE
-                and trial.values
-                and len(trial.values) == 1
-                and (trial.constraints is None or max(trial.constraints) <= 0.0)
-            ):
-                v = trial.values[0]
-                if not math.isnan(v) and (best is None or sign * v > sign * best):
-                    best = v
+        """Counts by state and the best feasible value so far (single objective), both kept by
+        the state as trials change: no walk over the study."""
+        state = self._rec.state
+        best = state.best_number()
+        values = state.trials[best].values if best is not None else None
         return Progress(
-            counts=counts,
-            best_value=best,
+            counts=state.counts(),
+            best_value=values[0] if values else None,
             target=self._target,
             # Paused trials count as done: they hold no runner, and run again only if promoted.
             finished=self._rec.state.settled_count(),

@@ -297,3 +297,79 @@ def test_trial_numbers_continue_after_the_highest_even_across_a_gap() -> None:
     assert state.next_number == 4
     with pytest.raises(CorruptLogError, match="created twice"):
         StudyState.replay([*events, created(4, 1)])
+
+
+def test_a_study_snapshotted_along_the_way_reopens_to_the_same_trials(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(ts, "SNAPSHOT_EVERY", 7)
+    monkeypatch.setattr(ts, "_FLUSH_INTERVAL_S", 0.001)
+    core = _open(tmp_path)
+    core.start_optimize(30)
+    _run(core, "r1", {})
+    records = core.records()
+    core.close()
+    assert len(list((tmp_path / "snapshots").iterdir())) >= 1
+    again = _open(tmp_path, load=True)
+    assert again.records() == records
+    again.close()
+
+
+def test_the_periodic_snapshot_holds_no_lock_runners_wait_on(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(ts, "SNAPSHOT_EVERY", 1)
+    monkeypatch.setattr(ts, "_FLUSH_INTERVAL_S", 0.001)
+    core = _open(tmp_path)
+    log = core._rec.log
+    entered, release = threading.Event(), threading.Event()
+    snapshot = log.snapshot
+
+    def slow_snapshot() -> object:
+        entered.set()
+        release.wait(30)
+        return snapshot()
+
+    monkeypatch.setattr(log, "snapshot", slow_snapshot)
+    core.start_optimize(3)
+    assert entered.wait(30)
+    # While the snapshot is under way, a runner's report and a reader's questions go through.
+    answered: list[object] = []
+    thread = threading.Thread(target=lambda: answered.append((core.records(), core.progress())))
+    thread.start()
+    thread.join(30)
+    alive = thread.is_alive()
+    release.set()
+    thread.join()
+    core.close()
+    assert not alive and answered
+
+
+def test_the_best_trial_is_one_record_kept_as_trials_finish(tmp_path: Path) -> None:
+    core = _open(tmp_path)  # maximize
+    with pytest.raises(ValueError, match="no completed trial yet"):
+        core.best()
+    core.start_optimize(8)
+    _run(core, "r1", {})
+    complete = [r for r in core.records() if r.state is TrialState.COMPLETE]
+    expected = max(complete, key=lambda r: (r.values[0] if r.values else 0.0, -r.number))
+    assert core.best() == expected
+    assert core.progress().best_value == expected.values[0]  # type: ignore[index]
+    core.close()
+    again = _open(tmp_path, load=True)  # replayed, not recomputed by the caller
+    assert again.best() == expected
+    again.close()
+
+
+def test_only_feasible_trials_are_the_best(tmp_path: Path) -> None:
+    core = _open(tmp_path)  # maximize
+    infeasible = core.ask()
+    core.tell(infeasible.number, TrialState.COMPLETE, (5.0,), None, (), (1.0,))
+    with pytest.raises(ValueError, match="1 completed trials but none is feasible"):
+        core.best()
+    assert core.progress().best_value is None
+    feasible = core.ask()
+    core.tell(feasible.number, TrialState.COMPLETE, (2.0,), None, (), (-1.0,))
+    assert core.best().number == feasible.number
+    assert core.progress().best_value == 2.0
+    core.close()
