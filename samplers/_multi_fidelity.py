@@ -173,6 +173,8 @@ class MultiFidelitySampler(Sampler):
             directions=context.directions,
             history=history,
             seen=context.seen_distributions,
+            # A view of the context's history, which was checked (or vouched for) already.
+            history_excludes_trial=True,
         )
         return view, steps[index]
 

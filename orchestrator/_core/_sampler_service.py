@@ -14,7 +14,7 @@ trials start, do not repeat one point.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from raysweep.orchestrator._core._protocol import NoProposal, Proposal, ProposalOrNone, Updates
@@ -46,10 +46,16 @@ class SamplerServiceCore:
         self._fidelities = fidelities
         self._seed = study_seed
         self._directions = directions
-        self._history: dict[int, TrialRecord] = {}
+        # The history, kept in place: one record per trial in the order trials first arrived,
+        # and where each one is. An update replaces or appends records, so that the work per
+        # proposal follows what changed, not the length of the study.
+        self._records: list[TrialRecord] = []
+        self._position: dict[int, int] = {}
         self._versions: dict[int, int] = {}
         self._seen = SeenDistributions()
-        self._snapshot: tuple[TrialRecord, ...] | None = ()
+        # `_records` as a tuple, made once per change (a C-level copy) and shared by the
+        # proposals until the next one.
+        self._frozen: tuple[TrialRecord, ...] | None = ()
         self._synced = False
         # Proposals handed out whose trial has not finished: trial number -> the proposal.
         self._handed: dict[int, Proposal] = {}
@@ -63,22 +69,35 @@ class SamplerServiceCore:
         for record in updates.records:
             # Requests run concurrently in the scheduler: keep only the newest copy of a record.
             if self._versions.get(record.number, -1) < updates.version:
-                self._history[record.number] = record
+                position = self._position.get(record.number)
+                if position is None:
+                    self._position[record.number] = len(self._records)
+                    self._records.append(record)
+                else:
+                    self._records[position] = record
                 self._versions[record.number] = updates.version
                 self._seen.update(record)
-                self._snapshot = None
+                self._frozen = None
+
+    def _history(self) -> tuple[TrialRecord, ...]:
+        """Every trial's newest record, in the order the trials first arrived."""
+        if self._frozen is None:
+            self._frozen = tuple(self._records)
+        return self._frozen
 
     def _context(self, number: int) -> SamplingContext:
-        if self._snapshot is None:
-            self._snapshot = tuple(self._history.values())
-        history = self._snapshot
+        history: Sequence[TrialRecord] = self._history()
         taken = self._taken(number)
-        if number in self._history or taken:
+        if number in self._position or taken:
             # A re-run or asked trial is not part of its own history; a taken point replaces
-            # its trial's record.
-            replaced = {number, *taken}
-            history = tuple(r for r in history if r.number not in replaced)
-            history += tuple(taken.values())
+            # its trial's record, after the others. Python work per replaced record only: the
+            # copy and the deletions are C-level moves.
+            out = list(history)
+            replaced = (self._position.get(n) for n in (number, *taken))
+            for position in sorted((p for p in replaced if p is not None), reverse=True):
+                del out[position]
+            out += taken.values()
+            history = out
         return SamplingContext(
             study_seed=self._seed,
             trial_number=number,
@@ -86,13 +105,15 @@ class SamplerServiceCore:
             history=history,
             seen=dict(self._seen.distributions),
             fidelity_steps=self._fidelities,
+            history_excludes_trial=True,  # built without it, above
         )
 
     def _taken(self, number: int) -> dict[int, TrialRecord]:
         """Handed-out proposals of other trials not finished yet, as RUNNING records."""
         taken: dict[int, TrialRecord] = {}
         for other, proposal in list(self._handed.items()):
-            record = self._history.get(other)
+            position = self._position.get(other)
+            record = self._records[position] if position is not None else None
             if record is not None and record.state not in (TrialState.RUNNING, TrialState.WAITING):
                 del self._handed[other]  # finished (or paused): its record tells the truth
                 continue

@@ -3,10 +3,13 @@ proposals handed out before their trials start."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from raysweep.orchestrator._core import _trial_scheduler as ts
 from raysweep.orchestrator._core._protocol import NoProposal, ParamNote, TrialOutcome, Updates
@@ -259,3 +262,76 @@ def test_a_trial_interrupted_while_a_proposal_is_fetched_is_re_run_first(tmp_pat
     assert rerun is not None and (rerun.number, rerun.attempt) == (0, 1)
     assert len(core.records()) == 1  # no new trial was created for it
     core.close()
+
+
+class _Checked(Sampler):
+    """Checks the history of each proposal against one rebuilt from scratch."""
+
+    def __init__(self, rebuild: Callable[[int], tuple[TrialRecord, ...]]) -> None:
+        super().__init__()
+        self._rebuild = rebuild
+        self.checked = 0
+
+    def infer_relative_search_space(self, context: SamplingContext) -> dict[str, Distribution]:
+        return {"x": X}
+
+    def sample_relative(
+        self, context: SamplingContext, search_space: dict[str, Distribution]
+    ) -> dict[str, Any]:
+        assert context.history == self._rebuild(context.trial_number)
+        self.checked += 1
+        return {"x": 0.5}
+
+    def sample_independent(
+        self, context: SamplingContext, name: str, distribution: Distribution
+    ) -> Any:
+        raise AssertionError("not used")
+
+
+_UPDATE = st.lists(
+    st.tuples(
+        st.integers(0, 7),
+        st.sampled_from([TrialState.RUNNING, TrialState.COMPLETE, TrialState.WAITING]),
+    ),
+    max_size=4,
+)
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    batches=st.lists(st.tuples(_UPDATE, st.lists(st.integers(0, 9), min_size=1, max_size=3))),
+    order=st.randoms(use_true_random=False),
+)
+def test_the_history_kept_in_place_equals_one_rebuilt_from_every_update(
+    batches: list[tuple[list[tuple[int, TrialState]], list[int]]], order: Any
+) -> None:
+    # What the service did before it kept its history in place: a dict of the newest copies,
+    # the trial asked for and the points handed out taken out, those points put last.
+    newest: dict[int, TrialRecord] = {}
+    versions: dict[int, int] = {}
+
+    def rebuild(number: int) -> tuple[TrialRecord, ...]:
+        taken = service._taken(number)
+        left = tuple(r for r in newest.values() if r.number not in {number, *taken})
+        return left + tuple(taken.values())
+
+    service = SamplerServiceCore(_Checked(rebuild), 5, MIN)
+    # Batches may arrive out of order (requests run concurrently): each carries its version.
+    numbered = list(enumerate(batches, start=1))
+    order.shuffle(numbered)
+    for index, (version, (changed, asked)) in enumerate(numbered):
+        records = tuple(
+            TrialRecord(
+                number=n,
+                state=state,
+                params={"x": n / 10},
+                distributions={"x": X},
+                values=(float(version),) if state is TrialState.COMPLETE else None,
+            )
+            for n, state in changed
+        )
+        for record in records:
+            if versions.get(record.number, -1) < version:
+                newest[record.number], versions[record.number] = record, version
+        service.propose(tuple(dict.fromkeys(asked)), Updates(version, records, index == 0))
+    assert service._history() == tuple(newest.values())

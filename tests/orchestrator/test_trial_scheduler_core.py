@@ -227,7 +227,7 @@ def test_a_restarted_sampler_service_is_sent_the_whole_study(tmp_path: Path) -> 
     assert _run(core, "r1", {}) == 3  # the study goes on ...
     # ... and the service saw every trial that existed when it was last asked (a trial is
     # created once its proposal is known, so the last one came after).
-    assert sorted(restarted._history) == list(range(5))
+    assert sorted(r.number for r in restarted._history()) == list(range(5))
     core.close()
 
 

@@ -111,3 +111,12 @@ def test_context_validation(kwargs: dict[str, object], fragment: str) -> None:
     with pytest.raises(ValueError) as info:
         SamplingContext(**arguments)  # type: ignore[arg-type]
     assert fragment in str(info.value)
+
+
+def test_a_history_vouched_for_skips_only_the_scan_for_the_trial_itself() -> None:
+    history = (_trial(1, TrialState.COMPLETE), _trial(2, TrialState.RUNNING))
+    checked = SamplingContext(0, 4, (StudyDirection.MAXIMIZE,), history)
+    vouched = SamplingContext(0, 4, (StudyDirection.MAXIMIZE,), history, None, (), True)
+    assert vouched.history == checked.history and vouched.running == checked.running
+    with pytest.raises(ValueError, match="directions is empty"):
+        SamplingContext(0, 4, (), history, history_excludes_trial=True)
