@@ -13,6 +13,8 @@ The checkpoint is the scikit-learn model itself, which only a pickle holds, so t
 in the runners). examples/pytorch_digits.py checkpoints state_dicts in the default, safe format.
 
     python examples/quickstart.py            # about a minute on 2 cores; run it again to resume
+    python examples/quickstart.py --detach   # on a cluster (`ray start --head`): the study goes
+                                             # on after the script; `raysweep attach digits`
 """
 
 from __future__ import annotations
@@ -83,6 +85,9 @@ def main() -> None:
     parser.add_argument("--n-trials", type=int, default=60)
     parser.add_argument("--max-concurrent", type=int, default=2)
     parser.add_argument("--mode", choices=["promote", "stop"], default="promote")
+    parser.add_argument(
+        "--detach", action="store_true", help="run the study detached on the Ray cluster"
+    )
     args = parser.parse_args()
 
     study = create_study(
@@ -96,12 +101,16 @@ def main() -> None:
         # storage: whoever can write it can run code in every runner.
         checkpoint_format="pickle",
     )
-    study.optimize(
+    run = study.optimize(
         objective,
         n_trials=args.n_trials,
         max_concurrent=args.max_concurrent,
         resources={"CPU": 1},
+        detach=args.detach,
     )
+    if run is not None:
+        print(f"study {run.name!r} runs detached (log: {study.directory})")
+        return
     table = study.trials_table()
     states = table.column("state").to_pylist()
     counts = ", ".join(f"{s} {states.count(s)}" for s in sorted(set(states)))

@@ -2,8 +2,10 @@
 
 from raysweep.orchestrator._core._state import ResourceUsage
 from raysweep.orchestrator._core._trial import Trial
+from raysweep.orchestrator._detached import DetachedStudy, attach_study, detached_studies
 from raysweep.orchestrator._errors import (
     CorruptLogError,
+    DetachedStudyError,
     DuplicatedStudyError,
     ObjectiveUsageError,
     RaysweepError,
@@ -14,15 +16,20 @@ from raysweep.orchestrator._errors import (
     TrialStateError,
     UnplaceableResourcesError,
 )
+from raysweep.orchestrator._ray._study_host import DetachedStatus, RunState
 from raysweep.orchestrator._study import Study, create_study
 from raysweep.samplers import TrialState
 
 __all__ = [
     "CorruptLogError",
+    "DetachedStatus",
+    "DetachedStudy",
+    "DetachedStudyError",
     "DuplicatedStudyError",
     "ObjectiveUsageError",
     "RaysweepError",
     "ResourceUsage",
+    "RunState",
     "StorageError",
     "Study",
     "StudyLockedError",
@@ -32,5 +39,7 @@ __all__ = [
     "TrialState",
     "TrialStateError",
     "UnplaceableResourcesError",
+    "attach_study",
     "create_study",
+    "detached_studies",
 ]

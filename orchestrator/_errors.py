@@ -9,6 +9,7 @@ from __future__ import annotations
 
 __all__ = [
     "CorruptLogError",
+    "DetachedStudyError",
     "DuplicatedStudyError",
     "ObjectiveUsageError",
     "RaysweepError",
@@ -46,6 +47,14 @@ class CorruptLogError(RaysweepError, RuntimeError):
 
     Raised for data that is not ours or too new to understand, never for a torn tail: a torn
     tail is dropped and reported, because a crash mid-write is expected.
+    """
+
+
+class DetachedStudyError(RaysweepError, RuntimeError):
+    """A detached study cannot be found, started or used as asked.
+
+    The message says what is there instead (no cluster, no study of that name, one already
+    running) and what to run.
     """
 
 

@@ -10,29 +10,39 @@ import os
 import re
 import secrets
 import sys
+import time
 import uuid
 import warnings
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+import cloudpickle
 import pyarrow as pa
 
 from raysweep.orchestrator._best import pareto_front
 from raysweep.orchestrator._core._recorder import check_reopen
 from raysweep.orchestrator._core._state import ResourceUsage, StudyInfo
 from raysweep.orchestrator._core._trial import Trial, constraint_values, objective_values
-from raysweep.orchestrator._errors import DuplicatedStudyError, StorageError
+from raysweep.orchestrator._detached import DetachedStudy
+from raysweep.orchestrator._errors import DetachedStudyError, DuplicatedStudyError, StorageError
 from raysweep.orchestrator._ray._actors import StudyActors, start_study_actors
 from raysweep.orchestrator._ray._handles import TrialSchedulerHandle, call, call_across_restarts
 from raysweep.orchestrator._ray._links import AskLink
-from raysweep.orchestrator._ray._optimize import run_optimize
+from raysweep.orchestrator._ray._optimize import closing_notes, run_optimize
 from raysweep.orchestrator._ray._resources import (
     ResourceShape,
     check_placeable,
     live_node_capacities,
 )
-from raysweep.orchestrator._ray._session import ensure_ray
+from raysweep.orchestrator._ray._session import ensure_ray, outlives_this_process
+from raysweep.orchestrator._ray._study_host import (
+    DetachedSpec,
+    RunState,
+    StudyHostHandle,
+    find_host,
+    start_host,
+)
 from raysweep.orchestrator._storage._checkpoints import CheckpointFormat, check_format
 from raysweep.orchestrator._storage._object_store import ObjectLocation, is_uri
 from raysweep.orchestrator._storage._store import ObjectStudyStore
@@ -53,16 +63,23 @@ _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 # Studies opened by this process, so that opening one again reuses its actors (a re-run
 # notebook cell, say) instead of colliding with its own lease.
 _OPEN: dict[str, StudyActors] = {}
+# How long `optimize(detach=True)` waits for the detached run to open the study (its lease wait
+# included) before it returns anyway.
+_DETACH_OPEN_WAIT_S = 120.0
 
 
 class Study:
     """A study whose trials run on Ray. Create or load one with `create_study`."""
 
-    def __init__(self, directory: Path | str, actors: StudyActors) -> None:
+    def __init__(
+        self, directory: Path | str, actors: StudyActors, host: StudyHostHandle | None = None
+    ) -> None:
         self._directory = directory
         self._actors = actors
         self._info = actors.info
         self._closed = False
+        # Set when the actors are a detached run's (they belong to its host, not to us).
+        self._host = host
 
     def _live(self) -> TrialSchedulerHandle:
         """The TrialScheduler's handle; a clear error once the study is closed."""
@@ -71,6 +88,15 @@ class Study:
                 f"study {self.name!r} is closed; open it again with "
                 "create_study(..., load_if_exists=True)"
             )
+        if self._host is not None:
+            actors = self._host.actors()
+            if actors is None:
+                raise DetachedStudyError(
+                    f"study {self.name!r} ran detached and that run has ended "
+                    f"({self._host.status().state.value}); open it again with "
+                    "create_study(..., load_if_exists=True)"
+                )
+            self._actors = actors
         return self._actors.scheduler
 
     # ----- what the study is --------------------------------------------------------------------
@@ -112,7 +138,8 @@ class Study:
         resources: Mapping[str, float] | None = None,
         catch: type[BaseException] | Sequence[type[BaseException]] = (Exception,),
         show_progress: bool = True,
-    ) -> None:
+        detach: bool = False,
+    ) -> DetachedStudy | None:
         """Run trials of `objective` on Ray until the study has `n_trials` finished trials.
 
         `n_trials` counts every finished trial of the study (complete, pruned or failed), not
@@ -124,6 +151,12 @@ class Study:
         the traceback and the study goes on; any other ends the study and is raised here.
         Ctrl-C stops new trials, asks running ones to stop at their next report, and records
         them as interrupted; they are re-run by the next `optimize`.
+
+        `detach=True` returns at once with a `DetachedStudy`: the run goes on on the Ray
+        cluster after this process exits (it needs a cluster that outlives it: `ray start
+        --head`, or `ray job submit`), found again by the study's name with
+        `raysweep status | attach | stop NAME` or `attach_study(name)`. This `Study` stays
+        bound to the run while it goes on.
         """
         if not callable(objective):
             raise TypeError(f"objective must be a callable taking a trial, not {objective!r}")
@@ -136,6 +169,22 @@ class Study:
             raise ValueError(f"max_concurrent must be an int ≥ 1, not {max_concurrent!r}")
         shape = ResourceShape.parse(resources)
         check_placeable(shape, live_node_capacities())
+        if self._host is not None and self._host.actors() is not None:
+            raise DetachedStudyError(
+                f"study {self.name!r} runs detached on the Ray cluster; a second optimize "
+                f"would race it. Stop it first (`raysweep stop {self.name}`), or follow it "
+                f"with `raysweep attach {self.name}`"
+            )
+        if detach:
+            return self._detach(
+                objective,
+                n_trials=target,
+                timeout=timeout,
+                max_concurrent=max_concurrent,
+                shape=shape,
+                catch=check_catch(catch),
+                show_progress=show_progress,
+            )
         run_optimize(
             self._live(),
             objective,
@@ -147,13 +196,78 @@ class Study:
             show_progress=show_progress,
             runtime_env=self._actors.runtime_env,
         )
-        _warn_if_never_reported(self)
-        exhausted = call(self._live().exhausted.remote())
-        if exhausted is not None and show_progress:
-            print(
-                f"optimize stopped early: the sampler has no new point ({exhausted})",
-                file=sys.stderr,
+        notes = closing_notes(self._live(), self._info)
+        if notes.never_reported is not None:
+            warnings.warn(notes.never_reported, RuntimeWarning, stacklevel=2)
+        if notes.exhausted is not None and show_progress:
+            print(notes.exhausted, file=sys.stderr)
+        return None
+
+    def _detach(
+        self,
+        objective: Callable[[Trial], Any],
+        *,
+        n_trials: int,
+        timeout: float | None,
+        max_concurrent: int,
+        shape: ResourceShape,
+        catch: tuple[type[BaseException], ...],
+        show_progress: bool,
+    ) -> DetachedStudy:
+        if not outlives_this_process():
+            raise DetachedStudyError(
+                "optimize(detach=True) needs a Ray cluster that outlives this process, and the "
+                "Ray here was started by it (it stops when this process exits). Start one with "
+                "`ray start --head` (this script then joins it), set RAY_ADDRESS, or submit the "
+                "script with `ray job submit`"
             )
+        try:
+            payload = cloudpickle.dumps(objective)
+        except Exception as exc:
+            raise ValueError(
+                f"the objective cannot be sent to the detached run ({exc}); define it at "
+                "module level and keep unpicklable objects (open files, locks, clients) out of "
+                "its closure"
+            ) from exc
+        _forget_ended_run(self.name)
+        spec = DetachedSpec(
+            directory=str(self._directory),
+            requested=self._info,
+            sampler=self._actors.sampler_spec,
+            # Everything the log recorded is the study's now: the host reopens it as it is.
+            given=frozenset({"seed", "sampler", "scheduler"}),
+            checkpoint_format=self._actors.checkpoint_format,
+            objective=payload,
+            n_trials=n_trials,
+            max_concurrent=max_concurrent,
+            shape=shape,
+            catch=catch,
+            deadline=None if timeout is None else time.time() + timeout,
+        )
+        runtime_env = self._actors.runtime_env
+        # Hand the study over: this process commits and releases the lease, the host takes it.
+        _OPEN.pop(str(self._directory), None)
+        self._actors.close()
+        try:
+            host = start_host(spec, runtime_env)
+        except BaseException:
+            self._closed = True
+            raise
+        status = host.wait_opened(timeout=_DETACH_OPEN_WAIT_S)
+        if status.state is RunState.FAILED:
+            self._closed = True
+            raise DetachedStudyError(
+                f"the detached run of study {self.name!r} could not start: {status.error}"
+            )
+        self._host = host
+        if show_progress:
+            print(
+                f"[raysweep] study {self.name!r} runs detached on the Ray cluster: follow it "
+                f"with `raysweep attach {self.name}`, stop it with `raysweep stop {self.name}`",
+                file=sys.stderr,
+                flush=True,
+            )
+        return DetachedStudy(self.name, host)
 
     def ask(self) -> Trial:
         """Start a trial that the caller runs; finish it with `tell`.
@@ -267,36 +381,20 @@ class Study:
         return trials_table(self.trials, len(self.directions))
 
     def close(self) -> None:
-        """Commit the log, release the study's lease and stop its actors. Idempotent."""
+        """Commit the log, release the study's lease and stop its actors. Idempotent.
+
+        A study bound to a detached run only lets go of it: the run goes on.
+        """
         if self._closed:
             return
         self._closed = True
+        if self._host is not None:
+            return
         _OPEN.pop(str(self._directory), None)
         self._actors.close()
 
     def __repr__(self) -> str:
         return f"Study(name={self.name!r}, directory={str(self._directory)!r})"
-
-
-def _warn_if_never_reported(study: Study) -> None:
-    """A pruning scheduler with an objective that never reports can decide nothing: say so."""
-    scheduler = scheduler_from_json(study._info.scheduler)
-    if isinstance(scheduler, NoPruning):
-        return
-    silent = [
-        r.number
-        for r in study.trials
-        if r.state is TrialState.COMPLETE and not r.intermediate_values
-    ]
-    if silent:
-        warnings.warn(
-            f"{len(silent)} trials (e.g. trial {silent[0]}) finished without calling "
-            f"trial.report(value, step), so {type(scheduler).__name__} could not compare, pause "
-            "or stop them: they ran to the end. Report the objective's value after each epoch "
-            "(step = epoch number).",
-            RuntimeWarning,
-            stacklevel=3,
-        )
 
 
 def create_study(
@@ -385,6 +483,9 @@ def create_study(
                 f'checkpoint_format="{checkpoint_format}"'
             )
         return study
+    bound = _bound_to_detached_run(name, key, requested, given, load_if_exists)
+    if bound is not None:
+        return bound
     actors = start_study_actors(
         key,
         requested,
@@ -398,6 +499,40 @@ def create_study(
         atexit.register(_close_open_studies)
     _OPEN[key] = actors
     return Study(directory, actors)
+
+
+def _forget_ended_run(name: str) -> None:
+    """Make way for a new detached run: remove the host of one of that name that has ended."""
+    host = find_host(name)
+    if host is None:
+        return
+    status = host.status()
+    if not status.state.ended:
+        raise DetachedStudyError(
+            f"study {name!r} already runs detached on this Ray cluster (log {status.directory}): "
+            f"follow it with `raysweep attach {name}`, or stop it with `raysweep stop {name}`"
+        )
+    DetachedStudy(name, host).stop()
+
+
+def _bound_to_detached_run(
+    name: str, key: str, requested: StudyInfo, given: frozenset[str], load_if_exists: bool
+) -> Study | None:
+    """A `Study` on the detached run of this study, if one is going on; else None."""
+    host = find_host(name)
+    if host is None:
+        return None
+    status = host.status()
+    actors = host.actors()
+    if status.directory != key or actors is None:
+        return None  # another storage's study of that name, or a run that has ended
+    if not load_if_exists:
+        raise DuplicatedStudyError(
+            f"study {name!r} exists and runs detached on this Ray cluster; pass "
+            "load_if_exists=True to use it (the Study is then bound to that run)"
+        )
+    check_reopen(actors.info, requested, given=given)
+    return Study(key if is_uri(key) else Path(key), actors, host)
 
 
 def _close_open_studies() -> None:

@@ -147,10 +147,14 @@ def test_public_names_of_the_orchestrator() -> None:
 
     assert sorted(orchestrator.__all__) == [
         "CorruptLogError",
+        "DetachedStatus",
+        "DetachedStudy",
+        "DetachedStudyError",
         "DuplicatedStudyError",
         "ObjectiveUsageError",
         "RaysweepError",
         "ResourceUsage",
+        "RunState",
         "StorageError",
         "Study",
         "StudyLockedError",
@@ -160,7 +164,9 @@ def test_public_names_of_the_orchestrator() -> None:
         "TrialState",
         "TrialStateError",
         "UnplaceableResourcesError",
+        "attach_study",
         "create_study",
+        "detached_studies",
     ]
     # TrialState is the samplers' own (trial records carry it), re-exported for ask/tell.
     reexported = {"TrialState": "raysweep.samplers"}

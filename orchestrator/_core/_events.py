@@ -15,7 +15,8 @@ kind                    trial  payload
                                ``to_json()``)
 ``writer_started``      no     ``host``, ``took_over_from`` (str|null), ``replay`` (what the
                                replay dropped, str|null)
-``optimize_started``    no     ``n_trials``, ``concurrency``
+``optimize_started``    no     ``n_trials``, ``concurrency``, ``run`` (the id of a detached
+                               run; absent: an ``optimize`` call in a driver)
 ``optimize_stopped``    no     ``reason`` (absent: the caller stopped it)
 ``trial_created``       yes    ``origin`` ("optimize"/"ask"), ``bracket`` (absent: none),
                                ``proposal`` (the up-front proposal handed out with it: name ->
@@ -226,6 +227,8 @@ class OptimizeStarted(Payload):
     about_trial: ClassVar[bool] = False
     n_trials: int
     concurrency: int
+    # A detached run's id: its host, restarted, tells from the log whether this run ended.
+    run: str | None = _optional()
 
 
 @dataclass(frozen=True)

@@ -138,6 +138,8 @@ class StudyState:
         self.optimize_target: int | None = None
         self.optimize_concurrency = 1
         self.optimizing = False
+        # The detached run the last `optimize_started` belongs to (None: a driver's call).
+        self.optimize_run: str | None = None
         self._waiting_optimize: set[int] = set()
         # Set by the first trial that reports constraints: every later one must report as many.
         self.n_constraints: int | None = None
@@ -185,6 +187,7 @@ class StudyState:
     def _optimize_started(self, event: Event, p: ev.OptimizeStarted) -> None:
         self.optimize_target = int(p.n_trials)
         self.optimize_concurrency = int(p.concurrency)
+        self.optimize_run = p.run
         self.optimizing = True
 
     def _optimize_stopped(self, event: Event, p: ev.OptimizeStopped) -> None:

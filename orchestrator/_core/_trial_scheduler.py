@@ -224,15 +224,15 @@ class TrialSchedulerCore:
 
     # ----- optimize -----------------------------------------------------------------------------
 
-    def start_optimize(self, n_trials: int, concurrency: int = 1) -> int:
+    def start_optimize(self, n_trials: int, concurrency: int = 1, run: str | None = None) -> int:
         """Aim for `n_trials` finished trials in total; returns how many runs may be wanted.
 
         Paused trials count as finished unless promoted; each of them may be promoted, so
-        they count among the runs that may be wanted.
+        they count among the runs that may be wanted. `run` names a detached run.
         """
         with self._lock:
             self._check_writing()
-            self._rec.emit(ev.OptimizeStarted(n_trials, concurrency))
+            self._rec.emit(ev.OptimizeStarted(n_trials, concurrency, run))
             self._aim(n_trials, concurrency)
             state = self._rec.state
             remaining = max(0, n_trials - state.settled_count()) + state.count(TrialState.PAUSED)
@@ -256,6 +256,16 @@ class TrialSchedulerCore:
             # Durable before it returns: a scheduler restarted after this must not take up
             # the goal again (with no n_trials, optimize would never end).
             self._commit()
+
+    def run_ended(self, run: str) -> bool:
+        """Whether the log shows detached run `run` started and then stopped.
+
+        A detached run's host that Ray restarts asks this before it starts `run` again: a run
+        that ended (its goal reached, or stopped) must stay ended.
+        """
+        with self._lock:
+            state = self._rec.state
+            return state.optimize_run == run and not state.optimizing
 
     def wants_more(self) -> bool:
         """Whether a runner asking now could get work: a new trial, a re-run or a promotion."""

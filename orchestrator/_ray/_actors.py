@@ -65,7 +65,7 @@ class _RaySamplerClient:
         return call(self._handle.suggest.remote(number, name, distribution, updates))
 
 
-def _was_restarted() -> bool:
+def was_restarted() -> bool:
     """Whether Ray is running this actor's constructor again after its process died."""
     with warnings.catch_warnings():
         # Ray 2.60 implements this property with its own deprecated `actor_id`, and the
@@ -95,7 +95,7 @@ class TrialSchedulerActor(TrialSchedulerCore):
         driver: tuple[str, int],
         checkpoint_format: str = "safe",
     ) -> None:
-        restarted = _was_restarted()
+        restarted = was_restarted()
         super().__init__(
             open_study_store(directory),
             requested,
@@ -147,6 +147,8 @@ class StudyActors:
     scheduler: TrialSchedulerHandle
     sampler: SamplerServiceHandle
     info: StudyInfo
+    # The sampler the SamplerService was started with (a detached run starts it again).
+    sampler_spec: Sampler
     # What the runners of this study may load (create_study's checkpoint_format).
     checkpoint_format: str = "safe"
     # What runners of this study are started with: the storage's environment (checkpoints).
@@ -234,7 +236,7 @@ def start_study_actors(
     ).remote(sampler, info.seed, info.directions, scheduler_from_json(info.scheduler).fidelities())
     call(scheduler.attach_sampler_actor.remote(sampler_service))
     _log.debug("study %r: actors started, log at %s", info.name, directory)
-    return StudyActors(scheduler, sampler_service, info, checkpoint_format, runtime_env)
+    return StudyActors(scheduler, sampler_service, info, sampler, checkpoint_format, runtime_env)
 
 
 def _recorded_sampler(info: StudyInfo) -> Sampler:

@@ -18,6 +18,7 @@ from typing import Any, ParamSpec, TypeVar
 import ray
 
 from raysweep.orchestrator._core._protocol import Progress
+from raysweep.orchestrator._core._state import StudyInfo
 from raysweep.orchestrator._core._trial import Trial
 from raysweep.orchestrator._ray._actors import RunnerRemote
 from raysweep.orchestrator._ray._handles import (
@@ -31,6 +32,8 @@ from raysweep.orchestrator._ray._handles import (
 from raysweep.orchestrator._ray._progress import ProgressDisplay
 from raysweep.orchestrator._ray._resources import ResourceShape
 from raysweep.orchestrator._ray._runner import ServeResult
+from raysweep.samplers import TrialState
+from raysweep.scheduling import NoPruning, scheduler_from_json
 
 _log = logging.getLogger(__name__)
 P = ParamSpec("P")
@@ -91,10 +94,17 @@ def run_optimize(
     catch: tuple[type[BaseException], ...],
     show_progress: bool,
     runtime_env: dict[str, Any] | None = None,
+    run: str | None = None,
+    interrupted: Callable[[], str | None] = lambda: None,
 ) -> None:
-    remaining = call(scheduler.start_optimize.remote(n_trials, max_concurrent))
+    """Run `objective` on runners until the TrialScheduler has nothing more to hand out.
+
+    `run` names a detached run (recorded with the goal); `interrupted` is polled by the loop:
+    a reason, once it returns one, stops the call as Ctrl-C does.
+    """
+    remaining = call(scheduler.start_optimize.remote(n_trials, max_concurrent, run))
     if remaining == 0:
-        _ask(scheduler.stop_new_trials)
+        _ask(scheduler.stop_new_trials, None)
         return
     try:
         objective_ref = ray.put(objective)
@@ -114,10 +124,14 @@ def run_optimize(
             ready, _ = ray.wait(list(pool.running), num_returns=1, timeout=_POLL_S)
             for ref in ready:
                 _collect(pool, ref)
+            reason = interrupted()
+            if reason is not None:
+                _interrupt(pool, reason)
+                break
             if deadline is not None and time.monotonic() >= deadline:
                 _log.debug("optimize: timeout reached, no new trials")
                 # Waited for: the stop is committed, so a restarted scheduler keeps to it.
-                _ask(scheduler.stop_new_trials)
+                _ask(scheduler.stop_new_trials, None)
                 deadline = None
             progress = _ask(scheduler.progress) or progress
             if progress is not None:
@@ -129,8 +143,46 @@ def run_optimize(
         _interrupt(pool, f"stopped because another trial raised {type(exc).__name__}")
         raise
     finally:
-        _ask(scheduler.stop_new_trials)
+        _ask(scheduler.stop_new_trials, None)
         display.close(progress)
+
+
+@dataclass(frozen=True)
+class ClosingNotes:
+    """What `optimize` tells the user once it has returned."""
+
+    # A pruning scheduler whose trials never reported could decide nothing.
+    never_reported: str | None
+    # The sampler ran out of new points (a finished grid, say).
+    exhausted: str | None
+
+    def lines(self) -> tuple[str, ...]:
+        return tuple(text for text in (self.never_reported, self.exhausted) if text)
+
+
+def closing_notes(scheduler: TrialSchedulerHandle, info: StudyInfo) -> ClosingNotes:
+    never_reported = None
+    pruner = scheduler_from_json(info.scheduler)
+    if not isinstance(pruner, NoPruning):
+        silent = [
+            r.number
+            for r in call(scheduler.records.remote())
+            if r.state is TrialState.COMPLETE and not r.intermediate_values
+        ]
+        if silent:
+            never_reported = (
+                f"{len(silent)} trials (e.g. trial {silent[0]}) finished without calling "
+                f"trial.report(value, step), so {type(pruner).__name__} could not compare, "
+                "pause or stop them: they ran to the end. Report the objective's value after "
+                "each epoch (step = epoch number)."
+            )
+    exhausted = call(scheduler.exhausted.remote())
+    return ClosingNotes(
+        never_reported,
+        None
+        if exhausted is None
+        else f"optimize stopped early: the sampler has no new point ({exhausted})",
+    )
 
 
 def _collect(pool: _Pool, ref: ObjectRef[ServeResult]) -> None:
@@ -158,7 +210,7 @@ def _collect(pool: _Pool, ref: ObjectRef[ServeResult]) -> None:
 def _interrupt(pool: _Pool, reason: str) -> None:
     """No new trials; ask running ones to stop at their next report; kill what lingers."""
     _log.debug("optimize stopping: %s", reason)
-    _ask(pool.scheduler.stop_new_trials)
+    _ask(pool.scheduler.stop_new_trials, reason)
     for _, actor in pool.running.values():
         actor.interrupt.remote()
     deadline = time.monotonic() + INTERRUPT_GRACE_S

@@ -82,7 +82,7 @@ class Runner:
             outcome, fatal = self._run(scheduler, objective, catch, assignment)
             done += 1
             if fatal is not None:
-                call_across_restarts(scheduler.stop_new_trials)
+                call_across_restarts(scheduler.stop_new_trials, None)
             if fatal is not None or self._stop.is_set():
                 # Hand the outcome back without taking a new trial.
                 call_across_restarts(scheduler.next_trial, runner, outcome, False)

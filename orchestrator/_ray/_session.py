@@ -10,12 +10,15 @@ laptop could land on someone else's cluster.
 
 from __future__ import annotations
 
+import logging
 import os
 import socket
 import sys
 from pathlib import Path
 
 import ray
+
+from raysweep.orchestrator._errors import DetachedStudyError
 
 _CONNECT_TIMEOUT_S = 0.5
 
@@ -72,3 +75,36 @@ def _address_file() -> Path:
 def _say(line: str) -> str:
     print(f"[raysweep] {line}", file=sys.stderr, flush=True)
     return line
+
+
+def join_cluster(address: str | None = None) -> str:
+    """Connect to a running Ray cluster, never start one; returns its address.
+
+    For commands that look for what lives on a cluster (detached studies): `address`, else
+    ``RAY_ADDRESS``, else the cluster `ray start` recorded on this machine.
+    """
+    if ray.is_initialized():
+        return str(ray.get_runtime_context().gcs_address)
+    os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+    address = address or os.environ.get("RAY_ADDRESS") or recorded_cluster(_address_file())
+    if address is None:
+        raise DetachedStudyError(
+            "no Ray cluster to look in: detached studies live on a cluster started with "
+            "`ray start --head` on this machine, or the one RAY_ADDRESS names; pass its address "
+            "(--address HOST:PORT) if it is elsewhere"
+        )
+    try:
+        ray.init(address=address, logging_level=logging.ERROR, log_to_driver=False)
+    except ConnectionError as exc:
+        raise DetachedStudyError(f"cannot reach the Ray cluster at {address}: {exc}") from None
+    return address
+
+
+def outlives_this_process() -> bool:
+    """Whether the connected Ray goes on after this process exits.
+
+    A Ray that `ray.init()` started here (no cluster given) is shut down with its driver, and
+    a detached actor with it.
+    """
+    node = getattr(ray._private.worker.global_worker, "node", None)
+    return node is None or not bool(getattr(node, "head", False))

@@ -29,6 +29,7 @@ def main() -> None:
     parser.add_argument("--n-trials", type=int, required=True)
     parser.add_argument("--objective", default="slow_quadratic")
     parser.add_argument("--max-concurrent", type=int, default=2)
+    parser.add_argument("--detach", action="store_true", help="optimize(detach=True), then exit")
     args = parser.parse_args()
     cloudpickle.register_pickle_by_value(objectives)
     ray.init(address=args.address, log_to_driver=False)
@@ -36,13 +37,15 @@ def main() -> None:
         name=args.name, storage=args.storage, sampler=RandomSampler(seed=7), load_if_exists=True
     )
     print("opened", flush=True)
-    study.optimize(
+    run = study.optimize(
         getattr(objectives, args.objective),
-        n_trials=args.n_trials,
+        # 0: no n_trials (the study runs until it is stopped)
+        n_trials=args.n_trials or None,
         max_concurrent=args.max_concurrent,
         show_progress=False,
+        detach=args.detach,
     )
-    print("finished", flush=True)
+    print("detached" if run is not None else "finished", flush=True)
 
 
 if __name__ == "__main__":

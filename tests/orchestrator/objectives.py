@@ -45,3 +45,14 @@ def returns(value: Any) -> Any:
         return value
 
     return objective
+
+
+def long_reporting(trial: Trial) -> float:
+    """A trial of 30 s that reports every 0.1 s, for tests that stop a run while trials run."""
+    x = trial.suggest_float("x", -5.0, 5.0)
+    value = 0.0
+    for step in range(1, 301):
+        time.sleep(0.1)
+        value = x * x + 1.0 / step
+        trial.report(value, step=step)
+    return value

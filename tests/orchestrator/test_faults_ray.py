@@ -343,7 +343,7 @@ def test_a_restart_that_cannot_reopen_answers_every_call_with_why(
         RandomSampler(seed=1).to_json(),
         NoPruning().to_json(),
     )
-    monkeypatch.setattr(_actors, "_was_restarted", lambda: True)
+    monkeypatch.setattr(_actors, "was_restarted", lambda: True)
     actor = _actors.TrialSchedulerActor(
         str(tmp_path / "taken"),
         info,

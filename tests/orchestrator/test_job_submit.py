@@ -50,6 +50,7 @@ class _Head:
         self.log_path = Path(self.temp) / "ray-start.log"
         self._log = self.log_path.open("w")
         self.address = f"http://127.0.0.1:{dashboard}"
+        self.gcs = f"127.0.0.1:{port}"
         self.starter = subprocess.Popen(
             [
                 RAY,
@@ -95,13 +96,13 @@ class _Head:
 
 
 @pytest.fixture(scope="module")
-def head() -> Iterator[str]:
+def head_node() -> Iterator[_Head]:
     said = ""
     for _ in range(2):  # a busy machine can miss a start-up; a second one with fresh ports
         started = _Head()
         if started.wait_up(120):
             try:
-                yield started.address
+                yield started
             finally:
                 started.end()
             return
@@ -130,11 +131,54 @@ def _submit(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]
 
 @pytest.mark.slow
 @pytest.mark.ray
-def test_quickstart_under_ray_job_submit_runs_and_resumes(head: str, tmp_path: Path) -> None:
-    env = dict(os.environ, RAY_ADDRESS=head, RAY_AUTH_MODE="disabled")
+def test_quickstart_under_ray_job_submit_runs_and_resumes(head_node: _Head, tmp_path: Path) -> None:
+    env = dict(os.environ, RAY_ADDRESS=head_node.address, RAY_AUTH_MODE="disabled")
     for n_trials, expected in (("4", "trials: 4 ("), ("6", "trials: 6 (")):
         job = _submit(
             env, sys.executable, "quickstart.py", "--storage", str(tmp_path), "--n-trials", n_trials
         )
         assert job.returncode == 0, job.stdout[-3000:] + job.stderr[-3000:]
         assert expected in job.stdout
+
+
+@pytest.mark.slow
+@pytest.mark.ray
+def test_a_detached_study_outlives_its_ray_job(head_node: _Head, tmp_path: Path) -> None:
+    env = dict(os.environ, RAY_ADDRESS=head_node.address, RAY_AUTH_MODE="disabled")
+    job = _submit(
+        env,
+        sys.executable,
+        "quickstart.py",
+        "--storage",
+        str(tmp_path),
+        "--n-trials",
+        "6",
+        "--detach",
+    )
+    assert job.returncode == 0, job.stdout[-3000:] + job.stderr[-3000:]
+    assert "study 'digits' runs detached" in job.stdout
+    # The job has ended; the study goes on. Follow it from another process, by name.
+    cli_env = dict(os.environ, RAY_AUTH_MODE="disabled")
+    cli_env.pop("RAY_ADDRESS", None)
+    raysweep = str(Path(sys.executable).with_name("raysweep"))
+    attached = subprocess.run(
+        [raysweep, "attach", "digits", "--address", head_node.gcs],
+        capture_output=True,
+        text=True,
+        env=cli_env,
+        timeout=300,
+    )
+    assert attached.returncode == 0, attached.stdout + attached.stderr
+    assert "study 'digits': finished" in attached.stdout
+    listed = subprocess.run(
+        [raysweep, "trials", str(tmp_path / "digits")], capture_output=True, text=True, timeout=60
+    )
+    assert "6 trials" in listed.stdout, listed.stdout + listed.stderr
+    removed = subprocess.run(
+        [raysweep, "stop", "digits", "--address", head_node.gcs],
+        capture_output=True,
+        text=True,
+        env=cli_env,
+        timeout=120,
+    )
+    assert "had already ended (finished); removed it" in removed.stdout, removed.stderr
