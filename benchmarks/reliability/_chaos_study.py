@@ -18,7 +18,7 @@ from pathlib import Path
 
 import ray
 
-from raysweep.orchestrator import Trial, create_study
+from raysweep.orchestrator import StudyLockedError, Trial, create_study
 from raysweep.samplers import RandomSampler
 
 STEPS = 5
@@ -68,14 +68,29 @@ def main() -> None:
     parser.add_argument("--max-concurrent", type=int, required=True)
     parser.add_argument("--pid-dir", required=True)
     parser.add_argument("--step-s", type=float, default=0.05)
+    parser.add_argument(
+        "--lease-wait",
+        type=float,
+        default=0.0,
+        help="seconds to keep trying while another writer holds the study (one stalled past "
+        "its lease is taken over once its heartbeat is 30 s old)",
+    )
     args = parser.parse_args()
     ray.init(address=args.address, log_to_driver=False)
-    study = create_study(
-        name=args.name,
-        storage=args.storage,
-        sampler=RandomSampler(seed=SEED),
-        load_if_exists=True,
-    )
+    deadline = time.monotonic() + args.lease_wait
+    while True:
+        try:
+            study = create_study(
+                name=args.name,
+                storage=args.storage,
+                sampler=RandomSampler(seed=SEED),
+                load_if_exists=True,
+            )
+            break
+        except StudyLockedError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(1.0)
     pids = Path(args.pid_dir, "actors.json")
     threading.Thread(target=_publish_actor_pids, args=(study, pids), daemon=True).start()
     study.optimize(
