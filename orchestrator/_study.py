@@ -29,7 +29,11 @@ from raysweep.orchestrator._errors import DetachedStudyError, DuplicatedStudyErr
 from raysweep.orchestrator._ray._actors import StudyActors, start_study_actors
 from raysweep.orchestrator._ray._handles import TrialSchedulerHandle, call, call_across_restarts
 from raysweep.orchestrator._ray._links import AskLink
-from raysweep.orchestrator._ray._optimize import closing_notes, run_optimize
+from raysweep.orchestrator._ray._optimize import (
+    closing_notes,
+    run_optimize,
+    unsendable_objective,
+)
 from raysweep.orchestrator._ray._resources import (
     ResourceShape,
     check_placeable,
@@ -224,11 +228,7 @@ class Study:
         try:
             payload = cloudpickle.dumps(objective)
         except Exception as exc:
-            raise ValueError(
-                f"the objective cannot be sent to the detached run ({exc}); define it at "
-                "module level and keep unpicklable objects (open files, locks, clients) out of "
-                "its closure"
-            ) from exc
+            raise unsendable_objective(exc) from exc
         _forget_ended_run(self.name)
         spec = DetachedSpec(
             directory=str(self._directory),

@@ -109,10 +109,7 @@ def run_optimize(
     try:
         objective_ref = ray.put(objective)
     except Exception as exc:
-        raise ValueError(
-            f"the objective cannot be sent to Ray workers ({exc}); define it at module level "
-            "and keep unpicklable objects (open files, locks, clients) out of its closure"
-        ) from exc
+        raise unsendable_objective(exc) from exc
     pool = _Pool(scheduler, objective_ref, catch, shape, runtime_env)
     for _ in range(min(max_concurrent, remaining)):
         pool.spawn()
@@ -145,6 +142,14 @@ def run_optimize(
     finally:
         _ask(scheduler.stop_new_trials, None)
         display.close(progress)
+
+
+def unsendable_objective(exc: Exception) -> ValueError:
+    """The error for an objective that cannot be pickled, saying how to make one that can."""
+    return ValueError(
+        f"the objective cannot be sent to Ray workers ({exc}); define it at module level "
+        "and keep unpicklable objects (open files, locks, clients) out of its closure"
+    )
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,23 @@ from raysweep.orchestrator import create_study
 from raysweep.samplers import RandomSampler
 
 
+def command(address: str, storage: Path, name: str, n_trials: int, *options: str) -> list[str]:
+    """The command line that runs this driver (tests start it as a subprocess)."""
+    return [
+        sys.executable,
+        __file__,
+        "--address",
+        address,
+        "--storage",
+        str(storage),
+        "--name",
+        name,
+        "--n-trials",
+        str(n_trials),
+        *options,
+    ]
+
+
 def main() -> None:
     # Ctrl-C must raise KeyboardInterrupt here as in a user's terminal, even when the test run
     # was started in the background by a non-interactive shell: such a process inherits SIGINT

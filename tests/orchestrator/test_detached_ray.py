@@ -9,11 +9,11 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import sys
 import time
 from collections import Counter
 from pathlib import Path
 
+import driver
 import pytest
 
 from raysweep.orchestrator import (
@@ -29,29 +29,13 @@ from raysweep.orchestrator._core._state import StudyState
 from raysweep.orchestrator._storage._log import read_events
 from raysweep.samplers import TrialState
 
-DRIVER = Path(__file__).parent / "driver.py"
-
 
 def _detach(
     address: str, storage: Path, name: str, n_trials: int, objective: str = "slow_quadratic"
 ) -> str:
     """Run a driver that starts a detached run and exits; returns what it printed."""
     done = subprocess.run(
-        [
-            sys.executable,
-            str(DRIVER),
-            "--address",
-            address,
-            "--storage",
-            str(storage),
-            "--name",
-            name,
-            "--n-trials",
-            str(n_trials),
-            "--objective",
-            objective,
-            "--detach",
-        ],
+        driver.command(address, storage, name, n_trials, "--objective", objective, "--detach"),
         capture_output=True,
         text=True,
         env=dict(os.environ, RAY_ADDRESS="", PYTHONUNBUFFERED="1"),
@@ -124,19 +108,7 @@ def test_stop_ends_a_detached_run_cleanly_and_keeps_every_trial(
         bound.optimize(lambda trial: 0.0, n_trials=1)
     # So is a second driver detaching the same study.
     second = subprocess.run(
-        [
-            sys.executable,
-            str(DRIVER),
-            "--address",
-            ray_session,
-            "--storage",
-            str(tmp_path),
-            "--name",
-            "stopped",
-            "--n-trials",
-            "0",
-            "--detach",
-        ],
+        driver.command(ray_session, tmp_path, "stopped", 0, "--detach"),
         capture_output=True,
         text=True,
         env=dict(os.environ, RAY_ADDRESS=""),

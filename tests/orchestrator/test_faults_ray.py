@@ -6,12 +6,12 @@ import os
 import signal
 import socket
 import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
 from typing import Any
 
+import driver
 import pytest
 import ray
 from objectives import slow_quadratic
@@ -20,24 +20,11 @@ from raysweep.orchestrator import Trial, create_study
 from raysweep.orchestrator._storage._log import read_events
 from raysweep.samplers import RandomSampler, TrialState
 
-DRIVER = Path(__file__).parent / "driver.py"
-
 
 def _start_driver(address: str, storage: Path, name: str, n_trials: int) -> subprocess.Popen[str]:
     env = dict(os.environ, RAY_ADDRESS="", PYTHONUNBUFFERED="1")
     return subprocess.Popen(
-        [
-            sys.executable,
-            str(DRIVER),
-            "--address",
-            address,
-            "--storage",
-            str(storage),
-            "--name",
-            name,
-            "--n-trials",
-            str(n_trials),
-        ],
+        driver.command(address, storage, name, n_trials),
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
