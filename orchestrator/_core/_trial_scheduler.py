@@ -46,8 +46,8 @@ from raysweep.scheduling import Decision
 
 _FLUSH_INTERVAL_S = 0.25
 _HEARTBEAT_INTERVAL_S = 5.0
-# Replay reads the newest snapshot and the segments after it: take one every so many events so
-# that reopening a long study stays fast.
+# Replay reads the snapshot chain and the segments after it: add a snapshot every so many
+# events, so that reopening a long study reads a few large batches rather than one per commit.
 SNAPSHOT_EVERY = 20_000
 
 
@@ -163,9 +163,12 @@ class TrialSchedulerCore:
                 self._lease.release()
 
     def _snapshot(self) -> None:
-        if self._rec.log.next_seq > self._snapshot_seq:
+        """Snapshot what was committed since the last one. Needs no lock: the log serialises
+        it with commits, and only the flush thread (or close, after it ended) calls it."""
+        due = self._rec.log.next_seq
+        if due > self._snapshot_seq:
             self._rec.log.snapshot()
-            self._snapshot_seq = self._rec.log.next_seq
+            self._snapshot_seq = due
 
     def _flush_loop(self) -> None:
         last_beat = time.monotonic()
@@ -179,8 +182,8 @@ class TrialSchedulerCore:
                     last_beat = time.monotonic()
                 if self._rec.log.next_seq - self._snapshot_seq >= SNAPSHOT_EVERY:
                     doing = "writing a snapshot"
-                    # Not under the study's lock: runners and readers go on meanwhile (the
-                    # log has its own lock for what it writes).
+                    # Outside the scheduler's lock: runners' calls go on meanwhile (a snapshot
+                    # costs what is new since the last one, and holds up only commits).
                     self._snapshot()
             except Exception as exc:
                 # A writer that goes on without its commits or heartbeats is worse than none:

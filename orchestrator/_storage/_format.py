@@ -11,6 +11,13 @@ Version history of the on-disk format (``raysweep.schema_version`` in the schema
    schema metadata. A file without it is generation 0, as every file before it was, so older
    logs replay as they did. raysweep from before generations does not see files named with one
    (it skips names it does not know): do not go back to it once a newer one wrote a study.
+2. Snapshots form a chain (``_log``): a snapshot may hold only the events after the previous
+   one, up to the seq in its name. Such a snapshot says version 2; everything else keeps the
+   layout and the vocabulary of version 1 and says 1 (segments, a snapshot from seq 0), so a
+   log without a chained snapshot is still read by raysweep of version 1, while one with a
+   chained snapshot is refused by it ("upgrade raysweep") instead of being taken for a log
+   whose first events were lost (a version-1 writer would then start the study over and delete
+   the chain). A version-1 snapshot is the chain's first link.
 
 The version numbers the layout here and the vocabulary together. A reader accepts every
 version up to :data:`SCHEMA_VERSION` and refuses a newer one (:func:`check_schema`: "upgrade
@@ -32,6 +39,7 @@ from raysweep.orchestrator._errors import CorruptLogError
 from raysweep.orchestrator._storage._event import Event, decode_payload
 
 __all__ = [
+    "CHAINED_SNAPSHOT_VERSION",
     "LEASE_FILE",
     "SCHEMA",
     "SCHEMA_VERSION",
@@ -44,6 +52,7 @@ __all__ = [
     "batch_from_records",
     "check_generation",
     "check_schema",
+    "file_name",
     "parse_segment_name",
     "parse_snapshot_name",
     "record_to_event",
@@ -53,11 +62,15 @@ __all__ = [
     "stamped_schema",
 ]
 
-SCHEMA_VERSION = 1
 # The study's folders (prefixes, on an object store) and the writer lease's file.
 SEGMENTS = "segments"
 SNAPSHOTS = "snapshots"
 LEASE_FILE = "LEASE.json"
+# The newest version this raysweep reads (and writes, on chained snapshots).
+SCHEMA_VERSION = 2
+# What a file says when version 1 describes it fully: its readers can read it.
+_BASE_VERSION = 1
+CHAINED_SNAPSHOT_VERSION = 2
 VERSION_KEY = b"raysweep.schema_version"
 GENERATION_KEY = b"raysweep.writer_generation"
 
@@ -69,7 +82,7 @@ SCHEMA = pa.schema(
         pa.field("trial", pa.int64(), nullable=True),
         pa.field("payload", pa.string(), nullable=False),
     ],
-    metadata={VERSION_KEY: str(SCHEMA_VERSION).encode()},
+    metadata={VERSION_KEY: str(_BASE_VERSION).encode()},
 )
 
 # Wide enough for any int64, so names sort the same as numbers in a directory listing.
@@ -80,6 +93,11 @@ _SNAPSHOT_RE = re.compile(r"snap-(\d+)(?:-g(\d+))?\.arrow")
 
 # A file of the log: a local path, or an object's URI (``s3://bucket/prefix/segments/...``).
 FileRef: TypeAlias = Path | str
+
+
+def file_name(ref: FileRef) -> str:
+    """The file's name within its folder (its key's last part, on an object store)."""
+    return ref.name if isinstance(ref, Path) else ref.rsplit("/", 1)[-1]
 
 
 class Record(NamedTuple):
@@ -166,13 +184,14 @@ def check_schema(schema: pa.Schema, source: FileRef) -> int:
     return version
 
 
-def stamped_schema(generation: int) -> pa.Schema:
-    """:data:`SCHEMA` with the writer generation in its metadata (none for generation 0)."""
-    if generation == 0:
-        return SCHEMA
-    return SCHEMA.with_metadata(
-        {**(SCHEMA.metadata or {}), GENERATION_KEY: str(generation).encode()}
-    )
+def stamped_schema(generation: int, version: int = _BASE_VERSION) -> pa.Schema:
+    """:data:`SCHEMA` with the writer generation in its metadata (none for generation 0), saying
+    `version` (:data:`CHAINED_SNAPSHOT_VERSION` for a snapshot that does not start at seq 0)."""
+    metadata = dict(SCHEMA.metadata or {})
+    metadata[VERSION_KEY] = str(version).encode()
+    if generation:
+        metadata[GENERATION_KEY] = str(generation).encode()
+    return SCHEMA.with_metadata(metadata)
 
 
 def check_generation(schema: pa.Schema, source: FileRef, named: int) -> None:

@@ -4,8 +4,17 @@ Layout of a log directory (or object-store prefix)::
 
     segments/seg-<first seq>-g<generation>.arrows   Arrow IPC stream files, one record batch
                                                     per commit
-    snapshots/snap-<last seq>-g<generation>.arrow   Arrow IPC file holding every event up to
-                                                    <last seq>
+    snapshots/snap-<last seq>-g<generation>.arrow   Arrow IPC file holding the events after the
+                                                    previous snapshot, up to <last seq>
+
+Snapshots form a chain: each holds what was committed since the one before (the first from seq
+0), so that writing one costs what is new, never the whole log again. The writer keeps the
+records it committed since its last snapshot and writes them, without reading anything back; a
+snapshot of fewer than ``merge_below`` events at the chain's end is folded into the next one (an
+Arrow-level copy), so that studies opened and closed often do not pile up small files. Only when
+the files are not what the writer saw at open (a stalled writer's, written since) or a snapshot
+holds a stalled writer's events does it write a snapshot of everything from a fresh scan, which
+replaces the whole chain.
 
 On a local file system a segment is appended to, one fsynced batch per commit, until it is
 rotated. On an object store (a ``pyarrow.fs`` URI: ``s3://bucket/prefix/<study>``), which
@@ -27,7 +36,7 @@ from __future__ import annotations
 import os
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Protocol
@@ -49,6 +58,7 @@ from raysweep.orchestrator._storage._files import (
     remove_temp_files,
 )
 from raysweep.orchestrator._storage._format import (
+    CHAINED_SNAPSHOT_VERSION,
     SCHEMA,
     SCHEMA_VERSION,
     SEGMENTS,
@@ -56,11 +66,15 @@ from raysweep.orchestrator._storage._format import (
     FileRef,
     Record,
     batch_from_records,
+    file_name,
+    parse_segment_name,
+    parse_snapshot_name,
     snapshot_name,
     stamped_schema,
 )
 from raysweep.orchestrator._storage._object_store import ObjectFiles, ObjectLocation, is_uri
 from raysweep.orchestrator._storage._replay import (
+    ChainTail,
     LocalFiles,
     LogFiles,
     LogScan,
@@ -87,6 +101,8 @@ __all__ = [
 ]
 
 DEFAULT_ROTATE_AFTER = 50_000
+# A snapshot at the chain's end smaller than this is rewritten into the next one.
+DEFAULT_MERGE_BELOW = 10_000
 
 
 class FencingLease(Protocol):
@@ -240,6 +256,8 @@ class EventLog:
         generation: int,
         rotate_after: int,
         clock: Callable[[], float],
+        scan: LogScan,
+        merge_below: int = DEFAULT_MERGE_BELOW,
     ) -> None:
         self._storage = storage
         self._directory = storage.files.location
@@ -256,6 +274,29 @@ class EventLog:
         self._staged: list[Record] = []
         self._closed = False
         self._segments = storage.segments(generation=generation, rotate_after=rotate_after)
+        self._merge_below = merge_below
+        # The snapshot chain as this writer knows it (guarded by _write_lock): the chain ends at
+        # _covered, and _unsnapshotted holds every event committed after it, in seq order.
+        self._covered = scan.covered
+        self._unsnapshotted = [record for record, _ in scan.entries if record.seq > scan.covered]
+        self._tail: ChainTail | None = scan.tail
+        self._links = len(scan.report.snapshots)  # the snapshots replayed from
+        # What was on disk at open: a file of an older writer that is not among them was written
+        # since, by a writer that had stalled past its lease (see snapshot()).
+        self._seen_files = {file_name(s.path) for s in scan.segments} | {
+            file_name(s.path) for s in scan.snapshots
+        }
+        # Older writers' segments found at open -> the last seq replayed from each (None:
+        # nothing, torn at birth or all superseded): the first snapshot covers them all.
+        self._found_segments = {
+            file_name(s.path): s.kept_last_seq for s in scan.segments if s.generation <= generation
+        }
+        self._redundant = {
+            file_name(s.path)
+            for s in scan.redundant_snapshots
+            if s.generation <= generation and s.path not in scan.unreadable_snapshots
+        }
+        self._replace_chain = scan.superseded_snapshot
 
     @classmethod
     def open(
@@ -266,6 +307,7 @@ class EventLog:
         lease: FencingLease | None = None,
         rotate_after: int = DEFAULT_ROTATE_AFTER,
         clock: Callable[[], float] = time.time,
+        merge_below: int = DEFAULT_MERGE_BELOW,
     ) -> tuple[EventLog, list[Event], ReplayReport]:
         """Open the log at ``location`` for writing; return it, its events, and a report.
 
@@ -273,7 +315,8 @@ class EventLog:
         ``create`` makes the directory (and parents) if missing; without it a missing log is a
         StorageError. The events are the replay (newest readable snapshot + segments, torn tails
         and superseded events dropped, see the report). ``clock`` gives the ``ts`` of staged
-        events; a segment is closed after ``rotate_after`` events.
+        events; a segment is closed after ``rotate_after`` events; a snapshot of fewer than
+        ``merge_below`` events at the chain's end is rewritten into the next one.
 
         ``lease``: the study's lease, held by the caller. The log then writes as its epoch and
         is fenced by it (module docstring): StudyLockedError once another process owns the
@@ -309,6 +352,8 @@ class EventLog:
             generation=generation,
             rotate_after=rotate_after,
             clock=clock,
+            scan=scan,
+            merge_below=merge_below,
         )
         return log, scan.events, scan.report
 
@@ -407,6 +452,8 @@ class EventLog:
             raise
         try:
             self._segments.write(records)
+            # Durable now: the next snapshot holds them.
+            self._unsnapshotted += records
         except BaseException as exc:
             # Whatever happened (a full disk, an interrupt), the segment may now end in a partial
             # batch, so nothing more goes into it; the events return to the front of the buffer.
@@ -421,9 +468,8 @@ class EventLog:
             raise
         return len(records)
 
-    def _refuse_if_overtaken(self, scan: LogScan) -> None:
+    def _refuse_if_overtaken(self, newest: int) -> None:
         """StudyLockedError if files of a newer writer are there: we were taken over."""
-        newest = scan.highest_generation
         if newest > self._generation:
             self._fenced = StudyLockedError(
                 f"the event log at {self._directory} holds files of writer generation {newest}, "
@@ -433,61 +479,169 @@ class EventLog:
             raise self._fenced
 
     def snapshot(self) -> FileRef | None:
-        """Commit, then write every event so far into one snapshot file; return its path.
+        """Commit, then write the events committed since the last snapshot into the next
+        snapshot of the chain; return its path (None: nothing new to write).
 
-        Segments wholly covered by the snapshot (or superseded), and older snapshots, are
-        deleted once the snapshot is durable; files of a newer writer never are. Reads the log
-        back from disk, so the snapshot holds exactly what a replay would return. None if the log
-        is empty. StudyLockedError, before anything is written or deleted, once another process
-        has taken the lease over.
+        Segments it covers are deleted once it is durable, and so are snapshots it replaces (a
+        small one at the chain's end that it absorbed, redundant ones); files of a newer writer
+        never are. Reads nothing back but that small snapshot, so it costs what is new. When
+        the files are not what the writer found at open, or a snapshot holds events a newer
+        writer superseded, it writes a snapshot of everything instead (read back from storage,
+        so it holds exactly what a replay would return), which replaces the whole chain.
+        StudyLockedError, before anything is written or deleted, once another process has taken
+        the lease over.
         """
         with self._write_lock:
             self._check_fence()
             self._commit_locked()
             # Later events must go to a new segment, so the current one can be covered and deleted.
             self._segments.seal()
-            scan = scan_log(self._storage.files, must_exist=False)
-            self._refuse_if_overtaken(scan)
-            if not scan.entries:
-                return None
-            last = scan.entries[-1][0].seq
-            name = snapshot_name(last, self._generation)
-            schema = stamped_schema(self._generation)
-            table = pa.Table.from_batches(
-                [batch_from_records([record for record, _ in scan.entries])], schema=schema
-            )
-            path: FileRef = name
             try:
-                self._check_fence()
-                path = self._storage.write_snapshot(name, table)
-                # Writing took a while; deleting needs the study still ours.
-                self._check_fence()
-                for segment in scan.segments:
-                    # One with nothing kept (torn at birth, or all superseded) goes too. Never a
-                    # newer writer's: that may be its open segment, with no batch in it yet.
-                    covered = segment.kept_last_seq is None or segment.kept_last_seq <= last
-                    if segment.generation <= self._generation and covered:
-                        self._storage.delete(segment.path)
-                for old in scan.snapshots:
-                    # An unreadable snapshot is kept for whoever wants to inspect it by hand.
-                    # One of an older writer is superseded by ours, however far it reaches.
-                    superseded = old.generation < self._generation or old.last_seq <= last
-                    if (
-                        old.path != path
-                        and old.generation <= self._generation
-                        and superseded
-                        and old.path not in scan.unreadable_snapshots
-                    ):
-                        self._storage.delete(old.path)
-                self._storage.sync()
+                segments = dict(self._storage.files.entries(SEGMENTS))
+                snapshots = dict(self._storage.files.entries(SNAPSHOTS))
             except OSError as exc:
                 if isinstance(exc, StorageError):
                     raise
                 raise StorageError(
-                    f"cannot write snapshot {name} of the event log at {self._directory} "
-                    f"({exc}); the log itself is intact: free space or fix the storage"
+                    f"cannot list the event log at {self._directory} ({exc}); the log itself is "
+                    "intact: fix the storage"
                 ) from exc
-            return path
+            unknown = self._unknown_generations(segments, snapshots)
+            if self._replace_chain or unknown:
+                return self._snapshot_everything()
+            if not self._unsnapshotted:
+                return None
+            return self._snapshot_delta(segments, snapshots)
+
+    def _unknown_generations(self, segments: Iterable[str], snapshots: Iterable[str]) -> bool:
+        """Whether an older writer wrote files since open (StudyLockedError for a newer one)."""
+        newest, unknown = 0, False
+        for name, parsed in [
+            *((n, parse_segment_name(n)) for n in segments),
+            *((n, parse_snapshot_name(n)) for n in snapshots),
+        ]:
+            if parsed is None:
+                continue
+            newest = max(newest, parsed.generation)
+            if parsed.generation < self._generation and name not in self._seen_files:
+                unknown = True
+        self._refuse_if_overtaken(newest)
+        return unknown
+
+    def _snapshot_delta(
+        self, segments: dict[str, FileRef], snapshots: dict[str, FileRef]
+    ) -> FileRef:
+        records, last = self._unsnapshotted, self._unsnapshotted[-1].seq
+        name = snapshot_name(last, self._generation)
+        batches = [batch_from_records(records)]
+        absorbed = self._tail if self._tail and self._tail.events < self._merge_below else None
+        if absorbed is not None:
+            earlier = _read_whole(self._storage.files, absorbed, self._covered)
+            if earlier is None:
+                absorbed = None  # unreadable since open: it stays in the chain as it is
+            else:
+                batches[:0] = earlier
+        first = absorbed.first_seq if absorbed is not None else records[0].seq
+        links = self._links + (absorbed is None)
+        # A link after the first says so, or raysweep before the chain would take it for the
+        # whole log.
+        schema = stamped_schema(self._generation, CHAINED_SNAPSHOT_VERSION if links > 1 else 1)
+        table = pa.Table.from_batches([_conform(batch, schema) for batch in batches], schema=schema)
+        path: FileRef = name
+        try:
+            self._check_fence()
+            path = self._storage.write_snapshot(name, table)
+            # Writing took a while; deleting needs the study still ours.
+            self._check_fence()
+            for segment, ref in segments.items():
+                parsed = parse_segment_name(segment)
+                if parsed is None:
+                    continue
+                # Ours are all covered: the open one was sealed and everything is committed.
+                ours = parsed.generation == self._generation and parsed.first_seq <= last
+                found = segment in self._found_segments
+                kept = self._found_segments.get(segment)
+                if ours or (found and (kept is None or kept <= last)):
+                    self._storage.delete(ref)
+            replaced = set(self._redundant)
+            if absorbed is not None:
+                replaced.add(file_name(absorbed.path))
+            for old in replaced - {name}:
+                if old in snapshots:
+                    self._storage.delete(snapshots[old])
+            self._storage.sync()
+        except OSError as exc:
+            if isinstance(exc, StorageError):
+                raise
+            raise StorageError(
+                f"cannot write snapshot {name} of the event log at {self._directory} ({exc}); "
+                "the log itself is intact: free space or fix the storage"
+            ) from exc
+        events = len(records) + (absorbed.events if absorbed is not None else 0)
+        self._chained(path, first, events, last)
+        self._links = links
+        return path
+
+    def _chained(self, path: FileRef, first: int, events: int, last: int) -> None:
+        """The chain now ends with `path` (holding `events` events from `first` to `last`)."""
+        self._covered = last
+        self._unsnapshotted = []
+        self._tail = ChainTail(path, first, events, self._generation)
+        self._redundant = set()
+        self._found_segments = {}
+
+    def _snapshot_everything(self) -> FileRef | None:
+        """Write every event into one snapshot from a fresh scan; it replaces the chain."""
+        scan = scan_log(self._storage.files, must_exist=False)
+        self._refuse_if_overtaken(scan.highest_generation)
+        if not scan.entries:
+            return None
+        last = scan.entries[-1][0].seq
+        name = snapshot_name(last, self._generation)
+        schema = stamped_schema(self._generation)
+        table = pa.Table.from_batches(
+            [batch_from_records([record for record, _ in scan.entries])], schema=schema
+        )
+        path: FileRef = name
+        try:
+            self._check_fence()
+            path = self._storage.write_snapshot(name, table)
+            # Writing took a while; deleting needs the study still ours.
+            self._check_fence()
+            for segment in scan.segments:
+                # One with nothing kept (torn at birth, or all superseded) goes too. Never a
+                # newer writer's: that may be its open segment, with no batch in it yet.
+                covered = segment.kept_last_seq is None or segment.kept_last_seq <= last
+                if segment.generation <= self._generation and covered:
+                    self._storage.delete(segment.path)
+            for old in scan.snapshots:
+                # An unreadable snapshot is kept for whoever wants to inspect it by hand.
+                # One of an older writer is superseded by ours, however far it reaches.
+                superseded = old.generation < self._generation or old.last_seq <= last
+                if (
+                    old.path != path
+                    and old.generation <= self._generation
+                    and superseded
+                    and old.path not in scan.unreadable_snapshots
+                ):
+                    self._storage.delete(old.path)
+            self._storage.sync()
+        except OSError as exc:
+            if isinstance(exc, StorageError):
+                raise
+            raise StorageError(
+                f"cannot write snapshot {name} of the event log at {self._directory} ({exc}); "
+                "the log itself is intact: free space or fix the storage"
+            ) from exc
+        self._replace_chain = False
+        # What the scan found is what this writer has now seen; an older writer's file that
+        # appears after it is news again.
+        self._seen_files = {file_name(s.path) for s in scan.segments} | {
+            file_name(s.path) for s in scan.snapshots
+        }
+        self._chained(path, 0, len(scan.entries), last)
+        self._links = 1
+        return path
 
     def close(self) -> None:
         """Commit what is staged, close the segment; later stages raise. Idempotent.
@@ -529,3 +683,24 @@ class EventLog:
         traceback: TracebackType | None,
     ) -> None:
         self.close()
+
+
+def _read_whole(files: LogFiles, tail: ChainTail, last: int) -> list[pa.RecordBatch] | None:
+    """The record batches of the snapshot `tail`, if it still holds `tail.first_seq`..`last`."""
+    try:
+        (data,) = files.read_all([tail.path])
+        reader = ipc.open_file(pa.py_buffer(data))
+        batches = [reader.get_batch(i) for i in range(reader.num_record_batches)]
+    except (OSError, pa.ArrowException):
+        return None
+    seqs = [batch.column("seq") for batch in batches if batch.num_rows]
+    if not seqs or seqs[0][0].as_py() != tail.first_seq or seqs[-1][-1].as_py() != last:
+        return None
+    return batches
+
+
+def _conform(batch: pa.RecordBatch, schema: pa.Schema) -> pa.RecordBatch:
+    """`batch` with the columns, types and metadata of `schema` (C-level; no copy when equal)."""
+    return pa.RecordBatch.from_arrays(
+        [batch.column(f.name).cast(f.type) for f in schema], schema=schema
+    )

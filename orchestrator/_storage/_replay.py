@@ -1,7 +1,15 @@
-"""Reading an event log back: newest readable snapshot + the segments, torn tails dropped.
+"""Reading an event log back: the chain of readable snapshots + the segments, torn tails dropped.
 
 Nothing here writes; a replay needs no lease and may run while a writer appends (it then sees a
 prefix of the log, possibly with a torn tail that is only a write in progress).
+
+**The snapshot chain.** A snapshot holds the events a writer had committed since the snapshot
+before it (``_log``); one written before snapshots were chained holds everything from seq 0.
+Replay reads every readable snapshot, the newest writer's (then the furthest-reaching) first,
+and then the segments; a seq held by several files keeps its first copy, which is the same event
+wherever it comes from (the rules below drop a stalled writer's copies first). A snapshot none of
+whose events is kept (another holds them all) is *redundant*: the next writer's snapshot deletes
+it.
 
 **Two writers.** Every file names the generation of the writer that wrote it (its lease's
 epoch, ``_format``). A writer of generation *h* that starts at seq *s* has replayed everything
@@ -34,6 +42,7 @@ from raysweep.orchestrator._storage._format import (
     Record,
     check_generation,
     check_schema,
+    file_name,
     parse_segment_name,
     parse_snapshot_name,
     record_to_event,
@@ -161,6 +170,7 @@ class ReplayReport:
     """
 
     directory: Path | str
+    # The snapshot reaching furthest among those replayed (None: none was).
     snapshot: FileRef | None
     skipped_snapshots: tuple[SkippedSnapshot, ...]
     segments: tuple[FileRef, ...]
@@ -168,6 +178,8 @@ class ReplayReport:
     torn_tails: tuple[TornTail, ...]
     gaps: tuple[tuple[int, int], ...]
     superseded: tuple[SupersededEvents, ...] = ()
+    # Every snapshot some of whose events were replayed, in seq order (the chain).
+    snapshots: tuple[FileRef, ...] = ()
 
     @property
     def clean(self) -> bool:
@@ -175,7 +187,15 @@ class ReplayReport:
 
     def describe(self) -> str:
         """One line per finding, for logs and the CLI."""
-        start = f"from snapshot {_name(self.snapshot)}" if self.snapshot else "without a snapshot"
+        if len(self.snapshots) > 1:
+            start = (
+                f"from {len(self.snapshots)} snapshots ({file_name(self.snapshots[0])} to "
+                f"{file_name(self.snapshots[-1])})"
+            )
+        elif self.snapshot is not None:
+            start = f"from snapshot {file_name(self.snapshot)}"
+        else:
+            start = "without a snapshot"
         lines = [
             f"replayed {self.events} events of {self.directory} {start} "
             f"and {len(self.segments)} segment(s)"
@@ -198,10 +218,6 @@ class ReplayReport:
         return "\n".join(lines)
 
 
-def _name(ref: FileRef) -> str:
-    return ref.name if isinstance(ref, Path) else ref.rsplit("/", 1)[-1]
-
-
 @dataclass
 class SegmentScan:
     path: FileRef
@@ -221,6 +237,17 @@ class SnapshotFile:
     generation: int
 
 
+@dataclass(frozen=True)
+class ChainTail:
+    """The snapshot that ends the chain at `LogScan.covered`, whole: a writer may fold it into its
+    next snapshot (with `events` events from `first_seq`) instead of adding a small file."""
+
+    path: FileRef
+    first_seq: int
+    events: int
+    generation: int
+
+
 @dataclass
 class LogScan:
     """A replay plus what a writer needs to know about the files (for snapshots and cleanup)."""
@@ -230,6 +257,15 @@ class LogScan:
     segments: list[SegmentScan] = field(default_factory=list)
     snapshots: list[SnapshotFile] = field(default_factory=list)
     unreadable_snapshots: set[FileRef] = field(default_factory=set)
+    # The last seq up to which every event replayed came from a snapshot (-1: none): the next
+    # snapshot starts after it.
+    covered: int = -1
+    # Snapshots replayed in full whose events all came from other files: deletable.
+    redundant_snapshots: list[SnapshotFile] = field(default_factory=list)
+    # A snapshot replayed in part because a newer writer superseded its end: only a snapshot of
+    # everything (from seq 0) can replace it and make the next replay clean.
+    superseded_snapshot: bool = False
+    tail: ChainTail | None = None
 
     @property
     def events(self) -> list[Event]:
@@ -437,37 +473,53 @@ def scan_log(files: LogFiles, *, must_exist: bool = True) -> LogScan:
     points = _supersession_points(segments, snapshots)
     superseded: list[SupersededEvents] = []
 
-    merged: dict[int, _Entry] = {}
-    used: FileRef | None = None
+    # seq -> (entry, the snapshot it came from, or None for a segment).
+    merged: dict[int, tuple[_Entry, SnapshotFile | None]] = {}
     skipped: list[SkippedSnapshot] = []
-    for snapshot in snapshots:
-        (data,) = files.read_all([snapshot.path])
+    # (snapshot, how many of its events are replayed from it, how many it holds, its first seq)
+    read: list[tuple[SnapshotFile, int, int, int]] = []
+    cut_snapshot = False
+    # The whole chain is read, so read it in one go (on an object store, several at a time).
+    snapshot_data = files.read_all([snapshot.path for snapshot in snapshots])
+    for snapshot, data in zip(snapshots, snapshot_data, strict=True):
         try:
             entries = read_snapshot(snapshot.path, data, snapshot.last_seq, snapshot.generation)
         except ValueError as exc:
             skipped.append(SkippedSnapshot(snapshot.path, str(exc)))
             continue
-        entries = _keep_before(entries, snapshot.path, snapshot.generation, points, superseded)
-        merged = {entry[0].seq: entry for entry in entries}
-        used = snapshot.path
-        break
+        before = len(superseded)
+        kept = _keep_before(entries, snapshot.path, snapshot.generation, points, superseded)
+        won = 0
+        for entry in kept:
+            if entry[0].seq not in merged:
+                merged[entry[0].seq] = (entry, snapshot)
+                won += 1
+        cut_snapshot |= won > 0 and len(superseded) > before
+        first = entries[0][0].seq  # read_snapshot refuses an empty one
+        read.append((snapshot, won, len(entries), first))
 
     for segment in segments:
         kept = _keep_before(segment.entries, segment.path, segment.generation, points, superseded)
         segment.kept_last_seq = kept[-1][0].seq if kept else None
         for entry in kept:
-            # Snapshot first, then segments in name order: a seq seen twice (a segment partly
-            # covered by the snapshot, or a batch rewritten after a failed commit) keeps the
+            # Snapshots first, then segments in name order: a seq seen twice (a segment partly
+            # covered by a snapshot, or a batch rewritten after a failed commit) keeps the
             # first. Copies from two generations cannot both be left at this point.
-            merged.setdefault(entry[0].seq, entry)
+            merged.setdefault(entry[0].seq, (entry, None))
 
     ordered = [merged[seq] for seq in sorted(merged)]
     gaps: list[tuple[int, int]] = []
     expected = 0
-    for record, _ in ordered:
+    covered, from_snapshots = -1, True
+    for (record, _), origin in ordered:
         if record.seq != expected:
             gaps.append((expected, record.seq - 1))
         expected = record.seq + 1
+        # Up to the first event replayed from a segment, the snapshots hold everything (lost
+        # events, a gap, included: no later snapshot will bring them back).
+        from_snapshots = from_snapshots and origin is not None
+        if from_snapshots:
+            covered = record.seq
     # A snapshot is renamed into place only when complete, so an unreadable one that reaches
     # past everything we could read proves that the events after are lost, not never written.
     unreadable = {s.path for s in skipped}
@@ -475,17 +527,34 @@ def scan_log(files: LogFiles, *, must_exist: bool = True) -> LogScan:
     if claimed >= expected:
         gaps.append((expected, claimed))
 
+    used = sorted((item for item in read if item[1]), key=lambda item: item[0].last_seq)
+    tail = None
+    if used:
+        end, won, total, first = used[-1]
+        if end.last_seq == covered and won == total:
+            tail = ChainTail(end.path, first, total, end.generation)
     report = ReplayReport(
         directory=files.location,
-        snapshot=used,
+        snapshot=used[-1][0].path if used else None,
         skipped_snapshots=tuple(skipped),
         segments=tuple(segment.path for segment in segments),
         events=len(ordered),
         torn_tails=tuple(s.torn for s in segments if s.torn is not None),
         gaps=tuple(gaps),
         superseded=tuple(superseded),
+        snapshots=tuple(item[0].path for item in used),
     )
-    return LogScan(ordered, report, segments, snapshots, unreadable)
+    return LogScan(
+        [entry for entry, _ in ordered],
+        report,
+        segments,
+        snapshots,
+        unreadable,
+        covered=covered,
+        redundant_snapshots=[item[0] for item in read if not item[1]],
+        superseded_snapshot=cut_snapshot,
+        tail=tail,
+    )
 
 
 def replay(location: str | os.PathLike[str]) -> tuple[list[Event], ReplayReport]:

@@ -19,7 +19,7 @@ from s3_helpers import CuttingProxy, S3Server
 from raysweep.orchestrator._cli import main
 from raysweep.orchestrator._errors import StorageError, StudyLockedError
 from raysweep.orchestrator._storage import _object_store
-from raysweep.orchestrator._storage._format import segment_name
+from raysweep.orchestrator._storage._format import segment_name, snapshot_name
 from raysweep.orchestrator._storage._lease import Lease, LeaseOwner
 from raysweep.orchestrator._storage._log import Event, EventLog, read_events, replay
 from raysweep.orchestrator._storage._object_store import ObjectLocation
@@ -300,6 +300,87 @@ def test_a_stale_lease_is_taken_over_with_a_higher_epoch_and_the_stale_writer_is
     assert names[-1].endswith(segment_name(2, 2)) and names[-1].endswith("-g2.arrows")
     events, report = replay(uri)
     assert events == [*first, later] and report.clean
+
+
+def _names(s3: S3Server, root: ObjectLocation, folder: str) -> list[str]:
+    names = [key.rsplit("/", 1)[-1] for key in s3.keys(root.bucket, f"{root.key}/{folder}/")]
+    return [name for name in names if name]  # not the folder's own marker
+
+
+def test_the_snapshot_chain_on_s3_folds_small_links_and_replays_as_a_local_chain(
+    s3_server: S3Server, tmp_path: Path
+) -> None:
+    uri = _study_uri(s3_server)
+    root = ObjectLocation.parse(uri)
+    written: dict[str, list[Event]] = {uri: [], str(tmp_path): []}
+    clocks = {location: fixed_clock() for location in written}
+    for _ in range(3):  # opened and closed often: 2 events per writer, then a snapshot
+        for location in written:
+            lease = _lease(uri) if location == uri else None
+            log = EventLog.open(
+                location, create=True, lease=lease, merge_below=3, clock=clocks[location]
+            )[0]
+            with log:
+                written[location] += [log.append("e", None, {"i": i}) for i in range(2)]
+                log.snapshot()
+            if lease is not None:
+                lease.release()
+    assert written[uri] == written[str(tmp_path)]
+    # 0..1 is folded into 0..3 (under 3 events); 4..5 starts a second link, schema version 2.
+    assert _names(s3_server, root, "snapshots") == [
+        snapshot_name(3, 1).replace("-g1", "-g2"),
+        snapshot_name(5, 3),
+    ]
+    assert _names(s3_server, root, "segments") == []
+    events, report = replay(uri)
+    assert events == written[uri] == replay(tmp_path)[0]
+    assert report.clean and len(report.snapshots) == 2
+    assert all(str(ref).startswith("s3://") for ref in report.snapshots)
+
+
+def test_a_stalled_writers_chained_snapshot_on_s3_deletes_and_supersedes_nothing_of_the_new(
+    s3_server: S3Server,
+) -> None:
+    uri = _study_uri(s3_server)
+    root = ObjectLocation.parse(uri)
+    stalled = _lease(uri, "stalled writer")
+    old_log, _, _ = EventLog.open(uri, create=True, lease=stalled, merge_below=0)
+    first = [old_log.append("a", None, {"i": i}) for i in range(2)]
+    old_log.snapshot()
+    first.append(old_log.append("a", None, {"i": 2}))
+    time.sleep(0.3)  # no heartbeat: stale for a successor that waits 0.2 s
+    successor = _lease(uri, "successor", stale_after=0.2)
+    new_log, events, _ = EventLog.open(uri, create=True, lease=successor, merge_below=0)
+    assert events == first
+
+    # The race the fence cannot close: the stalled writer's last check passed just before the
+    # takeover, so its commit and chained snapshot land (and delete its own files).
+    stalled_verify = stalled.verify
+    stalled.verify = lambda: None  # type: ignore[method-assign]
+    old_log.append("late", None, {})
+    late_snapshot = old_log.snapshot()
+    assert late_snapshot is not None and str(late_snapshot).endswith(snapshot_name(3, 1))
+
+    later = [new_log.append("b", None, {"i": i}) for i in range(2)]
+    replayed, report = replay(uri)
+    assert replayed == [*first, *later]  # the late event is the stalled writer's: dropped
+    assert [(d.first_seq, d.newer_generation) for d in report.superseded] == [(3, 2)]
+    # Once the new owner has files, a stalled writer's snapshot refuses and touches nothing.
+    stored = s3_server.keys(root.bucket)
+    with pytest.raises(StudyLockedError, match="generation 2"):
+        old_log.snapshot()
+    assert s3_server.keys(root.bucket) == stored
+    stalled.verify = stalled_verify  # type: ignore[method-assign]
+
+    # The new owner's next snapshot is one of everything (a file it had not seen appeared),
+    # which clears the stalled writer's files; the next replay is clean.
+    everything = new_log.snapshot()
+    assert everything is not None and str(everything).endswith(snapshot_name(4, 2))
+    new_log.close()
+    assert _names(s3_server, root, "snapshots") == [snapshot_name(4, 2)]
+    assert _names(s3_server, root, "segments") == []
+    replayed, report = replay(uri)
+    assert replayed == [*first, *later] and report.clean
 
 
 def test_release_keeps_the_record_and_the_next_writer_counts_the_epoch_on(
