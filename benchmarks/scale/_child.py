@@ -161,7 +161,7 @@ def _single_snapshot(directory: str) -> dict[str, Any]:
     root = Path(directory)
     scan = _replay.scan_log(root)
     generation = scan.highest_generation
-    records = [record for record, _ in scan.entries]
+    records = scan.records()
     schema = _format.stamped_schema(generation)
     table = pa.Table.from_batches([_format.batch_from_records(records)], schema=schema)
     for path in [*(root / "segments").iterdir(), *(root / "snapshots").iterdir()]:

@@ -7,7 +7,10 @@ log and applies it to the in-memory state, so the state is always what a replay 
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import json
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from raysweep.orchestrator._core import _events as ev
@@ -87,7 +90,10 @@ def _show(data: dict[str, Any]) -> str:
 
 
 class StudyRecorder:
-    def __init__(self, log: StudyLog, state: StudyState, events: list[Event]) -> None:
+    def __init__(
+        self, log: StudyLog, state: StudyState, told: list[tuple[int, ev.Payload]]
+    ) -> None:
+        """`told`: what the pruner was told, in order (`_told`, from the replay)."""
         assert state.info is not None
         self.log = log
         self.state = state
@@ -97,17 +103,12 @@ class StudyRecorder:
             maximize=self.info.directions[0] is StudyDirection.MAXIMIZE
         )
         # The pruner's state is rebuilt from what it was told, in the order it was told.
-        for event in events:
-            if event.trial is None:
-                continue
-            if event.kind == ev.EventKind.REPORT:
-                report = ev.ReportMade.from_json(event.payload)
-                if report.judged:
-                    self._pruner.on_report(
-                        event.trial, int(report.attempt), int(report.step), report.value
-                    )
-            elif event.kind == ev.EventKind.TRIAL_RESUMED:
-                self._pruner.on_resume(event.trial)
+        for trial, told_it in told:
+            if isinstance(told_it, ev.ReportMade):
+                attempt, step = int(told_it.attempt), int(told_it.step)
+                self._pruner.on_report(trial, attempt, step, told_it.value)
+            else:
+                self._pruner.on_resume(trial)
         # Trials whose record the sampler service has not seen since they changed.
         self.dirty: set[int] = set()
         self._send_all = True
@@ -122,13 +123,25 @@ class StudyRecorder:
         load_if_exists: bool,
         given: frozenset[str],
     ) -> tuple[StudyRecorder, ReplayFindings]:
+        with _bulk_load():
+            return cls._open(store, requested, load_if_exists=load_if_exists, given=given)
+
+    @classmethod
+    def _open(
+        cls,
+        store: StudyStore,
+        requested: StudyInfo,
+        *,
+        load_if_exists: bool,
+        given: frozenset[str],
+    ) -> tuple[StudyRecorder, ReplayFindings]:
         log, events, report = store.open_log()
+        told: list[tuple[int, ev.Payload]] = []
         try:
-            state = StudyState.replay(events)
+            state = StudyState.replay(events, _told(told))
             if state.info is None:
                 created = requested.to_payload()
-                events.append(log.append(created.kind.value, None, created.to_json()))
-                state.apply(events[-1])
+                state.apply(log.append(created.kind.value, None, created.to_json()))
             elif not load_if_exists:
                 raise DuplicatedStudyError(
                     f"study {state.info.name!r} already exists in this storage; pass "
@@ -139,7 +152,8 @@ class StudyRecorder:
         except BaseException:
             log.close()
             raise
-        return cls(log, state, events), report
+        del events  # read: the state holds what the study needs of them
+        return cls(log, state, told), report
 
     def emit(self, payload: ev.Payload, trial: int | None = None) -> None:
         """Apply one event as a replay will read it back, and stage it if it applied.
@@ -294,6 +308,40 @@ class StudyRecorder:
             self.finish(number, TrialState.FAILED, None, error)
             return
         self.emit(ev.TrialInterrupted(trial.attempt, reason, crash), number)
+
+
+def _told(into: list[tuple[int, ev.Payload]]) -> Callable[[Event, ev.Payload], None]:
+    """An observer of the replay that keeps what the pruner was told: judged reports and
+    resumptions, with their trial (decisions are logged for readers, never replayed)."""
+
+    def observe(event: Event, payload: ev.Payload) -> None:
+        if isinstance(payload, ev.ReportMade):
+            if payload.judged:
+                into.append((event.trial, payload))  # type: ignore[arg-type]
+        elif isinstance(payload, ev.TrialResumed):
+            into.append((event.trial, payload))  # type: ignore[arg-type]
+
+    return observe
+
+
+@contextlib.contextmanager
+def _bulk_load() -> Iterator[None]:
+    """No cyclic garbage collection while a study is read back: the replay makes millions of
+    objects that live on (and no cycles to collect), which sets off collections that walk them
+    all, again and again, for half the time of the replay.
+
+    Then they are frozen (`gc.freeze`): they live as long as the study, and later collections,
+    the first one included, need not walk them (at 100,000 trials each full one would take a
+    good fraction of a second). `TrialSchedulerCore.close` unfreezes them.
+    """
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.freeze()
+            gc.enable()
 
 
 def _resumed(promotion: Promotion, *, runner: str) -> ev.TrialResumed:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import gc
 import socket
 import threading
 import time
@@ -161,6 +162,8 @@ class TrialSchedulerCore:
                 # Every caller was told already why this writer stopped.
             finally:
                 self._lease.release()
+                # The objects the replay froze (StudyRecorder.open) may go now, like any others.
+                gc.unfreeze()
 
     def _snapshot(self) -> None:
         """Snapshot what was committed since the last one. Needs no lock: the log serialises

@@ -278,7 +278,7 @@ class EventLog:
         # The snapshot chain as this writer knows it (guarded by _write_lock): the chain ends at
         # _covered, and _unsnapshotted holds every event committed after it, in seq order.
         self._covered = scan.covered
-        self._unsnapshotted = [record for record, _ in scan.entries if record.seq > scan.covered]
+        self._unsnapshotted = scan.records(after=scan.covered)
         self._tail: ChainTail | None = scan.tail
         self._links = len(scan.report.snapshots)  # the snapshots replayed from
         # What was on disk at open: a file of an older writer that is not among them was written
@@ -341,10 +341,7 @@ class EventLog:
                     "epoch_floor=highest_generation(directory), as LocalStudyStore does"
                 )
             generation = lease.epoch
-        next_seq = scan.entries[-1][0].seq + 1 if scan.entries else 0
-        # pyarrow's first conversion of Python values imports pandas when installed (~0.3 s);
-        # pay it here rather than in the first commit, which someone may be waiting on.
-        batch_from_records([])
+        next_seq = scan.events[-1].seq + 1 if scan.events else 0
         log = cls(
             storage,
             next_seq,
@@ -594,14 +591,13 @@ class EventLog:
         """Write every event into one snapshot from a fresh scan; it replaces the chain."""
         scan = scan_log(self._storage.files, must_exist=False)
         self._refuse_if_overtaken(scan.highest_generation)
-        if not scan.entries:
+        records = scan.records()
+        if not records:
             return None
-        last = scan.entries[-1][0].seq
+        last = records[-1].seq
         name = snapshot_name(last, self._generation)
         schema = stamped_schema(self._generation)
-        table = pa.Table.from_batches(
-            [batch_from_records([record for record, _ in scan.entries])], schema=schema
-        )
+        table = pa.Table.from_batches([batch_from_records(records)], schema=schema)
         path: FileRef = name
         try:
             self._check_fence()
@@ -639,7 +635,7 @@ class EventLog:
         self._seen_files = {file_name(s.path) for s in scan.segments} | {
             file_name(s.path) for s in scan.snapshots
         }
-        self._chained(path, 0, len(scan.entries), last)
+        self._chained(path, 0, len(records), last)
         self._links = 1
         return path
 
