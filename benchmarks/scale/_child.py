@@ -5,6 +5,7 @@
     python -m benchmarks.scale._child memory DIR
     python -m benchmarks.scale._child single-snapshot DIR
     python -m benchmarks.scale._child optuna-build memory|journal PATH TRIALS
+    python -m benchmarks.scale._child optuna-memory TRIALS
     python -m benchmarks.scale._child optuna-reopen PATH QUERIES
 
 A process per measurement keeps each one's memory its own, and lets `study_100k --base` run
@@ -40,8 +41,12 @@ def _rss_bytes() -> int:
 
 
 def _timed(run: Callable[[], Any], repeats: int) -> tuple[float, Any]:
-    """Median seconds of `repeats` calls of `run` (after one untimed call), and its result."""
+    """Median seconds of `repeats` calls of `run` (after one untimed call), and its result;
+    two calls only when one takes seconds (Optuna's `study.trials` at 100,000 trials)."""
+    started = time.perf_counter()
     result = run()
+    if time.perf_counter() - started > 1.0:
+        repeats = 2
     times = []
     for _ in range(repeats):
         started = time.perf_counter()
@@ -230,7 +235,8 @@ def _optuna_queries(study: Any) -> dict[str, Any]:
     }
 
 
-def _optuna_build(kind: str, path: str, trials: str) -> dict[str, Any]:
+def _optuna_study(kind: str, path: str, trials: int) -> tuple[Any, float]:
+    """The workload's study under Optuna, built; and the seconds the build took."""
     from benchmarks._shared.optuna_logging import quiet_optuna
 
     quiet_optuna()
@@ -238,38 +244,60 @@ def _optuna_build(kind: str, path: str, trials: str) -> dict[str, Any]:
 
     from benchmarks.scale._workload import SEED
 
-    gc.collect()
-    tracemalloc_on = kind == "memory"
-    if tracemalloc_on:
-        # Memory per trial of the in-memory storage: what the study holds once built.
-        tracemalloc.start()
-    baseline = tracemalloc.get_traced_memory()[0] if tracemalloc_on else 0
     study = optuna.create_study(
         storage=_optuna_storage(kind, path),
         study_name="scale",
         sampler=optuna.samplers.RandomSampler(seed=SEED),
         pruner=optuna.pruners.NopPruner(),
     )
+    complete = optuna.trial.TrialState.COMPLETE
     started = time.perf_counter()
-    for _ in range(int(trials)):
+    for _ in range(trials):
         trial = study.ask()
         state, value = _optuna_objective(trial)
-        study.tell(trial, value if state is optuna.trial.TrialState.COMPLETE else None, state)
-    wall = time.perf_counter() - started
-    out: dict[str, Any] = {"trials": int(trials), "wall_s": wall}
-    if tracemalloc_on:
-        gc.collect()
-        out["traced_bytes"] = tracemalloc.get_traced_memory()[0] - baseline
-        tracemalloc.stop()
-        # Timed without tracemalloc, which slows every allocation.
-        out |= _optuna_queries(study)
-    return out
+        study.tell(trial, value if state is complete else None, state)
+    return study, time.perf_counter() - started
 
 
-def _optuna_reopen(path: str, queries: str) -> dict[str, Any]:
+def _optuna_imported() -> None:
+    """Optuna imported and quiet, before anything is measured (its modules are not the study)."""
     from benchmarks._shared.optuna_logging import quiet_optuna
 
     quiet_optuna()
+    import optuna.storages.journal  # noqa: F401
+
+    import benchmarks.scale._workload  # noqa: F401 (the curve and seed; it imports raysweep)
+
+
+def _optuna_build(kind: str, path: str, trials: str) -> dict[str, Any]:
+    _optuna_imported()
+    gc.collect()
+    rss_before = _rss_bytes()
+    study, wall = _optuna_study(kind, path, int(trials))
+    gc.collect()
+    out: dict[str, Any] = {"trials": int(trials), "wall_s": wall}
+    if kind == "memory":
+        out |= {"rss_bytes": _rss_bytes() - rss_before, **_optuna_queries(study)}
+    return out
+
+
+def _optuna_memory(trials: str) -> dict[str, Any]:
+    """What the in-memory storage holds once the study is built (a build of its own: tracing
+    allocations slows it down several times)."""
+    _optuna_imported()
+    gc.collect()
+    tracemalloc.start()
+    baseline = tracemalloc.get_traced_memory()[0]
+    study, _ = _optuna_study("memory", "-", int(trials))
+    gc.collect()
+    traced = tracemalloc.get_traced_memory()[0] - baseline
+    tracemalloc.stop()
+    del study
+    return {"trials": int(trials), "traced_bytes": traced}
+
+
+def _optuna_reopen(path: str, queries: str) -> dict[str, Any]:
+    _optuna_imported()
     import optuna
 
     gc.collect()
@@ -295,6 +323,7 @@ TASKS: dict[str, Callable[..., dict[str, Any]]] = {
     "memory": _memory,
     "single-snapshot": _single_snapshot,
     "optuna-build": _optuna_build,
+    "optuna-memory": _optuna_memory,
     "optuna-reopen": _optuna_reopen,
 }
 

@@ -313,8 +313,8 @@ class EventLog:
 
         ``location`` is a directory, or a URI ``pyarrow.fs`` opens (``s3://bucket/prefix``).
         ``create`` makes the directory (and parents) if missing; without it a missing log is a
-        StorageError. The events are the replay (newest readable snapshot + segments, torn tails
-        and superseded events dropped, see the report). ``clock`` gives the ``ts`` of staged
+        StorageError. The events are the replay (the snapshot chain + segments, torn tails and
+        superseded events dropped, see the report). ``clock`` gives the ``ts`` of staged
         events; a segment is closed after ``rotate_after`` events; a snapshot of fewer than
         ``merge_below`` events at the chain's end is rewritten into the next one.
 
