@@ -28,6 +28,7 @@ from raysweep.orchestrator._core._protocol import (
 )
 from raysweep.orchestrator._core._recorder import StudyRecorder
 from raysweep.orchestrator._core._state import ResourceUsage, StudyInfo, encode_proposal
+from raysweep.orchestrator._core._state_table import save_state
 from raysweep.orchestrator._core._store import StudyStore, WriterLease
 from raysweep.orchestrator._errors import (
     RaysweepError,
@@ -152,7 +153,10 @@ class TrialSchedulerCore:
         with self._lock:
             try:
                 if self._broken is None:
-                    self._snapshot()
+                    # Everything into the chain, even a reopen's few events, so that the
+                    # state saved next stands for the whole log.
+                    self._rec.log.snapshot()
+                    self._save_state()
                 # Events staged when the storage failed are written now if it is back; fenced,
                 # the log refuses them (StudyLockedError): another writer owns the study.
                 self._rec.log.close()
@@ -164,6 +168,14 @@ class TrialSchedulerCore:
                 self._lease.release()
                 # The objects the replay froze (StudyRecorder.open) may go now, like any others.
                 gc.unfreeze()
+
+    def _save_state(self) -> None:
+        """Save the study's state beside the log (under the lock, after the last snapshot), so
+        that the next open reads a row per trial instead of every event (`_state_table`)."""
+        state = self._rec.state
+        if state.last_seq == self._rec.log.next_seq - 1:
+            saved = save_state(state, self._rec.told, self._rec.pruner_saved())
+            self._rec.log.save_state(saved)
 
     def _snapshot(self) -> None:
         """Snapshot what was committed since the last one. Needs no lock: the log serialises

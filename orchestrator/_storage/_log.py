@@ -85,6 +85,15 @@ from raysweep.orchestrator._storage._replay import (
     replay,
     require_log_directory,
     scan_log,
+    snapshot_files,
+)
+from raysweep.orchestrator._storage._saved_state import (
+    SavedState,
+    StateFields,
+    parse_state_name,
+    read_saved_state,
+    saved_state_table,
+    state_name,
 )
 from raysweep.orchestrator._storage._segment import ObjectSegmentWriter, SegmentWriter
 
@@ -160,6 +169,7 @@ class _LocalStorage:
     def prepare(self, *, create: bool) -> None:
         _prepare_directory(self._directory, create=create)
         remove_temp_files(self._directory / SNAPSHOTS, "snap-")
+        remove_temp_files(self._directory / SNAPSHOTS, "state-")
 
     def segments(self, *, generation: int, rotate_after: int) -> SegmentWriter:
         return SegmentWriter(
@@ -275,6 +285,7 @@ class EventLog:
         self._closed = False
         self._segments = storage.segments(generation=generation, rotate_after=rotate_after)
         self._merge_below = merge_below
+        self._saved_state: SavedState | None = None
         # The snapshot chain as this writer knows it (guarded by _write_lock): the chain ends at
         # _covered, and _unsnapshotted holds every event committed after it, in seq order.
         self._covered = scan.covered
@@ -308,6 +319,7 @@ class EventLog:
         rotate_after: int = DEFAULT_ROTATE_AFTER,
         clock: Callable[[], float] = time.time,
         merge_below: int = DEFAULT_MERGE_BELOW,
+        saved_state: bool = False,
     ) -> tuple[EventLog, list[Event], ReplayReport]:
         """Open the log at ``location`` for writing; return it, its events, and a report.
 
@@ -322,13 +334,21 @@ class EventLog:
         is fenced by it (module docstring): StudyLockedError once another process owns the
         study. Without one nothing is checked and the log writes as the newest generation
         already on disk: for tests and tools whose caller knows no one else writes.
+
+        ``saved_state``: where the state a writer saved (:meth:`save_state`) describes the whole
+        log, read it instead of the events: the events returned are then none, and
+        :attr:`saved_state` holds it (the report counts the events it stands for). Otherwise,
+        or without it, the events are replayed as above.
         """
         storage = _open_storage(location)
         directory = storage.files.location
         if lease is not None:
             lease.verify()  # taken over already: touch nothing, not even temporary files
         storage.prepare(create=create)
-        scan = scan_log(storage.files, must_exist=False)
+        found = _saved_state_scan(storage.files) if saved_state else None
+        scan, saved = (
+            found if found is not None else (scan_log(storage.files, must_exist=False), None)
+        )
         generation = scan.highest_generation
         if lease is not None:
             if lease.epoch < generation:
@@ -341,7 +361,10 @@ class EventLog:
                     "epoch_floor=highest_generation(directory), as LocalStudyStore does"
                 )
             generation = lease.epoch
-        next_seq = scan.events[-1].seq + 1 if scan.events else 0
+        if saved is not None:
+            next_seq = saved.last_seq + 1
+        else:
+            next_seq = scan.events[-1].seq + 1 if scan.events else 0
         log = cls(
             storage,
             next_seq,
@@ -352,7 +375,13 @@ class EventLog:
             scan=scan,
             merge_below=merge_below,
         )
+        log._saved_state = saved
         return log, scan.events, scan.report
+
+    @property
+    def saved_state(self) -> SavedState | None:
+        """The state :meth:`open` read instead of the events (``saved_state=True``), or None."""
+        return self._saved_state
 
     @property
     def directory(self) -> Path | str:
@@ -639,6 +668,52 @@ class EventLog:
         self._links = 1
         return path
 
+    def save_state(self, saved: StateFields) -> FileRef | None:
+        """Save the study's state beside the log, for the next :meth:`open` with
+        ``saved_state=True``; return the file (None: not saved).
+
+        ``saved`` must be the state replaying events 0..``saved.last_seq`` gives, and it is saved
+        only if that is every event of the log and the snapshot chain holds them all (call
+        :meth:`snapshot` first, with nothing staged after). Other saved states of this writer
+        generation or older are deleted; StudyLockedError, writing nothing, once another process
+        has taken the lease over.
+        """
+        with self._write_lock:
+            with self._stage_lock:
+                behind = bool(self._staged) or self._next_seq - 1 != saved.last_seq
+            if behind or self._unsnapshotted or self._covered != saved.last_seq:
+                return None
+            name = state_name(saved.last_seq, self._generation)
+            tail = (
+                self._tail if self._tail is not None and self._covered == saved.last_seq else None
+            )
+            table = saved_state_table(
+                saved, self._generation, None if tail is None else (tail.first_seq, tail.events)
+            )
+            try:
+                self._check_fence()
+                path = self._storage.write_snapshot(name, table)
+                # Writing took a while; deleting needs the study still ours.
+                self._check_fence()
+                for other, ref in self._storage.files.entries(SNAPSHOTS):
+                    parsed = parse_state_name(other)
+                    if (
+                        parsed is not None
+                        and other != name
+                        and parsed.generation <= self._generation
+                    ):
+                        self._storage.delete(ref)
+                self._storage.sync()
+            except OSError as exc:
+                if isinstance(exc, StorageError):
+                    raise
+                raise StorageError(
+                    f"cannot save the study's state as {name} in the event log at "
+                    f"{self._directory} ({exc}); the log itself is intact: free space or fix the "
+                    "storage"
+                ) from exc
+            return path
+
     def close(self) -> None:
         """Commit what is staged, close the segment; later stages raise. Idempotent.
 
@@ -679,6 +754,57 @@ class EventLog:
         traceback: TracebackType | None,
     ) -> None:
         self.close()
+
+
+def _saved_state_scan(files: LogFiles) -> tuple[LogScan, SavedState] | None:
+    """The saved state that stands for the whole log, with what a writer needs to know of the
+    files, found from their names alone; None where the events must be replayed.
+
+    A state saved by writer generation *g* at seq *L* is the log exactly when no segment is
+    left (every event is in a snapshot), no snapshot reaches past *L*, and no file is of a
+    generation above *g* (a writer after it may have replayed and written differently). Files
+    of older generations are what *g* itself replayed when it opened, or a stalled writer's
+    that replay drops after *g*'s start anyway.
+    """
+    states = [
+        (parsed, ref)
+        for name, ref in files.entries(SNAPSHOTS)
+        if (parsed := parse_state_name(name))
+    ]
+    if not states or any(parse_segment_name(name) for name, _ in files.entries(SEGMENTS)):
+        return None
+    snapshots = snapshot_files(files)
+    (name, ref) = max(states, key=lambda item: item[0])
+    if not snapshots or max(s.last_seq for s in snapshots) != name.last_seq:
+        return None
+    if max(s.generation for s in snapshots) != name.generation:
+        return None
+    (data,) = files.read_all([ref])
+    try:
+        saved, tail = read_saved_state(ref, data, name)
+    except ValueError:
+        return None  # not one this raysweep can use: replaying the events is always right
+    chain = sorted(snapshots, key=lambda s: (s.last_seq, s.generation))
+    end = chain[-1]
+    report = ReplayReport(
+        directory=files.location,
+        snapshot=end.path,
+        skipped_snapshots=(),
+        segments=(),
+        events=name.last_seq + 1,
+        torn_tails=(),
+        gaps=(),
+        snapshots=tuple(s.path for s in chain),
+    )
+    scan = LogScan(
+        [],
+        [],
+        report,
+        snapshots=snapshots,
+        covered=name.last_seq,
+        tail=None if tail is None else ChainTail(end.path, tail[0], tail[1], end.generation),
+    )
+    return scan, saved
 
 
 def _read_whole(files: LogFiles, tail: ChainTail, last: int) -> list[pa.RecordBatch] | None:

@@ -51,6 +51,7 @@ from raysweep.orchestrator._storage._format import (
     parse_snapshot_name,
 )
 from raysweep.orchestrator._storage._object_store import ObjectFiles, ObjectLocation, is_uri
+from raysweep.orchestrator._storage._saved_state import parse_state_name
 
 _SEQ = operator.attrgetter("seq")
 
@@ -66,6 +67,7 @@ __all__ = [
     "newest_generation",
     "read_events",
     "replay",
+    "snapshot_files",
 ]
 
 # The IPC end-of-stream marker: continuation token, then a zero metadata length.
@@ -423,7 +425,7 @@ def _segment_names(files: LogFiles) -> list[tuple[int, int, int, FileRef]]:
     return named
 
 
-def _snapshot_names(files: LogFiles) -> list[SnapshotFile]:
+def snapshot_files(files: LogFiles) -> list[SnapshotFile]:
     """Every snapshot, the one replay should use first (newest writer, then latest) first."""
     found: list[SnapshotFile] = []
     for name, ref in files.entries(SNAPSHOTS):
@@ -443,8 +445,14 @@ def highest_generation(location: str | os.PathLike[str]) -> int:
 
 def newest_generation(files: LogFiles) -> int:
     """:func:`highest_generation` of the log ``files`` holds."""
-    generations = [s.generation for s in _snapshot_names(files)]
+    generations = [s.generation for s in snapshot_files(files)]
     generations += [generation for _, generation, _, _ in _segment_names(files)]
+    # A saved state names its writer too (it is written after that writer's snapshots).
+    generations += [
+        parsed.generation
+        for name, _ in files.entries(SNAPSHOTS)
+        if (parsed := parse_state_name(name)) is not None
+    ]
     return max(generations, default=0)
 
 
@@ -497,7 +505,7 @@ def scan_log(files: LogFiles, *, must_exist: bool = True) -> LogScan:
     log's place itself; an object-store prefix exists only once something is stored in it."""
     if must_exist:
         files.require_log()
-    snapshots = _snapshot_names(files)
+    snapshots = snapshot_files(files)
     named = _segment_names(files)
     contents = files.read_all([ref for *_, ref in named])
     segments = [

@@ -3,6 +3,7 @@ fence, uploads cut by the network, and what is refused. No Ray."""
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import subprocess
 import sys
@@ -17,6 +18,7 @@ from log_helpers import fixed_clock
 from s3_helpers import CuttingProxy, S3Server
 
 from raysweep.orchestrator._cli import main
+from raysweep.orchestrator._core._state_table import StateToSave
 from raysweep.orchestrator._errors import StorageError, StudyLockedError
 from raysweep.orchestrator._storage import _object_store
 from raysweep.orchestrator._storage._format import segment_name, snapshot_name
@@ -25,6 +27,7 @@ from raysweep.orchestrator._storage._log import Event, EventLog, read_events, re
 from raysweep.orchestrator._storage._object_store import ObjectLocation
 from raysweep.orchestrator._storage._replay import highest_generation
 from raysweep.orchestrator._storage._s3_lease import lease_slot
+from raysweep.orchestrator._storage._saved_state import state_name
 from raysweep.orchestrator._storage._store import (
     LocalStudyStore,
     ObjectStudyStore,
@@ -381,6 +384,48 @@ def test_a_stalled_writers_chained_snapshot_on_s3_deletes_and_supersedes_nothing
     assert _names(s3_server, root, "segments") == []
     replayed, report = replay(uri)
     assert replayed == [*first, *later] and report.clean
+
+
+def test_a_saved_state_on_s3_is_read_back_while_it_stands_for_the_whole_log(
+    s3_server: S3Server,
+) -> None:
+    uri = _study_uri(s3_server)
+    root = ObjectLocation.parse(uri)
+    lease = _lease(uri)
+    log = EventLog.open(uri, create=True, lease=lease)[0]
+    written = [log.append("e", None, {"i": i}) for i in range(3)]
+    state = StateToSave(2, '{"study": 1}', {"n": [1, None]}, {"n": "int"}, {"b": b"\x00\xff"})
+    assert log.save_state(state) is None  # not snapshotted yet: it would not be the log
+    log.snapshot()
+    saved_ref = log.save_state(state)
+    assert saved_ref is not None and str(saved_ref).startswith("s3://")
+    log.close()
+    lease.release()
+    assert replay(uri)[0] == written  # readers ignore it
+
+    lease = _lease(uri)
+    log, events, report = EventLog.open(uri, create=True, lease=lease, saved_state=True)
+    assert events == [] and report.clean and log.next_seq == 3
+    assert log.saved_state is not None
+    assert (log.saved_state.study, log.saved_state.columns, log.saved_state.blobs) == (
+        '{"study": 1}',
+        {"n": [1, None]},
+        {"b": b"\x00\xff"},
+    )
+    later = log.append("f", None, {})
+    log.close()  # no snapshot: the state no longer stands for the log
+    lease.release()
+    lease = _lease(uri)
+    log, events, _ = EventLog.open(uri, create=True, lease=lease, saved_state=True)
+    assert log.saved_state is None and events == [*written, later]
+    log.snapshot()
+    assert log.save_state(dataclasses.replace(state, last_seq=3)) is not None
+    log.close()
+    lease.release()
+    # The new state replaced the old one.
+    assert [n for n in _names(s3_server, root, "snapshots") if n.startswith("state-")] == [
+        state_name(3, 3)
+    ]
 
 
 def test_release_keeps_the_record_and_the_next_writer_counts_the_epoch_on(
