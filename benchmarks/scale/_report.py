@@ -28,6 +28,11 @@ class System:
     memory: dict[str, Any] | None
 
 
+def same_size_label(trials: int) -> str:
+    """Our study built at the size of the journal peer, when that peer is cut."""
+    return f"raysweep (this), {trials:,} trials"
+
+
 def fsync_ms(directory: Path, repeats: int = 20) -> float:
     """Median milliseconds to append 500 bytes to a file in `directory` and fsync it: what each
     commit of the log pays at least on that disk (not in the build times when it is tmpfs)."""
@@ -69,7 +74,7 @@ def _per_trial(memory: dict[str, Any] | None, key: str) -> str:
 def _build_row(system: System) -> list[str]:
     b = system.build
     assert b is not None
-    log_s = b.get("commit_s", 0.0) + sum(b.get("snapshot_s", []))
+    log_s = b.get("commit_s", 0.0) + sum(b.get("snapshot_s", [])) + b.get("state_save_s", 0.0)
     snapshots = b.get("snapshot_s")
     blocks = b.get("block_s") or []
     return [
@@ -147,7 +152,7 @@ def section(
             "events",
             "wall s",
             "trials/s",
-            "log s (commits + snapshots)",
+            "log s (commits + snapshots + state saved)",
             "log ms/trial",
             "log ÷ wall",
             "snapshots",
@@ -178,7 +183,9 @@ def section(
         )
     )
     open_s = _median(ours.reopens, "open_s")
-    log_s = ours.build["commit_s"] + sum(ours.build["snapshot_s"])
+    log_s = (
+        ours.build["commit_s"] + sum(ours.build["snapshot_s"]) + ours.build.get("state_save_s", 0.0)
+    )
     log_share = log_s / ours.build["wall_s"]
     # The log works for all the runners: its share of a study's wall time is its time per
     # trial times the runners, over a trial's duration.
@@ -193,16 +200,35 @@ def section(
         f"trials take {1000 * break_even:.0f} ms or more on {RUNNERS} runners (plus one fsync "
         "per commit on a real disk).",
         "Snapshots: the longest one is the longest the log held up commits for it; "
-        '"longest call" is the longest a simulated runner waited on one call.',
+        '"longest call" is the longest a simulated runner waited on one call. Saving the '
+        f"study's state at close took {_s(ours.build.get('state_save_s'))} s (in the log's "
+        "time above); reopens that read it instead of the events: "
+        f"{sum(bool(r.get('from_saved_state')) for r in ours.reopens)} of {len(ours.reopens)}.",
     ]
     peers = {s.label: s for s in systems[1:]}
     journal = peers.get("Optuna JournalFileStorage")
     memory = peers.get("Optuna in-memory")
-    if journal is not None:
-        lines.append(
-            "Reopen, ours ÷ Optuna JournalFileStorage: "
-            f"{_ratio(open_s, _median(journal.reopens, 'open_s'))}."
-        )
+    if journal is not None and journal.build is not None:
+        size = journal.build["trials"]
+        same = peers.get(same_size_label(size))
+        if same is None:
+            lines.append(
+                "Reopen, ours ÷ Optuna JournalFileStorage: "
+                f"{_ratio(open_s, _median(journal.reopens, 'open_s'))}."
+            )
+        else:
+            lines.append(
+                f"Cut: Optuna's JournalFileStorage peer was built at {size:,} trials, not "
+                f"{args.trials:,} (`--journal-trials {size}`: its build grows faster than "
+                "linearly and ran past 40 minutes at 100,000); it is compared with our study "
+                f'built at the same {size:,} trials (row "{same.label}").'
+            )
+            same_build = same.build["wall_s"] if same.build else None
+            lines.append(
+                f"Reopen at {size:,} trials, ours ÷ Optuna JournalFileStorage: "
+                f"{_ratio(_median(same.reopens, 'open_s'), _median(journal.reopens, 'open_s'))}"
+                f"; build: {_ratio(same_build, journal.build['wall_s'])}."
+            )
     if memory is not None and ours.memory and memory.memory:
         ours_b = ours.memory["traced_bytes"] / ours.memory["trials"]
         peer_b = memory.memory["traced_bytes"] / memory.memory["trials"]
