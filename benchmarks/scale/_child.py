@@ -186,7 +186,7 @@ def _single_snapshot(directory: str) -> dict[str, Any]:
     from raysweep.orchestrator._storage import _format, _replay
 
     root = Path(directory)
-    scan = _replay.scan_log(root)
+    scan = _replay.scan_log(_replay.log_files(root))
     generation = scan.highest_generation
     records = scan.records()
     schema = _format.stamped_schema(generation)
