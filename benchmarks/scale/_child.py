@@ -120,7 +120,7 @@ def _reopen(directory: str, queries: str) -> dict[str, Any]:
     opened = time.perf_counter() - started
     out: dict[str, Any] = {"open_s": opened, **parts, "trials": len(core._rec.state.trials)}
     log: Any = core._rec.log
-    out["from_saved_state"] = getattr(log, "saved_state", None) is not None
+    out["from_saved_state"] = bool(getattr(log, "from_saved_state", False))
     if int(queries):
         # The first call after the replay builds every record; later ones, what changed.
         started = time.perf_counter()

@@ -155,7 +155,8 @@ class StudyRecorder:
     ) -> tuple[StudyRecorder, ReplayFindings]:
         log, events, report = store.open_log(saved_state=True)
         loaded = _load_saved(log)
-        if log.saved_state is not None and loaded is None:
+        log.drop_saved_state()  # read: the state holds what the study needs of it
+        if log.from_saved_state and loaded is None:
             # Saved by a raysweep that saves another layout: the events are the truth.
             log.close()
             log, events, report = store.open_log()

@@ -87,6 +87,15 @@ class StudyLog(Protocol):
         """The saved state opening read instead of the events (`open_log(saved_state=True)`)."""
         ...
 
+    @property
+    def from_saved_state(self) -> bool:
+        """Whether opening read a saved state instead of the events."""
+        ...
+
+    def drop_saved_state(self) -> None:
+        """Release the saved state once read (its columns are as large as the study)."""
+        ...
+
     def save_state(self, saved: SavedStudyState) -> object:
         """Save the state of the log's events 0..`saved.last_seq`, if those are all its events
         and its snapshots hold them (after `snapshot`); otherwise write nothing."""

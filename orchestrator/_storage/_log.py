@@ -286,6 +286,7 @@ class EventLog:
         self._segments = storage.segments(generation=generation, rotate_after=rotate_after)
         self._merge_below = merge_below
         self._saved_state: SavedState | None = None
+        self._from_saved_state = False
         # The snapshot chain as this writer knows it (guarded by _write_lock): the chain ends at
         # _covered, and _unsnapshotted holds every event committed after it, in seq order.
         self._covered = scan.covered
@@ -376,12 +377,23 @@ class EventLog:
             merge_below=merge_below,
         )
         log._saved_state = saved
+        log._from_saved_state = saved is not None
         return log, scan.events, scan.report
 
     @property
     def saved_state(self) -> SavedState | None:
-        """The state :meth:`open` read instead of the events (``saved_state=True``), or None."""
+        """The state :meth:`open` read instead of the events (``saved_state=True``), or None
+        (also once :meth:`drop_saved_state` was called)."""
         return self._saved_state
+
+    @property
+    def from_saved_state(self) -> bool:
+        """Whether :meth:`open` read a saved state instead of the events."""
+        return self._from_saved_state
+
+    def drop_saved_state(self) -> None:
+        """Let the saved state go once it was read: its columns are as large as the study."""
+        self._saved_state = None
 
     @property
     def directory(self) -> Path | str:

@@ -182,11 +182,17 @@ def read_saved_state(
         for key, value in metadata.items()
         if key.startswith(_BLOB_PREFIX)
     }
-    columns = {
-        name: _python_lists(table.column(name))
-        if kinds[name].endswith("s")
-        else table.column(name).to_pylist()
-        for name in table.column_names
-    }
+    # Equal strings shared (names, origins, repeated in every row): the state keeps them.
+    shared: dict[str, str] = {}
+    columns: dict[str, list[Any]] = {}
+    for column_name in table.column_names:
+        kind = kinds[column_name]
+        column = table.column(column_name)
+        values: list[Any] = _python_lists(column) if kind.endswith("s") else column.to_pylist()
+        if kind == "str":
+            values = [None if v is None else shared.setdefault(v, v) for v in values]
+        elif kind == "strs":
+            values = [None if v is None else [shared.setdefault(s, s) for s in v] for v in values]
+        columns[column_name] = values
     study = metadata[_STUDY_KEY].decode()
     return SavedState(name.last_seq, study, columns, kinds, blobs), tail
