@@ -70,6 +70,7 @@ COLUMN_KINDS: dict[str, str] = {
     "proposal_other": "str",
     "user_attrs": "str",  # JSON; None: none
 }
+_INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
 _TOLD_BLOBS = ("told_trials", "told_attempts", "told_steps", "told_values")
 _STATES = {state.value: state for state in TrialState}
 
@@ -247,6 +248,8 @@ def _split(
     other: list[Any] = []
     for value in values.values():
         kind = type(value)  # exactly: a bool is no int here, and must come back a bool
+        if kind is int and not _INT64_MIN <= value <= _INT64_MAX:
+            kind = object  # too large for the int column: JSON keeps it exactly
         floats.append(value if kind is float else None)
         ints.append(value if kind is int else None)
         if kind is not float and kind is not int:

@@ -173,9 +173,15 @@ class TrialSchedulerCore:
         """Save the study's state beside the log (under the lock, after the last snapshot), so
         that the next open reads a row per trial instead of every event (`_state_table`)."""
         state = self._rec.state
-        if state.last_seq == self._rec.log.next_seq - 1:
+        if state.last_seq != self._rec.log.next_seq - 1:
+            return
+        try:
             saved = save_state(state, self._rec.told, self._rec.pruner_saved())
-            self._rec.log.save_state(saved)
+        except (TypeError, ValueError, OverflowError):
+            # A value the table cannot hold: the log holds everything, so the next open
+            # replays it; a cache must never keep a study from closing.
+            return
+        self._rec.log.save_state(saved)
 
     def _snapshot(self) -> None:
         """Snapshot what was committed since the last one. Needs no lock: the log serialises

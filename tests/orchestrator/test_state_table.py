@@ -268,6 +268,18 @@ def test_a_study_reopened_from_its_saved_state_is_the_one_its_events_make(
     assert [e.kind for e in read_events(tmp_path)] == [e.kind for e in read_events(replayed_dir)]
 
 
+def test_values_no_column_holds_go_as_json_and_come_back_exactly() -> None:
+    state, told = _replayed(read_events(DATA / "study_v1"))
+    number = next(iter(state.trials))
+    trial = state.trials[number]
+    trial.params.update({"big": 2**70, "flag": True, "none": None, "text": "t", "one": 1.0})
+    trial.distributions.update(dict.fromkeys(("big", "flag", "none", "text", "one"), X))
+    pruner = _pruner(state, told)
+    loaded, _, _ = _through_a_file(state, told, pruner)
+    assert _deep(loaded.trials[number].params) == _deep(trial.params)
+    assert _state_view(loaded) == _state_view(state)
+
+
 def test_a_state_is_used_only_while_it_stands_for_the_whole_log(tmp_path: Path) -> None:
     scheduler = ASHA(min_resource=1, max_resource=9, reduction_factor=3)
     core = _open(tmp_path, scheduler, load=False)
