@@ -14,6 +14,7 @@ from __future__ import annotations
 import numbers
 from bisect import bisect_left, insort
 from collections.abc import Callable
+from typing import Any
 
 from raysweep.scheduling._base import Scheduler
 from raysweep.scheduling._decision import Action, Decision, Promotion
@@ -39,6 +40,21 @@ class PromoteState(RungState):
         self._paused: list[list[tuple[float, int]]] = [[] for _ in resources]
         self._paused_at: dict[int, int] = {}  # trial -> index of the rung it is paused at
         self._resumed_from: dict[int, int] = {}  # trial -> rung resource of its last promotion
+
+    def saved_mode(self) -> dict[str, Any]:
+        return {
+            "paused": [[[score, -negated] for score, negated in p] for p in self._paused],
+            "paused_at": [[trial, index] for trial, index in self._paused_at.items()],
+            "resumed_from": [[trial, rung] for trial, rung in self._resumed_from.items()],
+        }
+
+    def restore_mode(self, data: dict[str, Any]) -> None:
+        paused = [[(float(score), -int(trial)) for score, trial in p] for p in data["paused"]]
+        if len(paused) != len(self._rungs) or any(p != sorted(p) for p in paused):
+            raise ValueError("the paused trials saved are not one ranked list per rung")
+        self._paused = paused
+        self._paused_at = {int(trial): int(index) for trial, index in data["paused_at"]}
+        self._resumed_from = {int(trial): int(rung) for trial, rung in data["resumed_from"]}
 
     def on_crossing(
         self, trial: int, attempt: int, step: int, value: float, crossed: range

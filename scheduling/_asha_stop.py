@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from raysweep.scheduling._base import Scheduler
 from raysweep.scheduling._decision import Action, Decision
 from raysweep.scheduling._rung import Rung, from_score, to_score
@@ -20,6 +22,22 @@ class StopState(RungState):
         super().__init__(config, resources, eta, maximize=maximize)
         # trial -> (attempt, rung resource) of the stop; a newer attempt is judged afresh.
         self._stopped: dict[int, tuple[int, int]] = {}
+
+    def saved_mode(self) -> dict[str, Any]:
+        stopped = self._stopped
+        return {
+            "stopped": [
+                list(stopped),
+                [a for a, _ in stopped.values()],
+                [r for _, r in stopped.values()],
+            ]
+        }
+
+    def restore_mode(self, data: dict[str, Any]) -> None:
+        trials, attempts, rungs = data["stopped"]
+        self._stopped = {
+            int(t): (int(a), int(r)) for t, a, r in zip(trials, attempts, rungs, strict=True)
+        }
 
     def on_crossing(
         self, trial: int, attempt: int, step: int, value: float, crossed: range

@@ -111,8 +111,22 @@ class SchedulerState(abc.ABC):
     The state is a deterministic function of the sequence of ``on_report`` calls made on it and
     of the configuration and direction it was made with: it reads no clock and draws no random
     numbers, so replaying the reports from the event log into a fresh state gives the same
-    decisions, reasons included. It is never saved.
+    decisions, reasons included. The replay is what defines it; a state may also be saved as a
+    cache of that replay (:meth:`saved`, :meth:`restore`), so that a large study reopens without
+    judging every report again.
     """
+
+    def saved(self) -> dict[str, Any] | None:
+        """This state as JSON data (NaN and infinities as Python's ``json`` writes them) from
+        which :meth:`restore` makes an equal state; None if this scheduler saves nothing (it
+        is then rebuilt by replaying its reports)."""
+        return None
+
+    def restore(self, data: dict[str, Any]) -> None:
+        """Make this fresh state (no report yet) the one ``data`` (from :meth:`saved` of a
+        state of the same configuration and direction) describes. ``ValueError`` if the data
+        is not such, leaving this state unusable: make another and replay the reports."""
+        raise ValueError(f"{type(self).__name__} does not restore a saved state")
 
     @abc.abstractmethod
     def on_report(self, trial: int, attempt: int, step: int, value: float) -> Decision:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numbers
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from raysweep.scheduling._asha_promote import PromoteState
 from raysweep.scheduling._asha_stop import StopState
@@ -134,3 +134,15 @@ class _HyperbandState(SchedulerState):
 
     def on_resume(self, trial: int) -> None:
         self._states[self._config.bracket(trial)].on_resume(trial)
+
+    def saved(self) -> dict[str, Any] | None:
+        brackets = [state.saved() for state in self._states]
+        if any(bracket is None for bracket in brackets):
+            return None
+        return {"state": "Hyperband", "brackets": brackets}
+
+    def restore(self, data: dict[str, Any]) -> None:
+        if data.get("state") != "Hyperband" or len(data["brackets"]) != len(self._states):
+            raise ValueError("not a saved state of this Hyperband's brackets")
+        for state, bracket in zip(self._states, data["brackets"], strict=True):
+            state.restore(bracket)

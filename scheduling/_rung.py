@@ -22,6 +22,7 @@ so every trial has a distinct rank and "the top floor(n/η)" is a well-defined s
 
 from __future__ import annotations
 
+import itertools
 import math
 from bisect import bisect_left, insort
 
@@ -65,6 +66,21 @@ class Rung:
             del self._ascending[bisect_left(self._ascending, (old, -trial))]
         insort(self._ascending, (score, -trial))
         self._score_by_trial[trial] = score
+
+    def entries(self) -> list[tuple[float, int]]:
+        """``(score, trial)`` of every trial recorded here, lowest score first (ties: higher
+        trial number first), as :meth:`restore` reads them back."""
+        return [(score, -negated) for score, negated in self._ascending]
+
+    def restore(self, entries: list[tuple[float, int]]) -> None:
+        """Hold exactly ``entries`` (from :meth:`entries`); ValueError if they are not such."""
+        ascending = [(float(score), -int(trial)) for score, trial in entries]
+        if any(a >= b for a, b in itertools.pairwise(ascending)):
+            raise ValueError(f"the entries of rung {self.resource} are not in rank order")
+        self._ascending = ascending
+        self._score_by_trial = {-negated: score for score, negated in ascending}
+        if len(self._score_by_trial) != len(ascending):
+            raise ValueError(f"rung {self.resource} holds a trial twice")
 
     def score(self, trial: int) -> float:
         """The score recorded for ``trial`` (``KeyError`` if it has none here)."""

@@ -90,6 +90,8 @@ class LogTimes:
     commits: list[float] = field(default_factory=list)
     snapshots: list[float] = field(default_factory=list)
     snapshot_sizes: list[int] = field(default_factory=list)
+    # Saving the study's state at close (commits where the commit has none).
+    state_saves: list[float] = field(default_factory=list)
 
 
 def time_the_log(core: TrialSchedulerCore) -> LogTimes:
@@ -115,6 +117,8 @@ def time_the_log(core: TrialSchedulerCore) -> LogTimes:
 
     log.commit = timed(commit, times.commits)
     log.snapshot = snapshot_counted
+    if hasattr(core, "_save_state"):
+        core._save_state = timed(core._save_state, times.state_saves)  # type: ignore[method-assign]
     return times
 
 

@@ -47,7 +47,7 @@ version N reads such a log unchanged. Anything else — a new kind, a key remove
 made required, a meaning changed — is version N+1: a reader of version N refuses that log with
 :class:`~raysweep.orchestrator.CorruptLogError` saying to upgrade raysweep (it never guesses),
 and the reader of N+1 reads every older version through the defaults here (and, if ever
-needed, a conversion in ``_storage._format.records_from_batch``). A log checked in at
+needed, a conversion in ``_storage._format.columns_from_batch``). A log checked in at
 ``tests/orchestrator/data/study_v<N>`` must keep replaying to the same trials.
 """
 
@@ -186,18 +186,29 @@ class Payload:
     @classmethod
     def from_json(cls: type[P], payload: Mapping[str, Any]) -> P:
         """Read a stored payload; keys this version does not know are ignored (see above)."""
+        keys = _KEYS.get(cls)
+        if keys is None:
+            keys = _KEYS[cls] = tuple(
+                (f.name, f.default is dataclasses.MISSING, bool(f.metadata.get(_FLOATS)))
+                for f in dataclasses.fields(cls)
+            )
         values: dict[str, Any] = {}
-        for f in dataclasses.fields(cls):
-            if f.name not in payload:
-                if f.default is dataclasses.MISSING:
+        for name, required, floats in keys:
+            if name not in payload:
+                if required:
                     raise CorruptLogError(
-                        f"a {cls.kind.value!r} event has no {f.name!r} key (it has "
+                        f"a {cls.kind.value!r} event has no {name!r} key (it has "
                         f"{sorted(payload)}); the log was not written by raysweep"
                     )
                 continue
-            value = payload[f.name]
-            values[f.name] = _decode_floats(value) if f.metadata.get(_FLOATS) else value
+            value = payload[name]
+            values[name] = _decode_floats(value) if floats else value
         return cls(**values)
+
+
+# Each payload class's keys as from_json reads them: (name, required, holds floats). Read once,
+# since a replay decodes every event of the study.
+_KEYS: dict[type[Payload], tuple[tuple[str, bool, bool], ...]] = {}
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,10 @@ log and applies it to the in-memory state, so the state is always what a replay 
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import json
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from raysweep.orchestrator._core import _events as ev
@@ -20,6 +23,7 @@ from raysweep.orchestrator._core._protocol import (
     UserAttrNote,
 )
 from raysweep.orchestrator._core._state import StudyInfo, StudyState
+from raysweep.orchestrator._core._state_table import Told, load_state
 from raysweep.orchestrator._core._store import ReplayFindings, StudyLog, StudyStore
 from raysweep.orchestrator._errors import DuplicatedStudyError
 from raysweep.orchestrator._storage._event import Event
@@ -87,7 +91,15 @@ def _show(data: dict[str, Any]) -> str:
 
 
 class StudyRecorder:
-    def __init__(self, log: StudyLog, state: StudyState, events: list[Event]) -> None:
+    def __init__(
+        self,
+        log: StudyLog,
+        state: StudyState,
+        told: Told,
+        pruner: dict[str, Any] | None = None,
+    ) -> None:
+        """`told`: what the pruner was told, in order (from the replay, or a saved state);
+        `pruner`: the pruner's state saved with it, if any (`SchedulerState.saved`)."""
         assert state.info is not None
         self.log = log
         self.state = state
@@ -96,22 +108,29 @@ class StudyRecorder:
         self._pruner: SchedulerState = self.scheduler.new_state(
             maximize=self.info.directions[0] is StudyDirection.MAXIMIZE
         )
-        # The pruner's state is rebuilt from what it was told, in the order it was told.
-        for event in events:
-            if event.trial is None:
-                continue
-            if event.kind == ev.EventKind.REPORT:
-                report = ev.ReportMade.from_json(event.payload)
-                if report.judged:
-                    self._pruner.on_report(
-                        event.trial, int(report.attempt), int(report.step), report.value
-                    )
-            elif event.kind == ev.EventKind.TRIAL_RESUMED:
-                self._pruner.on_resume(event.trial)
+        # The pruner's state is rebuilt from what it was told, in the order it was told, and
+        # what it is told from now on is kept too: a saved state holds it (`_state_table`).
+        if not self._restore_pruner(pruner):
+            told.feed(self._pruner)
+        self.told = told
         # Trials whose record the sampler service has not seen since they changed.
         self.dirty: set[int] = set()
         self._send_all = True
         self._updates_version = 0
+
+    def _restore_pruner(self, saved: dict[str, Any] | None) -> bool:
+        """Whether the pruner was restored from `saved` (else it is fresh, to be fed)."""
+        if saved is None:
+            return False
+        try:
+            self._pruner.restore(saved)
+        except (ValueError, KeyError, TypeError):
+            # Saved by another raysweep, say: judging the reports again is always right.
+            self._pruner = self.scheduler.new_state(
+                maximize=self.info.directions[0] is StudyDirection.MAXIMIZE
+            )
+            return False
+        return True
 
     @classmethod
     def open(
@@ -122,13 +141,34 @@ class StudyRecorder:
         load_if_exists: bool,
         given: frozenset[str],
     ) -> tuple[StudyRecorder, ReplayFindings]:
-        log, events, report = store.open_log()
+        with _bulk_load():
+            return cls._open(store, requested, load_if_exists=load_if_exists, given=given)
+
+    @classmethod
+    def _open(
+        cls,
+        store: StudyStore,
+        requested: StudyInfo,
+        *,
+        load_if_exists: bool,
+        given: frozenset[str],
+    ) -> tuple[StudyRecorder, ReplayFindings]:
+        log, events, report = store.open_log(saved_state=True)
+        loaded = _load_saved(log)
+        log.drop_saved_state()  # read: the state holds what the study needs of it
+        if log.from_saved_state and loaded is None:
+            # Saved by a raysweep that saves another layout: the events are the truth.
+            log.close()
+            log, events, report = store.open_log()
+        told, pruner = Told(), None
         try:
-            state = StudyState.replay(events)
+            if loaded is not None:
+                state, told, pruner = loaded
+            else:
+                state = StudyState.replay(events, _told(told))
             if state.info is None:
                 created = requested.to_payload()
-                events.append(log.append(created.kind.value, None, created.to_json()))
-                state.apply(events[-1])
+                state.apply(log.append(created.kind.value, None, created.to_json()))
             elif not load_if_exists:
                 raise DuplicatedStudyError(
                     f"study {state.info.name!r} already exists in this storage; pass "
@@ -139,7 +179,12 @@ class StudyRecorder:
         except BaseException:
             log.close()
             raise
-        return cls(log, state, events), report
+        del events  # read: the state holds what the study needs of them
+        return cls(log, state, told, pruner), report
+
+    def pruner_saved(self) -> dict[str, Any] | None:
+        """The pruner's state as data (`SchedulerState.saved`), for a saved state."""
+        return self._pruner.saved()
 
     def emit(self, payload: ev.Payload, trial: int | None = None) -> None:
         """Apply one event as a replay will read it back, and stage it if it applied.
@@ -181,6 +226,7 @@ class StudyRecorder:
         return decision
 
     def _judge(self, number: int, attempt: int, note: ReportNote) -> Decision:
+        self.told.report(number, attempt, note.step, note.value)
         decision = self._pruner.on_report(number, attempt, note.step, note.value)
         if decision.rung is not None:
             self.emit(
@@ -204,6 +250,7 @@ class StudyRecorder:
     def resume(self, promotion: Promotion, runner: str) -> None:
         """Start a promoted trial again on `runner` (same attempt: it continues)."""
         self.emit(_resumed(promotion, runner=runner), promotion.trial)
+        self.told.resume(promotion.trial)
         self._pruner.on_resume(promotion.trial)
 
     def record_param(self, number: int, name: str, dist: Distribution, value: Any) -> None:
@@ -294,6 +341,54 @@ class StudyRecorder:
             self.finish(number, TrialState.FAILED, None, error)
             return
         self.emit(ev.TrialInterrupted(trial.attempt, reason, crash), number)
+
+
+def _told(into: Told) -> Callable[[Event, ev.Payload], None]:
+    """An observer of the replay that keeps what the pruner was told: judged reports and
+    resumptions, with their trial (decisions are logged for readers, never replayed)."""
+
+    def observe(event: Event, payload: ev.Payload) -> None:
+        if isinstance(payload, ev.ReportMade):
+            if payload.judged:
+                assert event.trial is not None  # decode_payload checked it
+                into.report(event.trial, int(payload.attempt), int(payload.step), payload.value)
+        elif isinstance(payload, ev.TrialResumed):
+            assert event.trial is not None
+            into.resume(event.trial)
+
+    return observe
+
+
+def _load_saved(log: StudyLog) -> tuple[StudyState, Told, dict[str, Any] | None] | None:
+    """The state and pruner inputs of the state the log found saved; None if it found none,
+    or one of a layout this raysweep does not read."""
+    saved = log.saved_state
+    if saved is None:
+        return None
+    try:
+        return load_state(saved.last_seq, saved.study, saved.columns, saved.blobs)
+    except (ValueError, KeyError, TypeError, IndexError):
+        return None
+
+
+@contextlib.contextmanager
+def _bulk_load() -> Iterator[None]:
+    """No cyclic garbage collection while a study is read back: the replay makes millions of
+    objects that live on (and no cycles to collect), which sets off collections that walk them
+    all, again and again, for half the time of the replay.
+
+    Then they are frozen (`gc.freeze`): they live as long as the study, and later collections,
+    the first one included, need not walk them (at 100,000 trials each full one would take a
+    good fraction of a second). `TrialSchedulerCore.close` unfreezes them.
+    """
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.freeze()
+            gc.enable()
 
 
 def _resumed(promotion: Promotion, *, runner: str) -> ev.TrialResumed:

@@ -6,6 +6,7 @@ study reopened from its log is the study that was written. It does no I/O and ne
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -147,16 +148,29 @@ class StudyState:
         # Each trial's record, built when asked and dropped when an event changes the trial:
         # `records()` on a large study then builds only what changed since the last call.
         self._records: dict[int, TrialRecord] = {}
+        # Distributions by their JSON, shared: a study draws from a few, logged in every trial.
+        self._distributions = _Distributions()
         # The best trial (single objective), kept as trials finish; recomputed from all trials
         # only after the best one stops being COMPLETE (never, in a log raysweep writes).
         self._best: int | None = None
         self._best_stale = False
 
     @classmethod
-    def replay(cls, events: Iterable[Event]) -> StudyState:
+    def replay(
+        cls,
+        events: Iterable[Event],
+        observe: Callable[[Event, ev.Payload], None] | None = None,
+    ) -> StudyState:
+        """The state the events make; `observe` is shown each event with its decoded payload
+        (the recorder rebuilds its pruner from the same pass, decoding nothing twice)."""
         state = cls()
-        for event in events:
-            state.apply(event)
+        apply = state._apply
+        if observe is None:
+            for event in events:
+                apply(event)
+        else:
+            for event in events:
+                observe(event, apply(event))
         return state
 
     @property
@@ -169,12 +183,16 @@ class StudyState:
         Handlers check before they change anything, so an event that raises leaves the state
         as it was (the recorder relies on it to refuse an event before it is written).
         """
+        self._apply(event)
+
+    def _apply(self, event: Event) -> ev.Payload:
         payload = ev.decode_payload(event.kind, event.trial, event.payload)
-        handler = self._HANDLERS[payload.kind]
+        handler = self._HANDLERS[event.kind]  # a kind decode_payload knows
         handler(self, event, payload)
         if event.trial is not None:
             self._records.pop(event.trial, None)
         self.last_seq = event.seq
+        return payload
 
     # One handler per kind, each given the event (seq, ts, trial) and its typed payload.
 
@@ -200,7 +218,8 @@ class StudyState:
                 f"event {event.seq} (trial_created) creates trial {number}, which was created "
                 "twice; the log was not written by raysweep"
             )
-        created = _Trial(number=number, origin=p.origin, proposal=decode_proposal(p.proposal))
+        proposal = decode_proposal(p.proposal, self._distributions)
+        created = _Trial(number=number, origin=p.origin, proposal=proposal)
         self.trials[number] = created
         self._next_number = max(self._next_number, number + 1)
         if p.request is not None:
@@ -214,7 +233,7 @@ class StudyState:
 
     def _param(self, event: Event, p: ev.ParamDrawn) -> None:
         trial = self._trial(event)
-        distribution = distribution_from_json(p.distribution)
+        distribution = self._distributions.read(p.distribution)
         trial.distributions[p.name] = distribution
         self.distributions[p.name] = distribution
         trial.params[p.name] = p.value
@@ -274,21 +293,22 @@ class StudyState:
         trial.crashes += bool(p.crash)
         trial.runner = None
 
-    _HANDLERS: ClassVar[dict[ev.EventKind, Callable[[StudyState, Event, Any], None]]] = {
-        ev.EventKind.STUDY_CREATED: _study_created,
-        ev.EventKind.WRITER_STARTED: _writer_started,
-        ev.EventKind.OPTIMIZE_STARTED: _optimize_started,
-        ev.EventKind.OPTIMIZE_STOPPED: _optimize_stopped,
-        ev.EventKind.TRIAL_CREATED: _trial_created,
-        ev.EventKind.TRIAL_STARTED: _trial_started,
-        ev.EventKind.PARAM: _param,
-        ev.EventKind.REPORT: _report,
-        ev.EventKind.DECISION: _decision,
-        ev.EventKind.USER_ATTR: _user_attr,
-        ev.EventKind.TRIAL_PAUSED: _trial_paused,
-        ev.EventKind.TRIAL_RESUMED: _trial_resumed,
-        ev.EventKind.TRIAL_INTERRUPTED: _trial_interrupted,
-        ev.EventKind.TRIAL_FINISHED: _trial_finished,
+    # By the kind's name, as the event carries it: a str hashes in C, an enum member does not.
+    _HANDLERS: ClassVar[dict[str, Callable[[StudyState, Event, Any], None]]] = {
+        ev.EventKind.STUDY_CREATED.value: _study_created,
+        ev.EventKind.WRITER_STARTED.value: _writer_started,
+        ev.EventKind.OPTIMIZE_STARTED.value: _optimize_started,
+        ev.EventKind.OPTIMIZE_STOPPED.value: _optimize_stopped,
+        ev.EventKind.TRIAL_CREATED.value: _trial_created,
+        ev.EventKind.TRIAL_STARTED.value: _trial_started,
+        ev.EventKind.PARAM.value: _param,
+        ev.EventKind.REPORT.value: _report,
+        ev.EventKind.DECISION.value: _decision,
+        ev.EventKind.USER_ATTR.value: _user_attr,
+        ev.EventKind.TRIAL_PAUSED.value: _trial_paused,
+        ev.EventKind.TRIAL_RESUMED.value: _trial_resumed,
+        ev.EventKind.TRIAL_INTERRUPTED.value: _trial_interrupted,
+        ev.EventKind.TRIAL_FINISHED.value: _trial_finished,
     }
 
     @staticmethod
@@ -432,10 +452,31 @@ def encode_proposal(proposal: dict[str, tuple[Distribution, Any]]) -> dict[str, 
     }
 
 
-def decode_proposal(payload: dict[str, Any] | None) -> dict[str, tuple[Distribution, Any]]:
+def decode_proposal(
+    payload: dict[str, Any] | None, distributions: _Distributions
+) -> dict[str, tuple[Distribution, Any]]:
     if not payload:
         return {}
-    return {
-        name: (distribution_from_json(entry["distribution"]), entry["value"])
-        for name, entry in payload.items()
-    }
+    read = distributions.read
+    return {name: (read(entry["distribution"]), entry["value"]) for name, entry in payload.items()}
+
+
+class _Distributions:
+    """`distribution_from_json`, once per distinct JSON: distributions are frozen values, so
+    trials can share them (building one validates it, a few microseconds per parameter)."""
+
+    def __init__(self) -> None:
+        self._known: dict[Any, Distribution] = {}
+
+    def read(self, data: Any) -> Distribution:
+        try:
+            values = tuple(data.values())
+            # Types in the key: 1, 1.0 and True are equal but need not mean the same here.
+            key: Any = (tuple(data), values, tuple(map(type, values)))
+            known = self._known.get(key)
+        except (TypeError, AttributeError):  # unhashable (choices) or not a mapping
+            key = json.dumps(data, sort_keys=True, default=repr)
+            known = self._known.get(key)
+        if known is None:
+            known = self._known[key] = distribution_from_json(data)
+        return known

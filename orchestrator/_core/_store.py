@@ -28,6 +28,25 @@ class WriterLease(Protocol):
         ...
 
 
+class SavedStudyState(Protocol):
+    """A study's state the log saved beside itself (``_core._state_table`` has the layout)."""
+
+    @property
+    def last_seq(self) -> int: ...
+
+    @property
+    def study(self) -> str: ...
+
+    @property
+    def columns(self) -> dict[str, list[Any]]: ...
+
+    @property
+    def kinds(self) -> dict[str, str]: ...
+
+    @property
+    def blobs(self) -> dict[str, bytes]: ...
+
+
 class StudyLog(Protocol):
     """The writer of the study's event log; see ``_storage._log.EventLog``."""
 
@@ -61,6 +80,25 @@ class StudyLog(Protocol):
 
     def snapshot(self) -> object:
         """Commit, then compact everything so far so that the next replay is fast."""
+        ...
+
+    @property
+    def saved_state(self) -> SavedStudyState | None:
+        """The saved state opening read instead of the events (`open_log(saved_state=True)`)."""
+        ...
+
+    @property
+    def from_saved_state(self) -> bool:
+        """Whether opening read a saved state instead of the events."""
+        ...
+
+    def drop_saved_state(self) -> None:
+        """Release the saved state once read (its columns are as large as the study)."""
+        ...
+
+    def save_state(self, saved: SavedStudyState) -> object:
+        """Save the state of the log's events 0..`saved.last_seq`, if those are all its events
+        and its snapshots hold them (after `snapshot`); otherwise write nothing."""
         ...
 
     def close(self) -> None: ...
@@ -98,8 +136,13 @@ class StudyStore(Protocol):
         """
         ...
 
-    def open_log(self) -> tuple[StudyLog, list[Event], ReplayFindings]:
+    def open_log(
+        self, *, saved_state: bool = False
+    ) -> tuple[StudyLog, list[Event], ReplayFindings]:
         """Open the log for writing (creating it if new): the writer, its events, the findings.
+
+        `saved_state`: where a state saved at close stands for the whole log, read it instead
+        of the events (the events returned are none; `StudyLog.saved_state` holds it).
 
         The caller holds the lease (from `acquire_lease`), which fences the log: it writes
         nothing once another process has taken the study over.

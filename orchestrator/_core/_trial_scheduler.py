@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import gc
 import socket
 import threading
 import time
@@ -27,6 +28,7 @@ from raysweep.orchestrator._core._protocol import (
 )
 from raysweep.orchestrator._core._recorder import StudyRecorder
 from raysweep.orchestrator._core._state import ResourceUsage, StudyInfo, encode_proposal
+from raysweep.orchestrator._core._state_table import save_state
 from raysweep.orchestrator._core._store import StudyStore, WriterLease
 from raysweep.orchestrator._errors import (
     RaysweepError,
@@ -46,8 +48,8 @@ from raysweep.scheduling import Decision
 
 _FLUSH_INTERVAL_S = 0.25
 _HEARTBEAT_INTERVAL_S = 5.0
-# Replay reads the newest snapshot and the segments after it: take one every so many events so
-# that reopening a long study stays fast.
+# Replay reads the snapshot chain and the segments after it: add a snapshot every so many
+# events, so that reopening a long study reads a few large batches rather than one per commit.
 SNAPSHOT_EVERY = 20_000
 
 
@@ -151,7 +153,10 @@ class TrialSchedulerCore:
         with self._lock:
             try:
                 if self._broken is None:
-                    self._snapshot()
+                    # Everything into the chain, even a reopen's few events, so that the
+                    # state saved next stands for the whole log.
+                    self._rec.log.snapshot()
+                    self._save_state()
                 # Events staged when the storage failed are written now if it is back; fenced,
                 # the log refuses them (StudyLockedError): another writer owns the study.
                 self._rec.log.close()
@@ -161,11 +166,30 @@ class TrialSchedulerCore:
                 # Every caller was told already why this writer stopped.
             finally:
                 self._lease.release()
+                # The objects the replay froze (StudyRecorder.open) may go now, like any others.
+                gc.unfreeze()
+
+    def _save_state(self) -> None:
+        """Save the study's state beside the log (under the lock, after the last snapshot), so
+        that the next open reads a row per trial instead of every event (`_state_table`)."""
+        state = self._rec.state
+        if state.last_seq != self._rec.log.next_seq - 1:
+            return
+        try:
+            saved = save_state(state, self._rec.told, self._rec.pruner_saved())
+        except (TypeError, ValueError, OverflowError):
+            # A value the table cannot hold: the log holds everything, so the next open
+            # replays it; a cache must never keep a study from closing.
+            return
+        self._rec.log.save_state(saved)
 
     def _snapshot(self) -> None:
-        if self._rec.log.next_seq > self._snapshot_seq:
+        """Snapshot what was committed since the last one. Needs no lock: the log serialises
+        it with commits, and only the flush thread (or close, after it ended) calls it."""
+        due = self._rec.log.next_seq
+        if due > self._snapshot_seq:
             self._rec.log.snapshot()
-            self._snapshot_seq = self._rec.log.next_seq
+            self._snapshot_seq = due
 
     def _flush_loop(self) -> None:
         last_beat = time.monotonic()
@@ -179,8 +203,8 @@ class TrialSchedulerCore:
                     last_beat = time.monotonic()
                 if self._rec.log.next_seq - self._snapshot_seq >= SNAPSHOT_EVERY:
                     doing = "writing a snapshot"
-                    # Not under the study's lock: runners and readers go on meanwhile (the
-                    # log has its own lock for what it writes).
+                    # Outside the scheduler's lock: runners' calls go on meanwhile (a snapshot
+                    # costs what is new since the last one, and holds up only commits).
                     self._snapshot()
             except Exception as exc:
                 # A writer that goes on without its commits or heartbeats is worse than none:

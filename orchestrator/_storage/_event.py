@@ -7,20 +7,20 @@ and the checks every event passes before it is buffered. The Arrow layout is ``_
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
-__all__ = ["Event", "check_event_fields", "decode_payload", "encode_payload"]
+__all__ = ["Event", "check_event_fields", "decode_payload", "decode_payloads", "encode_payload"]
 
 _INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
 
 
-@dataclass(frozen=True)
-class Event:
+class Event(NamedTuple):
     """One fact of a study, as it is stored in and replayed from the log.
 
     ``seq`` numbers events from 0 without gaps; ``ts`` is unix seconds when it was staged;
     ``trial`` is the trial number the event concerns, if any; ``payload`` holds JSON values only.
+    A named tuple, not a frozen dataclass: a replay makes one per event of the study, and this
+    is less than half the cost.
     """
 
     seq: int
@@ -63,3 +63,21 @@ def decode_payload(text: str) -> dict[str, Any]:
     if not isinstance(payload, dict):
         raise ValueError("an event payload is not a JSON object")
     return payload
+
+
+def decode_payloads(texts: list[str]) -> list[dict[str, Any]]:
+    """:func:`decode_payload` of each text; ValueError naming the first that is not a JSON
+    object. One parse of all of them joined (a third of the time of one parse each): only if
+    that fails, or does not give one object per text, are they parsed one by one, which finds
+    the bad one (a text holding two objects, say)."""
+    try:
+        payloads = json.loads("[" + ",".join(texts) + "]")
+    except ValueError:
+        payloads = None
+    if (
+        not isinstance(payloads, list)
+        or len(payloads) != len(texts)
+        or not all(type(p) is dict for p in payloads)
+    ):
+        return [decode_payload(text) for text in texts]
+    return payloads

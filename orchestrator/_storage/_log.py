@@ -4,8 +4,17 @@ Layout of a log directory (or object-store prefix)::
 
     segments/seg-<first seq>-g<generation>.arrows   Arrow IPC stream files, one record batch
                                                     per commit
-    snapshots/snap-<last seq>-g<generation>.arrow   Arrow IPC file holding every event up to
-                                                    <last seq>
+    snapshots/snap-<last seq>-g<generation>.arrow   Arrow IPC file holding the events after the
+                                                    previous snapshot, up to <last seq>
+
+Snapshots form a chain: each holds what was committed since the one before (the first from seq
+0), so that writing one costs what is new, never the whole log again. The writer keeps the
+records it committed since its last snapshot and writes them, without reading anything back; a
+snapshot of fewer than ``merge_below`` events at the chain's end is folded into the next one (an
+Arrow-level copy), so that studies opened and closed often do not pile up small files. Only when
+the files are not what the writer saw at open (a stalled writer's, written since) or a snapshot
+holds a stalled writer's events does it write a snapshot of everything from a fresh scan, which
+replaces the whole chain.
 
 On a local file system a segment is appended to, one fsynced batch per commit, until it is
 rotated. On an object store (a ``pyarrow.fs`` URI: ``s3://bucket/prefix/<study>``), which
@@ -27,7 +36,7 @@ from __future__ import annotations
 import os
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Protocol
@@ -49,6 +58,7 @@ from raysweep.orchestrator._storage._files import (
     remove_temp_files,
 )
 from raysweep.orchestrator._storage._format import (
+    CHAINED_SNAPSHOT_VERSION,
     SCHEMA,
     SCHEMA_VERSION,
     SEGMENTS,
@@ -56,11 +66,15 @@ from raysweep.orchestrator._storage._format import (
     FileRef,
     Record,
     batch_from_records,
+    file_name,
+    parse_segment_name,
+    parse_snapshot_name,
     snapshot_name,
     stamped_schema,
 )
 from raysweep.orchestrator._storage._object_store import ObjectFiles, ObjectLocation, is_uri
 from raysweep.orchestrator._storage._replay import (
+    ChainTail,
     LocalFiles,
     LogFiles,
     LogScan,
@@ -71,6 +85,15 @@ from raysweep.orchestrator._storage._replay import (
     replay,
     require_log_directory,
     scan_log,
+    snapshot_files,
+)
+from raysweep.orchestrator._storage._saved_state import (
+    SavedState,
+    StateFields,
+    parse_state_name,
+    read_saved_state,
+    saved_state_table,
+    state_name,
 )
 from raysweep.orchestrator._storage._segment import ObjectSegmentWriter, SegmentWriter
 
@@ -87,6 +110,8 @@ __all__ = [
 ]
 
 DEFAULT_ROTATE_AFTER = 50_000
+# A snapshot at the chain's end smaller than this is rewritten into the next one.
+DEFAULT_MERGE_BELOW = 10_000
 
 
 class FencingLease(Protocol):
@@ -144,6 +169,7 @@ class _LocalStorage:
     def prepare(self, *, create: bool) -> None:
         _prepare_directory(self._directory, create=create)
         remove_temp_files(self._directory / SNAPSHOTS, "snap-")
+        remove_temp_files(self._directory / SNAPSHOTS, "state-")
 
     def segments(self, *, generation: int, rotate_after: int) -> SegmentWriter:
         return SegmentWriter(
@@ -240,6 +266,8 @@ class EventLog:
         generation: int,
         rotate_after: int,
         clock: Callable[[], float],
+        scan: LogScan,
+        merge_below: int = DEFAULT_MERGE_BELOW,
     ) -> None:
         self._storage = storage
         self._directory = storage.files.location
@@ -256,6 +284,31 @@ class EventLog:
         self._staged: list[Record] = []
         self._closed = False
         self._segments = storage.segments(generation=generation, rotate_after=rotate_after)
+        self._merge_below = merge_below
+        self._saved_state: SavedState | None = None
+        self._from_saved_state = False
+        # The snapshot chain as this writer knows it (guarded by _write_lock): the chain ends at
+        # _covered, and _unsnapshotted holds every event committed after it, in seq order.
+        self._covered = scan.covered
+        self._unsnapshotted = scan.records(after=scan.covered)
+        self._tail: ChainTail | None = scan.tail
+        self._links = len(scan.report.snapshots)  # the snapshots replayed from
+        # What was on disk at open: a file of an older writer that is not among them was written
+        # since, by a writer that had stalled past its lease (see snapshot()).
+        self._seen_files = {file_name(s.path) for s in scan.segments} | {
+            file_name(s.path) for s in scan.snapshots
+        }
+        # Older writers' segments found at open -> the last seq replayed from each (None:
+        # nothing, torn at birth or all superseded): the first snapshot covers them all.
+        self._found_segments = {
+            file_name(s.path): s.kept_last_seq for s in scan.segments if s.generation <= generation
+        }
+        self._redundant = {
+            file_name(s.path)
+            for s in scan.redundant_snapshots
+            if s.generation <= generation and s.path not in scan.unreadable_snapshots
+        }
+        self._replace_chain = scan.superseded_snapshot
 
     @classmethod
     def open(
@@ -266,26 +319,37 @@ class EventLog:
         lease: FencingLease | None = None,
         rotate_after: int = DEFAULT_ROTATE_AFTER,
         clock: Callable[[], float] = time.time,
+        merge_below: int = DEFAULT_MERGE_BELOW,
+        saved_state: bool = False,
     ) -> tuple[EventLog, list[Event], ReplayReport]:
         """Open the log at ``location`` for writing; return it, its events, and a report.
 
         ``location`` is a directory, or a URI ``pyarrow.fs`` opens (``s3://bucket/prefix``).
         ``create`` makes the directory (and parents) if missing; without it a missing log is a
-        StorageError. The events are the replay (newest readable snapshot + segments, torn tails
-        and superseded events dropped, see the report). ``clock`` gives the ``ts`` of staged
-        events; a segment is closed after ``rotate_after`` events.
+        StorageError. The events are the replay (the snapshot chain + segments, torn tails and
+        superseded events dropped, see the report). ``clock`` gives the ``ts`` of staged
+        events; a segment is closed after ``rotate_after`` events; a snapshot of fewer than
+        ``merge_below`` events at the chain's end is rewritten into the next one.
 
         ``lease``: the study's lease, held by the caller. The log then writes as its epoch and
         is fenced by it (module docstring): StudyLockedError once another process owns the
         study. Without one nothing is checked and the log writes as the newest generation
         already on disk: for tests and tools whose caller knows no one else writes.
+
+        ``saved_state``: where the state a writer saved (:meth:`save_state`) describes the whole
+        log, read it instead of the events: the events returned are then none, and
+        :attr:`saved_state` holds it (the report counts the events it stands for). Otherwise,
+        or without it, the events are replayed as above.
         """
         storage = _open_storage(location)
         directory = storage.files.location
         if lease is not None:
             lease.verify()  # taken over already: touch nothing, not even temporary files
         storage.prepare(create=create)
-        scan = scan_log(storage.files, must_exist=False)
+        found = _saved_state_scan(storage.files) if saved_state else None
+        scan, saved = (
+            found if found is not None else (scan_log(storage.files, must_exist=False), None)
+        )
         generation = scan.highest_generation
         if lease is not None:
             if lease.epoch < generation:
@@ -298,10 +362,10 @@ class EventLog:
                     "epoch_floor=highest_generation(directory), as LocalStudyStore does"
                 )
             generation = lease.epoch
-        next_seq = scan.entries[-1][0].seq + 1 if scan.entries else 0
-        # pyarrow's first conversion of Python values imports pandas when installed (~0.3 s);
-        # pay it here rather than in the first commit, which someone may be waiting on.
-        batch_from_records([])
+        if saved is not None:
+            next_seq = saved.last_seq + 1
+        else:
+            next_seq = scan.events[-1].seq + 1 if scan.events else 0
         log = cls(
             storage,
             next_seq,
@@ -309,8 +373,27 @@ class EventLog:
             generation=generation,
             rotate_after=rotate_after,
             clock=clock,
+            scan=scan,
+            merge_below=merge_below,
         )
+        log._saved_state = saved
+        log._from_saved_state = saved is not None
         return log, scan.events, scan.report
+
+    @property
+    def saved_state(self) -> SavedState | None:
+        """The state :meth:`open` read instead of the events (``saved_state=True``), or None
+        (also once :meth:`drop_saved_state` was called)."""
+        return self._saved_state
+
+    @property
+    def from_saved_state(self) -> bool:
+        """Whether :meth:`open` read a saved state instead of the events."""
+        return self._from_saved_state
+
+    def drop_saved_state(self) -> None:
+        """Let the saved state go once it was read: its columns are as large as the study."""
+        self._saved_state = None
 
     @property
     def directory(self) -> Path | str:
@@ -407,6 +490,8 @@ class EventLog:
             raise
         try:
             self._segments.write(records)
+            # Durable now: the next snapshot holds them.
+            self._unsnapshotted += records
         except BaseException as exc:
             # Whatever happened (a full disk, an interrupt), the segment may now end in a partial
             # batch, so nothing more goes into it; the events return to the front of the buffer.
@@ -421,9 +506,8 @@ class EventLog:
             raise
         return len(records)
 
-    def _refuse_if_overtaken(self, scan: LogScan) -> None:
+    def _refuse_if_overtaken(self, newest: int) -> None:
         """StudyLockedError if files of a newer writer are there: we were taken over."""
-        newest = scan.highest_generation
         if newest > self._generation:
             self._fenced = StudyLockedError(
                 f"the event log at {self._directory} holds files of writer generation {newest}, "
@@ -433,59 +517,212 @@ class EventLog:
             raise self._fenced
 
     def snapshot(self) -> FileRef | None:
-        """Commit, then write every event so far into one snapshot file; return its path.
+        """Commit, then write the events committed since the last snapshot into the next
+        snapshot of the chain; return its path (None: nothing new to write).
 
-        Segments wholly covered by the snapshot (or superseded), and older snapshots, are
-        deleted once the snapshot is durable; files of a newer writer never are. Reads the log
-        back from disk, so the snapshot holds exactly what a replay would return. None if the log
-        is empty. StudyLockedError, before anything is written or deleted, once another process
-        has taken the lease over.
+        Segments it covers are deleted once it is durable, and so are snapshots it replaces (a
+        small one at the chain's end that it absorbed, redundant ones); files of a newer writer
+        never are. Reads nothing back but that small snapshot, so it costs what is new. When
+        the files are not what the writer found at open, or a snapshot holds events a newer
+        writer superseded, it writes a snapshot of everything instead (read back from storage,
+        so it holds exactly what a replay would return), which replaces the whole chain.
+        StudyLockedError, before anything is written or deleted, once another process has taken
+        the lease over.
         """
         with self._write_lock:
             self._check_fence()
             self._commit_locked()
             # Later events must go to a new segment, so the current one can be covered and deleted.
             self._segments.seal()
-            scan = scan_log(self._storage.files, must_exist=False)
-            self._refuse_if_overtaken(scan)
-            if not scan.entries:
+            try:
+                segments = dict(self._storage.files.entries(SEGMENTS))
+                snapshots = dict(self._storage.files.entries(SNAPSHOTS))
+            except OSError as exc:
+                if isinstance(exc, StorageError):
+                    raise
+                raise StorageError(
+                    f"cannot list the event log at {self._directory} ({exc}); the log itself is "
+                    "intact: fix the storage"
+                ) from exc
+            unknown = self._unknown_generations(segments, snapshots)
+            if self._replace_chain or unknown:
+                return self._snapshot_everything()
+            if not self._unsnapshotted:
                 return None
-            last = scan.entries[-1][0].seq
-            name = snapshot_name(last, self._generation)
-            schema = stamped_schema(self._generation)
-            table = pa.Table.from_batches(
-                [batch_from_records([record for record, _ in scan.entries])], schema=schema
+            return self._snapshot_delta(segments, snapshots)
+
+    def _unknown_generations(self, segments: Iterable[str], snapshots: Iterable[str]) -> bool:
+        """Whether an older writer wrote files since open (StudyLockedError for a newer one)."""
+        newest, unknown = 0, False
+        for name, parsed in [
+            *((n, parse_segment_name(n)) for n in segments),
+            *((n, parse_snapshot_name(n)) for n in snapshots),
+        ]:
+            if parsed is None:
+                continue
+            newest = max(newest, parsed.generation)
+            if parsed.generation < self._generation and name not in self._seen_files:
+                unknown = True
+        self._refuse_if_overtaken(newest)
+        return unknown
+
+    def _snapshot_delta(
+        self, segments: dict[str, FileRef], snapshots: dict[str, FileRef]
+    ) -> FileRef:
+        records, last = self._unsnapshotted, self._unsnapshotted[-1].seq
+        name = snapshot_name(last, self._generation)
+        batches = [batch_from_records(records)]
+        absorbed = self._tail if self._tail and self._tail.events < self._merge_below else None
+        if absorbed is not None:
+            earlier = _read_whole(self._storage.files, absorbed, self._covered)
+            if earlier is None:
+                absorbed = None  # unreadable since open: it stays in the chain as it is
+            else:
+                batches[:0] = earlier
+        first = absorbed.first_seq if absorbed is not None else records[0].seq
+        links = self._links + (absorbed is None)
+        # A link after the first says so, or raysweep before the chain would take it for the
+        # whole log.
+        schema = stamped_schema(self._generation, CHAINED_SNAPSHOT_VERSION if links > 1 else 1)
+        table = pa.Table.from_batches([_conform(batch, schema) for batch in batches], schema=schema)
+        path: FileRef = name
+        try:
+            self._check_fence()
+            path = self._storage.write_snapshot(name, table)
+            # Writing took a while; deleting needs the study still ours.
+            self._check_fence()
+            for segment, ref in segments.items():
+                parsed = parse_segment_name(segment)
+                if parsed is None:
+                    continue
+                # Ours are all covered: the open one was sealed and everything is committed.
+                ours = parsed.generation == self._generation and parsed.first_seq <= last
+                found = segment in self._found_segments
+                kept = self._found_segments.get(segment)
+                if ours or (found and (kept is None or kept <= last)):
+                    self._storage.delete(ref)
+            replaced = set(self._redundant)
+            if absorbed is not None:
+                replaced.add(file_name(absorbed.path))
+            for old in replaced - {name}:
+                if old in snapshots:
+                    self._storage.delete(snapshots[old])
+            self._storage.sync()
+        except OSError as exc:
+            if isinstance(exc, StorageError):
+                raise
+            raise StorageError(
+                f"cannot write snapshot {name} of the event log at {self._directory} ({exc}); "
+                "the log itself is intact: free space or fix the storage"
+            ) from exc
+        events = len(records) + (absorbed.events if absorbed is not None else 0)
+        self._chained(path, first, events, last)
+        self._links = links
+        return path
+
+    def _chained(self, path: FileRef, first: int, events: int, last: int) -> None:
+        """The chain now ends with `path` (holding `events` events from `first` to `last`)."""
+        self._covered = last
+        self._unsnapshotted = []
+        self._tail = ChainTail(path, first, events, self._generation)
+        self._redundant = set()
+        self._found_segments = {}
+
+    def _snapshot_everything(self) -> FileRef | None:
+        """Write every event into one snapshot from a fresh scan; it replaces the chain."""
+        scan = scan_log(self._storage.files, must_exist=False)
+        self._refuse_if_overtaken(scan.highest_generation)
+        records = scan.records()
+        if not records:
+            return None
+        last = records[-1].seq
+        name = snapshot_name(last, self._generation)
+        schema = stamped_schema(self._generation)
+        table = pa.Table.from_batches([batch_from_records(records)], schema=schema)
+        path: FileRef = name
+        try:
+            self._check_fence()
+            path = self._storage.write_snapshot(name, table)
+            # Writing took a while; deleting needs the study still ours.
+            self._check_fence()
+            for segment in scan.segments:
+                # One with nothing kept (torn at birth, or all superseded) goes too. Never a
+                # newer writer's: that may be its open segment, with no batch in it yet.
+                covered = segment.kept_last_seq is None or segment.kept_last_seq <= last
+                if segment.generation <= self._generation and covered:
+                    self._storage.delete(segment.path)
+            for old in scan.snapshots:
+                # An unreadable snapshot is kept for whoever wants to inspect it by hand.
+                # One of an older writer is superseded by ours, however far it reaches.
+                superseded = old.generation < self._generation or old.last_seq <= last
+                if (
+                    old.path != path
+                    and old.generation <= self._generation
+                    and superseded
+                    and old.path not in scan.unreadable_snapshots
+                ):
+                    self._storage.delete(old.path)
+            self._storage.sync()
+        except OSError as exc:
+            if isinstance(exc, StorageError):
+                raise
+            raise StorageError(
+                f"cannot write snapshot {name} of the event log at {self._directory} ({exc}); "
+                "the log itself is intact: free space or fix the storage"
+            ) from exc
+        self._replace_chain = False
+        # What the scan found is what this writer has now seen; an older writer's file that
+        # appears after it is news again.
+        self._seen_files = {file_name(s.path) for s in scan.segments} | {
+            file_name(s.path) for s in scan.snapshots
+        }
+        self._chained(path, 0, len(records), last)
+        self._links = 1
+        return path
+
+    def save_state(self, saved: StateFields) -> FileRef | None:
+        """Save the study's state beside the log, for the next :meth:`open` with
+        ``saved_state=True``; return the file (None: not saved).
+
+        ``saved`` must be the state replaying events 0..``saved.last_seq`` gives, and it is saved
+        only if that is every event of the log and the snapshot chain holds them all (call
+        :meth:`snapshot` first, with nothing staged after). Other saved states of this writer
+        generation or older are deleted; StudyLockedError, writing nothing, once another process
+        has taken the lease over.
+        """
+        with self._write_lock:
+            with self._stage_lock:
+                behind = bool(self._staged) or self._next_seq - 1 != saved.last_seq
+            if behind or self._unsnapshotted or self._covered != saved.last_seq:
+                return None
+            name = state_name(saved.last_seq, self._generation)
+            tail = (
+                self._tail if self._tail is not None and self._covered == saved.last_seq else None
             )
-            path: FileRef = name
+            table = saved_state_table(
+                saved, self._generation, None if tail is None else (tail.first_seq, tail.events)
+            )
             try:
                 self._check_fence()
                 path = self._storage.write_snapshot(name, table)
                 # Writing took a while; deleting needs the study still ours.
                 self._check_fence()
-                for segment in scan.segments:
-                    # One with nothing kept (torn at birth, or all superseded) goes too. Never a
-                    # newer writer's: that may be its open segment, with no batch in it yet.
-                    covered = segment.kept_last_seq is None or segment.kept_last_seq <= last
-                    if segment.generation <= self._generation and covered:
-                        self._storage.delete(segment.path)
-                for old in scan.snapshots:
-                    # An unreadable snapshot is kept for whoever wants to inspect it by hand.
-                    # One of an older writer is superseded by ours, however far it reaches.
-                    superseded = old.generation < self._generation or old.last_seq <= last
+                for other, ref in self._storage.files.entries(SNAPSHOTS):
+                    parsed = parse_state_name(other)
                     if (
-                        old.path != path
-                        and old.generation <= self._generation
-                        and superseded
-                        and old.path not in scan.unreadable_snapshots
+                        parsed is not None
+                        and other != name
+                        and parsed.generation <= self._generation
                     ):
-                        self._storage.delete(old.path)
+                        self._storage.delete(ref)
                 self._storage.sync()
             except OSError as exc:
                 if isinstance(exc, StorageError):
                     raise
                 raise StorageError(
-                    f"cannot write snapshot {name} of the event log at {self._directory} "
-                    f"({exc}); the log itself is intact: free space or fix the storage"
+                    f"cannot save the study's state as {name} in the event log at "
+                    f"{self._directory} ({exc}); the log itself is intact: free space or fix the "
+                    "storage"
                 ) from exc
             return path
 
@@ -529,3 +766,75 @@ class EventLog:
         traceback: TracebackType | None,
     ) -> None:
         self.close()
+
+
+def _saved_state_scan(files: LogFiles) -> tuple[LogScan, SavedState] | None:
+    """The saved state that stands for the whole log, with what a writer needs to know of the
+    files, found from their names alone; None where the events must be replayed.
+
+    A state saved by writer generation *g* at seq *L* is the log exactly when no segment is
+    left (every event is in a snapshot), no snapshot reaches past *L*, and no file is of a
+    generation above *g* (a writer after it may have replayed and written differently). Files
+    of older generations are what *g* itself replayed when it opened, or a stalled writer's
+    that replay drops after *g*'s start anyway.
+    """
+    states = [
+        (parsed, ref)
+        for name, ref in files.entries(SNAPSHOTS)
+        if (parsed := parse_state_name(name))
+    ]
+    if not states or any(parse_segment_name(name) for name, _ in files.entries(SEGMENTS)):
+        return None
+    snapshots = snapshot_files(files)
+    (name, ref) = max(states, key=lambda item: item[0])
+    if not snapshots or max(s.last_seq for s in snapshots) != name.last_seq:
+        return None
+    if max(s.generation for s in snapshots) != name.generation:
+        return None
+    (data,) = files.read_all([ref])
+    try:
+        saved, tail = read_saved_state(ref, data, name)
+    except ValueError:
+        return None  # not one this raysweep can use: replaying the events is always right
+    chain = sorted(snapshots, key=lambda s: (s.last_seq, s.generation))
+    end = chain[-1]
+    report = ReplayReport(
+        directory=files.location,
+        snapshot=end.path,
+        skipped_snapshots=(),
+        segments=(),
+        events=name.last_seq + 1,
+        torn_tails=(),
+        gaps=(),
+        snapshots=tuple(s.path for s in chain),
+    )
+    scan = LogScan(
+        [],
+        [],
+        report,
+        snapshots=snapshots,
+        covered=name.last_seq,
+        tail=None if tail is None else ChainTail(end.path, tail[0], tail[1], end.generation),
+    )
+    return scan, saved
+
+
+def _read_whole(files: LogFiles, tail: ChainTail, last: int) -> list[pa.RecordBatch] | None:
+    """The record batches of the snapshot `tail`, if it still holds `tail.first_seq`..`last`."""
+    try:
+        (data,) = files.read_all([tail.path])
+        reader = ipc.open_file(pa.py_buffer(data))
+        batches = [reader.get_batch(i) for i in range(reader.num_record_batches)]
+    except (OSError, pa.ArrowException):
+        return None
+    seqs = [batch.column("seq") for batch in batches if batch.num_rows]
+    if not seqs or seqs[0][0].as_py() != tail.first_seq or seqs[-1][-1].as_py() != last:
+        return None
+    return batches
+
+
+def _conform(batch: pa.RecordBatch, schema: pa.Schema) -> pa.RecordBatch:
+    """`batch` with the columns, types and metadata of `schema` (C-level; no copy when equal)."""
+    return pa.RecordBatch.from_arrays(
+        [batch.column(f.name).cast(f.type) for f in schema], schema=schema
+    )

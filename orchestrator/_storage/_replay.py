@@ -1,7 +1,15 @@
-"""Reading an event log back: newest readable snapshot + the segments, torn tails dropped.
+"""Reading an event log back: the chain of readable snapshots + the segments, torn tails dropped.
 
 Nothing here writes; a replay needs no lease and may run while a writer appends (it then sees a
 prefix of the log, possibly with a torn tail that is only a write in progress).
+
+**The snapshot chain.** A snapshot holds the events a writer had committed since the snapshot
+before it (``_log``); one written before snapshots were chained holds everything from seq 0.
+Replay reads every readable snapshot, the newest writer's (then the furthest-reaching) first,
+and then the segments; a seq held by several files keeps its first copy, which is the same event
+wherever it comes from (the rules below drop a stalled writer's copies first). A snapshot none of
+whose events is kept (another holds them all) is *redundant*: the next writer's snapshot deletes
+it.
 
 **Two writers.** Every file names the generation of the writer that wrote it (its lease's
 epoch, ``_format``). A writer of generation *h* that starts at seq *s* has replayed everything
@@ -15,7 +23,10 @@ once the snapshot has replaced *h*'s segments.
 
 from __future__ import annotations
 
+import bisect
+import gc
 import itertools
+import operator
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -34,12 +45,15 @@ from raysweep.orchestrator._storage._format import (
     Record,
     check_generation,
     check_schema,
+    events_from_batch,
+    file_name,
     parse_segment_name,
     parse_snapshot_name,
-    record_to_event,
-    records_from_batch,
 )
 from raysweep.orchestrator._storage._object_store import ObjectFiles, ObjectLocation, is_uri
+from raysweep.orchestrator._storage._saved_state import parse_state_name
+
+_SEQ = operator.attrgetter("seq")
 
 __all__ = [
     "LocalFiles",
@@ -53,12 +67,11 @@ __all__ = [
     "newest_generation",
     "read_events",
     "replay",
+    "snapshot_files",
 ]
 
 # The IPC end-of-stream marker: continuation token, then a zero metadata length.
 END_OF_STREAM = b"\xff\xff\xff\xff\x00\x00\x00\x00"
-
-_Entry = tuple[Record, Event]
 
 
 class LogFiles(Protocol):
@@ -161,6 +174,7 @@ class ReplayReport:
     """
 
     directory: Path | str
+    # The snapshot reaching furthest among those replayed (None: none was).
     snapshot: FileRef | None
     skipped_snapshots: tuple[SkippedSnapshot, ...]
     segments: tuple[FileRef, ...]
@@ -168,6 +182,8 @@ class ReplayReport:
     torn_tails: tuple[TornTail, ...]
     gaps: tuple[tuple[int, int], ...]
     superseded: tuple[SupersededEvents, ...] = ()
+    # Every snapshot some of whose events were replayed, in seq order (the chain).
+    snapshots: tuple[FileRef, ...] = ()
 
     @property
     def clean(self) -> bool:
@@ -175,7 +191,15 @@ class ReplayReport:
 
     def describe(self) -> str:
         """One line per finding, for logs and the CLI."""
-        start = f"from snapshot {_name(self.snapshot)}" if self.snapshot else "without a snapshot"
+        if len(self.snapshots) > 1:
+            start = (
+                f"from {len(self.snapshots)} snapshots ({file_name(self.snapshots[0])} to "
+                f"{file_name(self.snapshots[-1])})"
+            )
+        elif self.snapshot is not None:
+            start = f"from snapshot {file_name(self.snapshot)}"
+        else:
+            start = "without a snapshot"
         lines = [
             f"replayed {self.events} events of {self.directory} {start} "
             f"and {len(self.segments)} segment(s)"
@@ -198,8 +222,31 @@ class ReplayReport:
         return "\n".join(lines)
 
 
-def _name(ref: FileRef) -> str:
-    return ref.name if isinstance(ref, Path) else ref.rsplit("/", 1)[-1]
+@dataclass
+class _Run:
+    """The events one file gave, in increasing seq order, with their payloads as stored."""
+
+    seqs: list[int] = field(default_factory=list)
+    events: list[Event] = field(default_factory=list)
+    texts: list[str] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return len(self.seqs)
+
+    def extend(self, other: _Run) -> None:
+        self.seqs += other.seqs
+        self.events += other.events
+        self.texts += other.texts
+
+    def before(self, cut: int) -> _Run:
+        """The events before seq `cut`."""
+        end = bisect.bisect_left(self.seqs, cut)
+        if end == len(self.seqs):
+            return self
+        return _Run(self.seqs[:end], self.events[:end], self.texts[:end])
+
+    def contiguous(self) -> bool:
+        return not self.seqs or self.seqs[-1] - self.seqs[0] + 1 == len(self.seqs)
 
 
 @dataclass
@@ -207,7 +254,7 @@ class SegmentScan:
     path: FileRef
     first_seq: int
     generation: int
-    entries: list[_Entry]
+    run: _Run
     torn: TornTail | None
     # The last seq replay kept from this segment, after dropping what newer writers
     # superseded (None: nothing); set by scan_log, read by snapshots deciding what to delete.
@@ -221,19 +268,45 @@ class SnapshotFile:
     generation: int
 
 
+@dataclass(frozen=True)
+class ChainTail:
+    """The snapshot that ends the chain at `LogScan.covered`, whole: a writer may fold it into its
+    next snapshot (with `events` events from `first_seq`) instead of adding a small file."""
+
+    path: FileRef
+    first_seq: int
+    events: int
+    generation: int
+
+
 @dataclass
 class LogScan:
     """A replay plus what a writer needs to know about the files (for snapshots and cleanup)."""
 
-    entries: list[_Entry]
+    events: list[Event]
+    # The payload of each event as stored (what a snapshot writes again).
+    texts: list[str]
     report: ReplayReport
     segments: list[SegmentScan] = field(default_factory=list)
     snapshots: list[SnapshotFile] = field(default_factory=list)
     unreadable_snapshots: set[FileRef] = field(default_factory=set)
+    # The last seq up to which every event replayed came from a snapshot (-1: none): the next
+    # snapshot starts after it.
+    covered: int = -1
+    # Snapshots replayed in full whose events all came from other files: deletable.
+    redundant_snapshots: list[SnapshotFile] = field(default_factory=list)
+    # A snapshot replayed in part because a newer writer superseded its end: only a snapshot of
+    # everything (from seq 0) can replace it and make the next replay clean.
+    superseded_snapshot: bool = False
+    tail: ChainTail | None = None
 
-    @property
-    def events(self) -> list[Event]:
-        return [event for _, event in self.entries]
+    def records(self, after: int = -1) -> list[Record]:
+        """The events after seq `after`, as records to write."""
+        start = bisect.bisect_right(self.events, after, key=_SEQ)
+        return [
+            Record(e.seq, e.ts, e.kind, e.trial, text)
+            for e, text in zip(self.events[start:], self.texts[start:], strict=True)
+        ]
 
     @property
     def highest_generation(self) -> int:
@@ -255,7 +328,7 @@ def read_segment(path: FileRef, data: bytes, first_seq: int, generation: int) ->
     """Every complete batch of a stream-format segment, up to the first damaged byte."""
     reader = pa.BufferReader(pa.py_buffer(data))
     schema: pa.Schema | None = None
-    entries: list[_Entry] = []
+    run = _Run()
     torn_reason: str | None = None
     position = 0
     while True:
@@ -280,53 +353,52 @@ def read_segment(path: FileRef, data: bytes, first_seq: int, generation: int) ->
             check_generation(schema, path, generation)
             continue
         try:
-            new_entries = _decode_batch(message, schema, first_seq + len(entries))
+            batch_run = _decode_batch(message, schema, first_seq + len(run))
         except (pa.ArrowException, ValueError) as exc:
             torn_reason = f"damaged batch: {exc}"
             break
-        entries.extend(new_entries)
+        run.extend(batch_run)
     torn = None
     if torn_reason is not None:
         torn = TornTail(path, position, len(data) - position, torn_reason)
     elif schema is None:
         torn = TornTail(path, 0, len(data), "no schema message (the segment was never written)")
-    return SegmentScan(path, first_seq, generation, entries, torn)
+    return SegmentScan(path, first_seq, generation, run, torn)
 
 
-def _decode_batch(message: ipc.Message, schema: pa.Schema, expected_seq: int) -> list[_Entry]:
+def _decode_batch(message: ipc.Message, schema: pa.Schema, expected_seq: int) -> _Run:
     if message.type != "record batch":
         raise ValueError(f"unexpected {message.type!r} message")
     batch = ipc.read_record_batch(message, schema)
     # A crash can leave a message whose length is right but whose bytes are zeros; full
     # validation, the seq run and the JSON parse below catch that rather than replaying garbage.
     batch.validate(full=True)
-    entries: list[_Entry] = []
-    for offset, record in enumerate(records_from_batch(batch)):
-        if record.seq != expected_seq + offset:
-            raise ValueError(f"found seq {record.seq} where {expected_seq + offset} was due")
-        entries.append((record, record_to_event(record)))
-    return entries
+    run = _Run(*events_from_batch(batch))
+    if run.seqs != list(range(expected_seq, expected_seq + len(run))):
+        offset, seq = next((i, s) for i, s in enumerate(run.seqs, start=0) if s != expected_seq + i)
+        raise ValueError(f"found seq {seq} where {expected_seq + offset} was due")
+    return run
 
 
-def read_snapshot(path: FileRef, data: bytes, last_seq: int, generation: int) -> list[_Entry]:
+def read_snapshot(path: FileRef, data: bytes, last_seq: int, generation: int) -> _Run:
     """The events of a snapshot; ValueError (with the reason) if it cannot be used."""
+    run = _Run()
     try:
         reader = ipc.open_file(pa.py_buffer(data))
         check_schema(reader.schema, path)
         check_generation(reader.schema, path, generation)
-        entries: list[_Entry] = []
         for index in range(reader.num_record_batches):
             batch = reader.get_batch(index)
             batch.validate(full=True)
-            entries.extend((r, record_to_event(r)) for r in records_from_batch(batch))
+            run.extend(_Run(*events_from_batch(batch)))
     except pa.ArrowException as exc:
         raise ValueError(str(exc)) from exc
-    seqs = [record.seq for record, _ in entries]
-    if any(a >= b for a, b in itertools.pairwise(seqs)):
+    seqs = run.seqs
+    if not all(map(operator.lt, seqs, itertools.islice(seqs, 1, None))):
         raise ValueError("its events are not in strictly increasing seq order")
     if not seqs or seqs[-1] != last_seq:
         raise ValueError(f"its name says it ends at seq {last_seq}, its content does not")
-    return entries
+    return run
 
 
 def require_log_directory(directory: Path) -> None:
@@ -353,7 +425,7 @@ def _segment_names(files: LogFiles) -> list[tuple[int, int, int, FileRef]]:
     return named
 
 
-def _snapshot_names(files: LogFiles) -> list[SnapshotFile]:
+def snapshot_files(files: LogFiles) -> list[SnapshotFile]:
     """Every snapshot, the one replay should use first (newest writer, then latest) first."""
     found: list[SnapshotFile] = []
     for name, ref in files.entries(SNAPSHOTS):
@@ -373,8 +445,14 @@ def highest_generation(location: str | os.PathLike[str]) -> int:
 
 def newest_generation(files: LogFiles) -> int:
     """:func:`highest_generation` of the log ``files`` holds."""
-    generations = [s.generation for s in _snapshot_names(files)]
+    generations = [s.generation for s in snapshot_files(files)]
     generations += [generation for _, generation, _, _ in _segment_names(files)]
+    # A saved state names its writer too (it is written after that writer's snapshots).
+    generations += [
+        parsed.generation
+        for name, _ in files.entries(SNAPSHOTS)
+        if (parsed := parse_state_name(name)) is not None
+    ]
     return max(generations, default=0)
 
 
@@ -402,19 +480,19 @@ def _supersession_points(
 
 
 def _keep_before(
-    entries: list[_Entry],
+    run: _Run,
     path: FileRef,
     generation: int,
     points: dict[int, tuple[int, int]],
     superseded: list[SupersededEvents],
-) -> list[_Entry]:
-    """``entries`` without those a newer writer's history replaces; the rest is reported."""
+) -> _Run:
+    """``run`` without what a newer writer's history replaces; the rest is reported."""
     point = points.get(generation)
     if point is None:
-        return entries
+        return run
     cut, newer = point
-    kept = [entry for entry in entries if entry[0].seq < cut]
-    dropped = [entry[0].seq for entry in entries if entry[0].seq >= cut]
+    kept = run.before(cut)
+    dropped = run.seqs[len(kept) :]
     if dropped:
         superseded.append(
             SupersededEvents(path, generation, dropped[0], dropped[-1], len(dropped), newer)
@@ -427,7 +505,7 @@ def scan_log(files: LogFiles, *, must_exist: bool = True) -> LogScan:
     log's place itself; an object-store prefix exists only once something is stored in it."""
     if must_exist:
         files.require_log()
-    snapshots = _snapshot_names(files)
+    snapshots = snapshot_files(files)
     named = _segment_names(files)
     contents = files.read_all([ref for *_, ref in named])
     segments = [
@@ -437,37 +515,47 @@ def scan_log(files: LogFiles, *, must_exist: bool = True) -> LogScan:
     points = _supersession_points(segments, snapshots)
     superseded: list[SupersededEvents] = []
 
-    merged: dict[int, _Entry] = {}
-    used: FileRef | None = None
     skipped: list[SkippedSnapshot] = []
-    for snapshot in snapshots:
-        (data,) = files.read_all([snapshot.path])
+    # What each readable file keeps, snapshots first (the newest writer's, then the
+    # furthest-reaching), then segments in name order: where files overlap, the first wins.
+    kept: list[tuple[_Run, SnapshotFile | None]] = []
+    holds: dict[FileRef, int] = {}  # events in each snapshot read, before any cut
+    cut_snapshots: set[FileRef] = set()
+    # The whole chain is read, so read it in one go (on an object store, several at a time).
+    snapshot_data = files.read_all([snapshot.path for snapshot in snapshots])
+    for snapshot, data in zip(snapshots, snapshot_data, strict=True):
         try:
-            entries = read_snapshot(snapshot.path, data, snapshot.last_seq, snapshot.generation)
+            run = read_snapshot(snapshot.path, data, snapshot.last_seq, snapshot.generation)
         except ValueError as exc:
             skipped.append(SkippedSnapshot(snapshot.path, str(exc)))
             continue
-        entries = _keep_before(entries, snapshot.path, snapshot.generation, points, superseded)
-        merged = {entry[0].seq: entry for entry in entries}
-        used = snapshot.path
-        break
-
+        holds[snapshot.path] = len(run)
+        before = len(superseded)
+        kept.append(
+            (_keep_before(run, snapshot.path, snapshot.generation, points, superseded), snapshot)
+        )
+        if len(superseded) > before:
+            cut_snapshots.add(snapshot.path)
     for segment in segments:
-        kept = _keep_before(segment.entries, segment.path, segment.generation, points, superseded)
-        segment.kept_last_seq = kept[-1][0].seq if kept else None
-        for entry in kept:
-            # Snapshot first, then segments in name order: a seq seen twice (a segment partly
-            # covered by the snapshot, or a batch rewritten after a failed commit) keeps the
-            # first. Copies from two generations cannot both be left at this point.
-            merged.setdefault(entry[0].seq, entry)
+        run = _keep_before(segment.run, segment.path, segment.generation, points, superseded)
+        segment.kept_last_seq = run.seqs[-1] if run.seqs else None
+        kept.append((run, None))
 
-    ordered = [merged[seq] for seq in sorted(merged)]
+    merged, won = _merge([(run, origin) for run, origin in kept if len(run)])
     gaps: list[tuple[int, int]] = []
     expected = 0
-    for record, _ in ordered:
-        if record.seq != expected:
-            gaps.append((expected, record.seq - 1))
-        expected = record.seq + 1
+    covered, from_snapshots = -1, True
+    for run, origin in merged:
+        if run.seqs[0] != expected:
+            gaps.append((expected, run.seqs[0] - 1))
+        if not run.contiguous():
+            gaps += [(a + 1, b - 1) for a, b in itertools.pairwise(run.seqs) if b != a + 1]
+        expected = run.seqs[-1] + 1
+        # Up to the first event replayed from a segment, the snapshots hold everything (lost
+        # events, a gap, included: no later snapshot will bring them back).
+        from_snapshots = from_snapshots and origin is not None
+        if from_snapshots:
+            covered = run.seqs[-1]
     # A snapshot is renamed into place only when complete, so an unreadable one that reaches
     # past everything we could read proves that the events after are lost, not never written.
     unreadable = {s.path for s in skipped}
@@ -475,17 +563,82 @@ def scan_log(files: LogFiles, *, must_exist: bool = True) -> LogScan:
     if claimed >= expected:
         gaps.append((expected, claimed))
 
+    read = [origin for _, origin in kept if origin is not None]
+    used = sorted((s for s in read if won.get(s.path)), key=lambda s: s.last_seq)
+    tail = None
+    if used and used[-1].last_seq == covered and won[used[-1].path] == holds[used[-1].path]:
+        end = used[-1]
+        first = covered - holds[end.path] + 1 if _whole(merged, end) else None
+        if first is not None:
+            tail = ChainTail(end.path, first, holds[end.path], end.generation)
+    events: list[Event] = []
+    texts: list[str] = []
+    for run, _ in merged:
+        events += run.events
+        texts += run.texts
     report = ReplayReport(
         directory=files.location,
-        snapshot=used,
+        snapshot=used[-1].path if used else None,
         skipped_snapshots=tuple(skipped),
         segments=tuple(segment.path for segment in segments),
-        events=len(ordered),
+        events=len(events),
         torn_tails=tuple(s.torn for s in segments if s.torn is not None),
         gaps=tuple(gaps),
         superseded=tuple(superseded),
+        snapshots=tuple(s.path for s in used),
     )
-    return LogScan(ordered, report, segments, snapshots, unreadable)
+    return LogScan(
+        events,
+        texts,
+        report,
+        segments,
+        snapshots,
+        unreadable,
+        covered=covered,
+        redundant_snapshots=[s for s in read if not won.get(s.path)],
+        superseded_snapshot=any(won.get(path) for path in cut_snapshots),
+        tail=tail,
+    )
+
+
+def _whole(merged: list[tuple[_Run, SnapshotFile | None]], snapshot: SnapshotFile) -> bool:
+    """Whether `snapshot` gave one contiguous run of events."""
+    runs = [run for run, origin in merged if origin is snapshot]
+    return len(runs) == 1 and runs[0].contiguous()
+
+
+def _merge(
+    runs: list[tuple[_Run, SnapshotFile | None]],
+) -> tuple[list[tuple[_Run, SnapshotFile | None]], dict[FileRef, int]]:
+    """The runs' events in seq order, a seq held by several runs taken from the first of them;
+    as runs by origin, and how many events each snapshot gave.
+
+    Files normally hold disjoint ranges (the chain, then the segments after it): those are
+    put end to end. Where they overlap (a crash between a snapshot and the deletion of what it
+    covers, say), every seq is looked at.
+    """
+    ordered = sorted(runs, key=lambda item: item[0].seqs[0])
+    if all(a.seqs[-1] < b.seqs[0] for (a, _), (b, _) in itertools.pairwise(ordered)):
+        won = {origin.path: len(run) for run, origin in ordered if origin is not None}
+        return ordered, won
+    chosen: dict[int, tuple[Event, str, SnapshotFile | None]] = {}
+    for run, origin in runs:
+        for seq, event, text in zip(run.seqs, run.events, run.texts, strict=True):
+            if seq not in chosen:
+                chosen[seq] = (event, text, origin)
+    out: list[tuple[_Run, SnapshotFile | None]] = []
+    counts: dict[FileRef, int] = {}
+    for seq in sorted(chosen):
+        event, text, origin = chosen[seq]
+        if origin is not None:
+            counts[origin.path] = counts.get(origin.path, 0) + 1
+        if not out or out[-1][1] is not origin:
+            out.append((_Run(), origin))
+        run = out[-1][0]
+        run.seqs.append(seq)
+        run.events.append(event)
+        run.texts.append(text)
+    return out, counts
 
 
 def replay(location: str | os.PathLike[str]) -> tuple[list[Event], ReplayReport]:
@@ -496,7 +649,15 @@ def replay(location: str | os.PathLike[str]) -> tuple[list[Event], ReplayReport]
     if nothing there is a log or it cannot be read, CorruptLogError if a file in it is not
     ours or too new to read.
     """
-    scan = scan_log(log_files(location))
+    # No cyclic garbage collection meanwhile: the events are many objects that live on, with
+    # no cycles among them, and collections walking them all would take half the time.
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        scan = scan_log(log_files(location))
+    finally:
+        if enabled:
+            gc.enable()
     return scan.events, scan.report
 
 

@@ -79,13 +79,16 @@ class LocalStudyStore:
         )
         return self._lease
 
-    def open_log(self) -> tuple[EventLog, list[Event], ReplayReport]:
-        """The log, fenced by the lease :meth:`acquire_lease` took last."""
+    def open_log(self, *, saved_state: bool = False) -> tuple[EventLog, list[Event], ReplayReport]:
+        """The log, fenced by the lease :meth:`acquire_lease` took last (``saved_state``: see
+        :meth:`EventLog.open`)."""
         if self._lease is None:
             raise RuntimeError(
                 f"open_log on {self!r} before acquire_lease: the log is written under the lease"
             )
-        return EventLog.open(self._directory, create=True, lease=self._lease)
+        return EventLog.open(
+            self._directory, create=True, lease=self._lease, saved_state=saved_state
+        )
 
     def remove_checkpoint(self, trial: int, step: int) -> None:
         _checkpoints.remove(self.checkpoint_root, trial, step)
@@ -140,13 +143,16 @@ class ObjectStudyStore:
         )
         return self._lease
 
-    def open_log(self) -> tuple[EventLog, list[Event], ReplayReport]:
-        """The log, fenced by the lease :meth:`acquire_lease` took last."""
+    def open_log(self, *, saved_state: bool = False) -> tuple[EventLog, list[Event], ReplayReport]:
+        """The log, fenced by the lease :meth:`acquire_lease` took last (``saved_state``: see
+        :meth:`EventLog.open`)."""
         if self._lease is None:
             raise RuntimeError(
                 f"open_log on {self!r} before acquire_lease: the log is written under the lease"
             )
-        return EventLog.open(self._root.uri, create=True, lease=self._lease)
+        return EventLog.open(
+            self._root.uri, create=True, lease=self._lease, saved_state=saved_state
+        )
 
     def remove_checkpoint(self, trial: int, step: int) -> None:
         _checkpoints.remove(self.checkpoint_root, trial, step)

@@ -192,17 +192,25 @@ def test_writer_after_a_crash_keeps_the_torn_file_and_continues_the_seq(tmp_path
 
 
 def test_schema_version_is_in_the_metadata_of_segments_and_snapshots(tmp_path: Path) -> None:
-    log, _, _ = EventLog.open(tmp_path, create=True)
+    log, _, _ = EventLog.open(tmp_path, create=True, merge_below=0)
     with log:
         log.append("a", None, {})
         log.snapshot()
         log.append("b", 1, {})
+        log.snapshot()
+        log.append("c", 1, {})
     key = b"raysweep.schema_version"
+    assert SCHEMA_VERSION == 2
+    # Version 1's layout where it describes the file; 2 on a snapshot after the chain's first,
+    # which a reader of version 1 would take for the whole log.
     with ipc.open_stream(segments(tmp_path)[0].read_bytes()) as stream:
-        assert stream.schema.metadata[key] == str(SCHEMA_VERSION).encode() == b"1"
+        assert stream.schema.metadata[key] == b"1"
         assert stream.schema.names == ["seq", "ts", "kind", "trial", "payload"]
-    with ipc.open_file(snapshots(tmp_path)[0].read_bytes()) as file:
+    first, second = snapshots(tmp_path)
+    with ipc.open_file(first.read_bytes()) as file:
         assert file.schema.metadata[key] == b"1"
+    with ipc.open_file(second.read_bytes()) as file:
+        assert file.schema.metadata[key] == b"2"
 
 
 def write_foreign_segment(directory: Path, schema: pa.Schema) -> None:
@@ -216,7 +224,7 @@ def write_foreign_segment(directory: Path, schema: pa.Schema) -> None:
 
 
 def test_a_segment_from_a_newer_raysweep_is_refused_with_upgrade_advice(tmp_path: Path) -> None:
-    write_foreign_segment(tmp_path, SCHEMA.with_metadata({b"raysweep.schema_version": b"2"}))
+    write_foreign_segment(tmp_path, SCHEMA.with_metadata({b"raysweep.schema_version": b"3"}))
     with pytest.raises(CorruptLogError, match=r"newer raysweep.*upgrade"):
         read_events(tmp_path)
     with pytest.raises(CorruptLogError):

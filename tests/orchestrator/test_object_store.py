@@ -3,6 +3,7 @@ fence, uploads cut by the network, and what is refused. No Ray."""
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import subprocess
 import sys
@@ -17,14 +18,16 @@ from log_helpers import fixed_clock
 from s3_helpers import CuttingProxy, S3Server
 
 from raysweep.orchestrator._cli import main
+from raysweep.orchestrator._core._state_table import StateToSave
 from raysweep.orchestrator._errors import StorageError, StudyLockedError
 from raysweep.orchestrator._storage import _object_store
-from raysweep.orchestrator._storage._format import segment_name
+from raysweep.orchestrator._storage._format import segment_name, snapshot_name
 from raysweep.orchestrator._storage._lease import Lease, LeaseOwner
 from raysweep.orchestrator._storage._log import Event, EventLog, read_events, replay
 from raysweep.orchestrator._storage._object_store import ObjectLocation
 from raysweep.orchestrator._storage._replay import highest_generation
 from raysweep.orchestrator._storage._s3_lease import lease_slot
+from raysweep.orchestrator._storage._saved_state import state_name
 from raysweep.orchestrator._storage._store import (
     LocalStudyStore,
     ObjectStudyStore,
@@ -300,6 +303,129 @@ def test_a_stale_lease_is_taken_over_with_a_higher_epoch_and_the_stale_writer_is
     assert names[-1].endswith(segment_name(2, 2)) and names[-1].endswith("-g2.arrows")
     events, report = replay(uri)
     assert events == [*first, later] and report.clean
+
+
+def _names(s3: S3Server, root: ObjectLocation, folder: str) -> list[str]:
+    names = [key.rsplit("/", 1)[-1] for key in s3.keys(root.bucket, f"{root.key}/{folder}/")]
+    return [name for name in names if name]  # not the folder's own marker
+
+
+def test_the_snapshot_chain_on_s3_folds_small_links_and_replays_as_a_local_chain(
+    s3_server: S3Server, tmp_path: Path
+) -> None:
+    uri = _study_uri(s3_server)
+    root = ObjectLocation.parse(uri)
+    written: dict[str, list[Event]] = {uri: [], str(tmp_path): []}
+    clocks = {location: fixed_clock() for location in written}
+    for _ in range(3):  # opened and closed often: 2 events per writer, then a snapshot
+        for location in written:
+            lease = _lease(uri) if location == uri else None
+            log = EventLog.open(
+                location, create=True, lease=lease, merge_below=3, clock=clocks[location]
+            )[0]
+            with log:
+                written[location] += [log.append("e", None, {"i": i}) for i in range(2)]
+                log.snapshot()
+            if lease is not None:
+                lease.release()
+    assert written[uri] == written[str(tmp_path)]
+    # 0..1 is folded into 0..3 (under 3 events); 4..5 starts a second link, schema version 2.
+    assert _names(s3_server, root, "snapshots") == [
+        snapshot_name(3, 1).replace("-g1", "-g2"),
+        snapshot_name(5, 3),
+    ]
+    assert _names(s3_server, root, "segments") == []
+    events, report = replay(uri)
+    assert events == written[uri] == replay(tmp_path)[0]
+    assert report.clean and len(report.snapshots) == 2
+    assert all(str(ref).startswith("s3://") for ref in report.snapshots)
+
+
+def test_a_stalled_writers_chained_snapshot_on_s3_deletes_and_supersedes_nothing_of_the_new(
+    s3_server: S3Server,
+) -> None:
+    uri = _study_uri(s3_server)
+    root = ObjectLocation.parse(uri)
+    stalled = _lease(uri, "stalled writer")
+    old_log, _, _ = EventLog.open(uri, create=True, lease=stalled, merge_below=0)
+    first = [old_log.append("a", None, {"i": i}) for i in range(2)]
+    old_log.snapshot()
+    first.append(old_log.append("a", None, {"i": 2}))
+    time.sleep(0.3)  # no heartbeat: stale for a successor that waits 0.2 s
+    successor = _lease(uri, "successor", stale_after=0.2)
+    new_log, events, _ = EventLog.open(uri, create=True, lease=successor, merge_below=0)
+    assert events == first
+
+    # The race the fence cannot close: the stalled writer's last check passed just before the
+    # takeover, so its commit and chained snapshot land (and delete its own files).
+    stalled_verify = stalled.verify
+    stalled.verify = lambda: None  # type: ignore[method-assign]
+    old_log.append("late", None, {})
+    late_snapshot = old_log.snapshot()
+    assert late_snapshot is not None and str(late_snapshot).endswith(snapshot_name(3, 1))
+
+    later = [new_log.append("b", None, {"i": i}) for i in range(2)]
+    replayed, report = replay(uri)
+    assert replayed == [*first, *later]  # the late event is the stalled writer's: dropped
+    assert [(d.first_seq, d.newer_generation) for d in report.superseded] == [(3, 2)]
+    # Once the new owner has files, a stalled writer's snapshot refuses and touches nothing.
+    stored = s3_server.keys(root.bucket)
+    with pytest.raises(StudyLockedError, match="generation 2"):
+        old_log.snapshot()
+    assert s3_server.keys(root.bucket) == stored
+    stalled.verify = stalled_verify  # type: ignore[method-assign]
+
+    # The new owner's next snapshot is one of everything (a file it had not seen appeared),
+    # which clears the stalled writer's files; the next replay is clean.
+    everything = new_log.snapshot()
+    assert everything is not None and str(everything).endswith(snapshot_name(4, 2))
+    new_log.close()
+    assert _names(s3_server, root, "snapshots") == [snapshot_name(4, 2)]
+    assert _names(s3_server, root, "segments") == []
+    replayed, report = replay(uri)
+    assert replayed == [*first, *later] and report.clean
+
+
+def test_a_saved_state_on_s3_is_read_back_while_it_stands_for_the_whole_log(
+    s3_server: S3Server,
+) -> None:
+    uri = _study_uri(s3_server)
+    root = ObjectLocation.parse(uri)
+    lease = _lease(uri)
+    log = EventLog.open(uri, create=True, lease=lease)[0]
+    written = [log.append("e", None, {"i": i}) for i in range(3)]
+    state = StateToSave(2, '{"study": 1}', {"n": [1, None]}, {"n": "int"}, {"b": b"\x00\xff"})
+    assert log.save_state(state) is None  # not snapshotted yet: it would not be the log
+    log.snapshot()
+    saved_ref = log.save_state(state)
+    assert saved_ref is not None and str(saved_ref).startswith("s3://")
+    log.close()
+    lease.release()
+    assert replay(uri)[0] == written  # readers ignore it
+
+    lease = _lease(uri)
+    log, events, report = EventLog.open(uri, create=True, lease=lease, saved_state=True)
+    assert events == [] and report.clean and log.next_seq == 3
+    assert log.saved_state is not None
+    assert (log.saved_state.study, log.saved_state.columns, log.saved_state.blobs) == (
+        '{"study": 1}',
+        {"n": [1, None]},
+        {"b": b"\x00\xff"},
+    )
+    later = log.append("f", None, {})
+    log.close()  # no snapshot: the state no longer stands for the log
+    lease.release()
+    lease = _lease(uri)
+    log, events, _ = EventLog.open(uri, create=True, lease=lease, saved_state=True)
+    assert log.saved_state is None and events == [*written, later]
+    log.snapshot()
+    assert log.save_state(dataclasses.replace(state, last_seq=3)) is not None
+    log.close()
+    lease.release()
+    # The new state replaced the old one.
+    assert [n for n in _names(s3_server, root, "snapshots") if n.startswith("state-")] == [
+        state_name(3, 3)
+    ]
 
 
 def test_release_keeps_the_record_and_the_next_writer_counts_the_epoch_on(

@@ -67,9 +67,12 @@ def test_a_study_on_s3_optimizes_and_is_reopened(ray_session: str, s3_server: S3
 
     keys = s3_server.keys(bucket, "studies/on-s3/")
     assert "studies/on-s3/LEASE.json" in keys, keys
-    # One snapshot left, of the third writer (the refused create_study held epoch 2).
-    (snapshot,) = [k for k in keys if k.endswith(".arrow")]
+    # One snapshot left, of the third writer (the refused create_study held epoch 2), and the
+    # state that writer saved at close beside it.
+    (snapshot,) = [k for k in keys if "/snapshots/snap-" in k]
     assert snapshot.endswith("-g3.arrow"), keys
+    (state,) = [k for k in keys if "/snapshots/state-" in k]
+    assert state.endswith("-g3.arrow"), keys
     events = read_events(str(study.directory))
     assert [e.kind for e in events].count("writer_started") == 2
     assert sum(e.kind == "trial_finished" for e in events) == 6

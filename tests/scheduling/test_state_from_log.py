@@ -14,6 +14,7 @@ add a ``(name, scheduler)`` pair to ``CASES``.
 
 from __future__ import annotations
 
+import json
 import math
 import random
 from dataclasses import dataclass, field
@@ -175,6 +176,56 @@ def test_a_state_rebuilt_from_the_log_makes_the_same_future_decisions(
         entry = study.log[index]
         assert apply(rebuilt, entry) == study.decisions[index], (name, index, entry)
         assert rebuilt.promotion() == study.promotions[index], (name, index, entry)
+
+
+@settings(max_examples=40, deadline=None)
+@pytest.mark.parametrize(("name", "scheduler"), CASES, ids=[name for name, _ in CASES])
+@given(
+    maximize=st.booleans(),
+    rng=st.randoms(use_true_random=False),
+    events=st.integers(0, 150),
+    cut_fraction=st.floats(0, 1),
+)
+def test_a_state_restored_from_its_saved_data_makes_the_same_future_decisions(
+    name: str,
+    scheduler: Scheduler,
+    maximize: bool,
+    rng: random.Random,
+    events: int,
+    cut_fraction: float,
+) -> None:
+    # A saved state is a cache of the replay above: restored (after a trip through JSON, as it
+    # is stored), it must be the replayed state, decision for decision.
+    study = simulate(scheduler, maximize, rng, events)
+    cut = math.floor(cut_fraction * len(study.log))
+    replayed = scheduler.new_state(maximize=maximize)
+    for entry in study.log[:cut]:
+        apply(replayed, entry)
+    saved = replayed.saved()
+    if saved is None:
+        return  # this scheduler saves nothing: it is always replayed
+    restored = scheduler.new_state(maximize=maximize)
+    restored.restore(json.loads(json.dumps(saved)))
+    assert restored.saved() == saved
+    assert restored.promotion() == (study.promotions[cut - 1] if cut else None)
+    for index in range(cut, len(study.log)):
+        entry = study.log[index]
+        assert apply(restored, entry) == study.decisions[index], (name, index, entry)
+        assert restored.promotion() == study.promotions[index], (name, index, entry)
+
+
+def test_a_saved_state_restores_only_a_state_of_the_same_configuration() -> None:
+    saved = ASHA(max_resource=27).new_state(maximize=True).saved()
+    assert saved is not None
+    for other in (
+        ASHA(max_resource=27).new_state(maximize=False),
+        ASHA(max_resource=27, mode="promote").new_state(maximize=True),
+        ASHA(max_resource=9).new_state(maximize=True),
+    ):
+        with pytest.raises(ValueError, match="cannot restore"):
+            other.restore(saved)
+    with pytest.raises(ValueError, match="does not restore"):
+        MedianStopping().new_state(maximize=True).restore(saved)
 
 
 @pytest.mark.parametrize(("name", "scheduler"), CASES, ids=[name for name, _ in CASES])

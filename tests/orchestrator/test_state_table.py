@@ -1,0 +1,312 @@
+"""A saved state (one row per trial) rebuilds exactly what replaying the events does: the study's
+state, what the pruner was told, the pruner itself; and a study reopened from it goes on as one
+reopened from its events. No Ray."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import random
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from raysweep.orchestrator._core import _trial_scheduler as ts
+from raysweep.orchestrator._core._protocol import (
+    ParamNote,
+    ReportNote,
+    TrialOutcome,
+    UserAttrNote,
+)
+from raysweep.orchestrator._core._recorder import _told
+from raysweep.orchestrator._core._sampler_service import LocalSamplerClient, SamplerServiceCore
+from raysweep.orchestrator._core._state import StudyInfo, StudyState
+from raysweep.orchestrator._core._state_table import Told, load_state, save_state
+from raysweep.orchestrator._storage._log import EventLog, read_events
+from raysweep.orchestrator._storage._replay import log_files
+from raysweep.orchestrator._storage._saved_state import (
+    parse_state_name,
+    read_saved_state,
+    saved_state_table,
+)
+from raysweep.orchestrator._storage._store import LocalStudyStore
+from raysweep.samplers import (
+    CategoricalDistribution,
+    FloatDistribution,
+    IntDistribution,
+    RandomSampler,
+    StudyDirection,
+    TrialState,
+)
+from raysweep.scheduling import ASHA, Action, Hyperband, MedianStopping, Scheduler, SchedulerState
+
+DATA = Path(__file__).parent / "data"
+X = FloatDistribution(low=0.0, high=1.0)
+N = IntDistribution(low=1, high=9)
+C = CategoricalDistribution(choices=("a", True, None, 2, 1.5))
+
+
+def _deep(value: Any) -> Any:
+    """A comparable view of a state: objects by their class and attributes, dicts and sets as
+    sorted items, floats by repr (NaN equal to NaN, 1 unequal to 1.0, -0.0 to 0.0)."""
+    if isinstance(value, float):
+        return ("float", repr(value))
+    if isinstance(value, (str, int, bool, type(None))):
+        return (type(value).__name__, value)
+    if isinstance(value, dict):
+        return ("dict", sorted((repr(_deep(k)), _deep(v)) for k, v in value.items()))
+    if isinstance(value, (set, frozenset)):
+        return ("set", sorted(repr(_deep(v)) for v in value))
+    if isinstance(value, (list, tuple)):
+        return (type(value).__name__, [_deep(v) for v in value])
+    if hasattr(value, "__dict__"):
+        return (type(value).__name__, _deep(vars(value)))
+    if hasattr(value, "__slots__"):
+        return (type(value).__name__, _deep({s: getattr(value, s) for s in value.__slots__}))
+    return (type(value).__name__, repr(value))
+
+
+def _state_view(state: StudyState) -> Any:
+    # The record cache is built on demand; the distribution cache only shares equal values.
+    return _deep({k: v for k, v in vars(state).items() if k not in ("_records", "_distributions")})
+
+
+def _replayed(events: list[Any]) -> tuple[StudyState, Told]:
+    told = Told()
+    return StudyState.replay(events, _told(told)), told
+
+
+def _pruner(state: StudyState, told: Told) -> SchedulerState:
+    assert state.info is not None
+    from raysweep.scheduling import scheduler_from_json
+
+    pruner = scheduler_from_json(state.info.scheduler).new_state(
+        maximize=state.info.directions[0] is StudyDirection.MAXIMIZE
+    )
+    told.feed(pruner)
+    return pruner
+
+
+def _through_a_file(state: StudyState, told: Told, pruner: SchedulerState) -> Any:
+    """What load_state gives back after the state went through the Arrow file and back."""
+    saved = save_state(state, told, pruner.saved())
+    table = saved_state_table(saved, 3, None)
+    import pyarrow as pa
+    import pyarrow.ipc as ipc
+
+    sink = pa.BufferOutputStream()
+    with ipc.new_file(sink, table.schema) as writer:
+        writer.write_table(table)
+    name = parse_state_name(f"state-{saved.last_seq:020d}-g3.arrow")
+    assert name is not None
+    read, _ = read_saved_state("memory", sink.getvalue().to_pybytes(), name)
+    return load_state(read.last_seq, read.study, read.columns, read.blobs)
+
+
+def _check_same(events: list[Any]) -> None:
+    state, told = _replayed(events)
+    pruner = _pruner(state, told)
+    loaded, loaded_told, saved_pruner = _through_a_file(state, told, pruner)
+    assert _state_view(loaded) == _state_view(state)
+    assert _deep([loaded.record(n) for n in loaded.trials]) == _deep(state.records())
+    assert loaded.best_number() == state.best_number()
+    assert _deep(list(loaded_told.entries())) == _deep(list(told.entries()))
+    # The pruner: restored from its saved state, and rebuilt from what it was told, alike.
+    assert loaded.info is not None
+    fresh = _pruner(loaded, Told())
+    if saved_pruner is not None:
+        fresh.restore(saved_pruner)
+    else:
+        loaded_told.feed(fresh)
+    assert _deep(fresh) == _deep(pruner)
+
+
+@pytest.mark.parametrize("sample", ["study_v1", "study_v2"])
+def test_the_checked_in_studies_load_from_a_saved_state_as_they_replay(sample: str) -> None:
+    _check_same(read_events(DATA / sample))
+
+
+# --- a study with everything: pauses, promotions, prunes, failures, re-runs --------------------
+
+
+def _info(scheduler: Scheduler) -> StudyInfo:
+    return StudyInfo(
+        name="table",
+        directions=(StudyDirection.MAXIMIZE,),
+        seed=11,
+        seed_source="create_study",
+        sampler=RandomSampler(seed=11).to_json(),
+        scheduler=scheduler.to_json(),
+    )
+
+
+def _open(directory: Path, scheduler: Scheduler, *, load: bool) -> ts.TrialSchedulerCore:
+    core = ts.TrialSchedulerCore(
+        LocalStudyStore(directory), _info(scheduler), load_if_exists=load, given=frozenset()
+    )
+    core.open()
+    service = SamplerServiceCore(RandomSampler(seed=11), 11, (StudyDirection.MAXIMIZE,))
+    core.attach_sampler(LocalSamplerClient(service))
+    return core
+
+
+def _work(core: ts.TrialSchedulerCore, rounds: int, seed: int) -> None:
+    """Three runners interleaved at random; trials that fail, crash, are interrupted, pause,
+    are promoted, are pruned, carry odd parameter values and user attributes; one ask/tell."""
+    order = random.Random(seed)
+    core.start_optimize(len(core.records()) + 40, 3)
+    held: dict[str, tuple[Any, int, TrialOutcome | None]] = {}
+    for step in range(rounds):
+        runner = f"r{order.randrange(3)}"
+        a, reported, outcome = held.pop(runner, (None, 0, None))
+        if a is None:
+            a = core.next_trial(runner, outcome)
+            if a is None:
+                continue
+            held[runner] = (a, 0, None)
+            continue
+        number = a.number
+        kind = number % 9
+        if kind == 1 and a.attempt == 0:  # interrupted: re-run as attempt 1
+            held[runner] = (None, 0, TrialOutcome(number, a.attempt, None, error="stopped"))
+            continue
+        if kind == 2 and a.attempt < 2 and reported == 1:  # its runner dies, twice
+            core.runner_lost(runner, "node gone", crash=True)
+            continue
+        if kind == 3 and reported == 1:
+            outcome = TrialOutcome(number, a.attempt, TrialState.FAILED, error="boom")
+            held[runner] = (None, 0, outcome)
+            continue
+        notes: list[Any] = []
+        if reported == 0:
+            # As an objective does: what the proposal holds, except now and then.
+            proposed = {name: value for name, (_, value) in a.proposal.items()}
+            if kind == 5:
+                proposed = {}
+            notes += [
+                ParamNote("n", N, proposed.get("n", 1 + number % 9)),
+                ParamNote("c", C, proposed.get("c", C.choices[number % len(C.choices)])),
+                UserAttrNote("tag", {"n": number, "nan": "x" * (number % 3)}),
+            ]
+        rung = (1, 3, 9)[reported] if reported < 3 else 9
+        value = math.nan if kind == 4 else order.random() + rung
+        decision = core.report(number, a.attempt, (*notes, ReportNote(rung, value)))
+        reported += 1
+        if decision is not None and decision.action is Action.PAUSE:
+            outcome = TrialOutcome(number, a.attempt, TrialState.PAUSED, paused_at=rung)
+            held[runner] = (None, 0, outcome)
+        elif decision is not None and decision.action is Action.STOP:
+            held[runner] = (None, 0, TrialOutcome(number, a.attempt, TrialState.PRUNED))
+        elif reported == 3:
+            final = 0.0 if math.isnan(value) else value  # NaN reports; a NaN result fails
+            outcome = TrialOutcome(number, a.attempt, TrialState.COMPLETE, (final,))
+            held[runner] = (None, 0, outcome)
+        else:
+            held[runner] = (a, reported, None)
+        if step == rounds // 2 and not core._rec.scheduler.pauses:
+            asked = core.ask(request=f"ask-{seed}")
+            core.tell(asked.number, TrialState.COMPLETE, (0.5,), None, (), None)
+
+
+@pytest.mark.parametrize(
+    "scheduler",
+    [
+        ASHA(min_resource=1, max_resource=9, reduction_factor=3, mode="promote"),
+        ASHA(min_resource=1, max_resource=9, reduction_factor=3),
+        Hyperband(min_resource=1, max_resource=9, reduction_factor=3),
+        MedianStopping(warmup_steps=1, min_trials=2),
+    ],
+    ids=["asha-promote", "asha-stop", "hyperband", "median"],
+)
+def test_a_study_reopened_from_its_saved_state_is_the_one_its_events_make(
+    tmp_path: Path, scheduler: Scheduler
+) -> None:
+    core = _open(tmp_path, scheduler, load=False)
+    _work(core, 400, seed=1)
+    core.close()
+    events = read_events(tmp_path)
+    kinds = {e.kind for e in events}
+    assert {"trial_interrupted", "report", "trial_finished"} <= kinds
+    assert any(e.kind == "trial_started" and e.payload["attempt"] > 0 for e in events)
+    assert any(e.kind == "trial_finished" and e.payload["state"] == "failed" for e in events)
+    if scheduler.pauses:
+        assert {"trial_paused", "trial_resumed"} <= kinds
+    else:
+        assert any(e.kind == "decision" and e.payload["action"] == "stop" for e in events)
+    _check_same(events)
+
+    # The core opens from the saved state, and is the core a replay of the events makes.
+    replayed_dir = tmp_path.parent / f"{tmp_path.name}-replayed"
+    shutil.copytree(tmp_path, replayed_dir)
+    for ref in (replayed_dir / "snapshots").glob("state-*"):
+        ref.unlink()  # this copy must replay its events
+    fast = _open(tmp_path, scheduler, load=True)
+    slow = _open(replayed_dir, scheduler, load=True)
+    assert fast._rec.log.from_saved_state and not slow._rec.log.from_saved_state  # type: ignore[attr-defined]
+    assert fast._rec.log.saved_state is None  # read, then let go: it is as large as the study  # type: ignore[attr-defined]
+    assert _state_view(fast._rec.state) == _state_view(slow._rec.state)
+    assert _deep(fast._rec._pruner) == _deep(slow._rec._pruner)
+    assert _deep(list(fast._rec.told.entries())) == _deep(list(slow._rec.told.entries()))
+
+    # Both go on alike (same decisions, hand-outs, promotions), and what the fast one wrote
+    # replays to the state it holds.
+    for core in (fast, slow):
+        _work(core, 300, seed=2)
+    # The same trials, decisions and hand-outs; only the clock differs between the two runs.
+    untimed = [
+        dataclasses.replace(r, datetime_start=None, datetime_complete=None)
+        for core in (fast, slow)
+        for r in core.records()
+    ]
+    assert _deep(untimed[: len(untimed) // 2]) == _deep(untimed[len(untimed) // 2 :])
+    fast_state = _state_view(fast._rec.state)
+    fast.close()
+    slow.close()
+    assert _state_view(_replayed(read_events(tmp_path))[0]) == fast_state
+    assert [e.kind for e in read_events(tmp_path)] == [e.kind for e in read_events(replayed_dir)]
+
+
+def test_values_no_column_holds_go_as_json_and_come_back_exactly() -> None:
+    state, told = _replayed(read_events(DATA / "study_v1"))
+    number = next(iter(state.trials))
+    trial = state.trials[number]
+    trial.params.update({"big": 2**70, "flag": True, "none": None, "text": "t", "one": 1.0})
+    trial.distributions.update(dict.fromkeys(("big", "flag", "none", "text", "one"), X))
+    pruner = _pruner(state, told)
+    loaded, _, _ = _through_a_file(state, told, pruner)
+    assert _deep(loaded.trials[number].params) == _deep(trial.params)
+    assert _state_view(loaded) == _state_view(state)
+
+
+def test_a_state_is_used_only_while_it_stands_for_the_whole_log(tmp_path: Path) -> None:
+    scheduler = ASHA(min_resource=1, max_resource=9, reduction_factor=3)
+    core = _open(tmp_path, scheduler, load=False)
+    _work(core, 120, seed=3)
+    core.close()
+    (state_file,) = (tmp_path / "snapshots").glob("state-*")
+    # Written after the state: a writer that crashed before closing left a segment.
+    log, _, _ = EventLog.open(tmp_path, create=False)
+    log.append("optimize_stopped", None, {})
+    log._segments.abandon()  # killed: no snapshot, no new state  # type: ignore[attr-defined]
+    log, events, _ = EventLog.open(tmp_path, create=False, saved_state=True)
+    assert log.saved_state is None and events[-1].kind == "optimize_stopped"
+    log.close()
+    # The next clean close saves a state again, and replaces the old one.
+    core = _open(tmp_path, scheduler, load=True)
+    core.close()
+    (newer,) = (tmp_path / "snapshots").glob("state-*")
+    assert newer != state_file and not state_file.exists()
+    log, events, report = EventLog.open(tmp_path, create=False, saved_state=True)
+    assert log.saved_state is not None and events == [] and report.clean
+    assert report.events == log.next_seq == log.saved_state.last_seq + 1
+    log.close()
+    # A newer writer's files make an older writer's state useless, however they got there.
+    (tmp_path / "snapshots" / newer.name.replace("-g", "-g9").replace("state", "snap")).write_bytes(
+        b""
+    )
+    log, events, _ = EventLog.open(tmp_path, create=False, saved_state=True)
+    assert log.saved_state is None
+    log.close()
+    assert len(log_files(tmp_path).entries("snapshots")) >= 3  # nothing was removed
