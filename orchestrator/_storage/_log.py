@@ -33,10 +33,11 @@ takeover), replay follows the newer generation (``_replay``).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Protocol
@@ -112,6 +113,18 @@ __all__ = [
 DEFAULT_ROTATE_AFTER = 50_000
 # A snapshot at the chain's end smaller than this is rewritten into the next one.
 DEFAULT_MERGE_BELOW = 10_000
+
+
+@contextlib.contextmanager
+def _storage_errors(doing: str, fix: str = "free space or fix the storage") -> Iterator[None]:
+    """An OSError while `doing` (writing beside the log) is a StorageError saying the log
+    itself is intact; a StorageError already says what failed."""
+    try:
+        yield
+    except StorageError:
+        raise
+    except OSError as exc:
+        raise StorageError(f"{doing} ({exc}); the log itself is intact: {fix}") from exc
 
 
 class FencingLease(Protocol):
@@ -534,16 +547,11 @@ class EventLog:
             self._commit_locked()
             # Later events must go to a new segment, so the current one can be covered and deleted.
             self._segments.seal()
-            try:
+            with _storage_errors(
+                f"cannot list the event log at {self._directory}", "fix the storage"
+            ):
                 segments = dict(self._storage.files.entries(SEGMENTS))
                 snapshots = dict(self._storage.files.entries(SNAPSHOTS))
-            except OSError as exc:
-                if isinstance(exc, StorageError):
-                    raise
-                raise StorageError(
-                    f"cannot list the event log at {self._directory} ({exc}); the log itself is "
-                    "intact: fix the storage"
-                ) from exc
             unknown = self._unknown_generations(segments, snapshots)
             if self._replace_chain or unknown:
                 return self._snapshot_everything()
@@ -586,7 +594,7 @@ class EventLog:
         schema = stamped_schema(self._generation, CHAINED_SNAPSHOT_VERSION if links > 1 else 1)
         table = pa.Table.from_batches([_conform(batch, schema) for batch in batches], schema=schema)
         path: FileRef = name
-        try:
+        with _storage_errors(f"cannot write snapshot {name} of the event log at {self._directory}"):
             self._check_fence()
             path = self._storage.write_snapshot(name, table)
             # Writing took a while; deleting needs the study still ours.
@@ -608,13 +616,6 @@ class EventLog:
                 if old in snapshots:
                     self._storage.delete(snapshots[old])
             self._storage.sync()
-        except OSError as exc:
-            if isinstance(exc, StorageError):
-                raise
-            raise StorageError(
-                f"cannot write snapshot {name} of the event log at {self._directory} ({exc}); "
-                "the log itself is intact: free space or fix the storage"
-            ) from exc
         events = len(records) + (absorbed.events if absorbed is not None else 0)
         self._chained(path, first, events, last)
         self._links = links
@@ -640,7 +641,7 @@ class EventLog:
         schema = stamped_schema(self._generation)
         table = pa.Table.from_batches([batch_from_records(records)], schema=schema)
         path: FileRef = name
-        try:
+        with _storage_errors(f"cannot write snapshot {name} of the event log at {self._directory}"):
             self._check_fence()
             path = self._storage.write_snapshot(name, table)
             # Writing took a while; deleting needs the study still ours.
@@ -663,13 +664,6 @@ class EventLog:
                 ):
                     self._storage.delete(old.path)
             self._storage.sync()
-        except OSError as exc:
-            if isinstance(exc, StorageError):
-                raise
-            raise StorageError(
-                f"cannot write snapshot {name} of the event log at {self._directory} ({exc}); "
-                "the log itself is intact: free space or fix the storage"
-            ) from exc
         self._replace_chain = False
         # What the scan found is what this writer has now seen; an older writer's file that
         # appears after it is news again.
@@ -702,7 +696,9 @@ class EventLog:
             table = saved_state_table(
                 saved, self._generation, None if tail is None else (tail.first_seq, tail.events)
             )
-            try:
+            with _storage_errors(
+                f"cannot save the study's state as {name} in the event log at {self._directory}"
+            ):
                 self._check_fence()
                 path = self._storage.write_snapshot(name, table)
                 # Writing took a while; deleting needs the study still ours.
@@ -716,14 +712,6 @@ class EventLog:
                     ):
                         self._storage.delete(ref)
                 self._storage.sync()
-            except OSError as exc:
-                if isinstance(exc, StorageError):
-                    raise
-                raise StorageError(
-                    f"cannot save the study's state as {name} in the event log at "
-                    f"{self._directory} ({exc}); the log itself is intact: free space or fix the "
-                    "storage"
-                ) from exc
             return path
 
     def close(self) -> None:
