@@ -96,6 +96,22 @@ def _critical_section(directory: Path) -> Iterator[None]:
         os.close(fd)  # also drops the flock
 
 
+# An unchanged lease file is trusted for this long (seconds) without reading it again.
+_REREAD_AFTER = 1.0
+
+
+class _FileKey(NamedTuple):
+    device: int
+    inode: int
+    size: int
+    mtime_ns: int
+    ctime_ns: int
+
+
+def _file_key(stat: os.stat_result) -> _FileKey:
+    return _FileKey(stat.st_dev, stat.st_ino, stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns)
+
+
 class LeaseRead(NamedTuple):
     """The lease record as read: its owner (None: no lease), why it is unusable if it is, and
     the version a conditional write names (None: there is no record; a directory has no
@@ -148,6 +164,8 @@ class FileSlot:
     def __init__(self, directory: Path) -> None:
         self._directory = directory
         self._path = directory / LEASE_FILE
+        # The record last read, the file's identity when it was read, and when (monotonic).
+        self._last: tuple[_FileKey, LeaseRead, float] | None = None
 
     @property
     def location(self) -> Path:
@@ -166,15 +184,30 @@ class FileSlot:
         return _critical_section(self._directory)
 
     def read(self) -> LeaseRead:
+        # Every commit verifies the lease, and reading and parsing the record cost more than
+        # the rest of a small commit. A file of the same inode, size, mtime and ctime holds the
+        # record read before: every write replaces the file (and a hand edit changes its times
+        # or size). Attributes may be cached by a network file system, so past
+        # _REREAD_AFTER the record itself is read again whatever they say.
+        last = self._last
+        now = time.monotonic()
         try:
-            text = self._path.read_text()
+            fresh = last is not None and now - last[2] < _REREAD_AFTER
+            if fresh and last is not None and _file_key(os.stat(self._path)) == last[0]:
+                return last[1]
+            with open(self._path, "rb") as handle:
+                key = _file_key(os.fstat(handle.fileno()))
+                text = handle.read().decode(errors="replace")
         except FileNotFoundError:
+            self._last = None
             return LeaseRead(None, None, None)
         except OSError as exc:
             raise StorageError(
                 f"cannot read the lease file {self._path} ({exc}); fix its permissions"
             ) from exc
-        return parse_owner(text, "the lease file", "")
+        read = parse_owner(text, "the lease file", "")
+        self._last = (key, read, now)
+        return read
 
     def write(self, owner: LeaseOwner, version: str | None) -> str | None:
         # Under the flock nobody else writes between our read and this write.

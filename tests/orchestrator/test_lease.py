@@ -479,3 +479,48 @@ def test_without_any_machine_or_boot_id_the_hostname_decides(
     with Lease.acquire(tmp_path, description="me") as lease:
         assert lease.owner.machine_id is None and lease.owner.boot_id is None
         assert lease.takeover_reason is not None and "is gone" in lease.takeover_reason
+
+
+def _count_parses(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    parsed: list[str] = []
+    parse = _lease.parse_owner
+
+    def counted(text: str, what: str, version: str) -> _lease.LeaseRead:
+        parsed.append(text)
+        return parse(text, what, version)
+
+    monkeypatch.setattr(_lease, "parse_owner", counted)
+    return parsed
+
+
+def test_verify_rereads_the_lease_file_only_when_it_was_replaced(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Every commit verifies the lease: reading and parsing the record each time cost more than
+    # the rest of a small commit. An unchanged file (same inode, times and size) holds the record
+    # last read; a file replaced or rewritten is read again by the next verify.
+    lease = Lease.acquire(tmp_path, description="writer", stale_after=30)
+    parsed = _count_parses(monkeypatch)
+    lease.verify()
+    for _ in range(50):
+        lease.verify()
+    assert len(parsed) <= 1
+    successor = write_owner(tmp_path)  # rewritten in place, of another size
+    with pytest.raises(StudyLockedError, match=r"taken over by .*hand-written"):
+        lease.verify()
+    assert len(parsed) == 2
+    assert read_owner(tmp_path) == successor
+
+
+def test_verify_rereads_an_unchanged_lease_file_after_a_second(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A file's attributes may be cached (NFS): past a second, the record itself is read again.
+    lease = Lease.acquire(tmp_path, description="writer", stale_after=30)
+    parsed = _count_parses(monkeypatch)
+    lease.verify()
+    lease.verify()
+    later = time.monotonic() + 1.5
+    monkeypatch.setattr(_lease.time, "monotonic", lambda: later)
+    lease.verify()
+    assert len(parsed) == 2
