@@ -119,6 +119,43 @@ class TrialRecord:
         for name in ("datetime_start", "datetime_complete"):
             set_field(self, name, _timestamp(where, name, getattr(self, name)))
 
+    @classmethod
+    def unchecked(
+        cls,
+        number: int,
+        state: TrialState,
+        params: dict[str, Any],
+        distributions: dict[str, Distribution],
+        values: tuple[float, ...] | None,
+        constraints: tuple[float, ...] | None,
+        intermediate_values: dict[int, float],
+        attempt: int,
+        user_attrs: dict[str, Any],
+        error: str | None,
+        datetime_start: float | None,
+        datetime_complete: float | None,
+    ) -> TrialRecord:
+        """A record of values that already hold to the rules above, as the keeper of a study's
+        state has them (it checked each on its way in), built without checking them again:
+        checking costs more than building, and a study hands out every record to its sampler.
+        The dicts become the record's own: pass copies."""
+        record = object.__new__(cls)
+        vars(record).update(
+            number=number,
+            state=state,
+            params=params,
+            distributions=distributions,
+            values=values,
+            constraints=constraints,
+            intermediate_values=intermediate_values,
+            attempt=attempt,
+            user_attrs=user_attrs,
+            error=error,
+            datetime_start=datetime_start,
+            datetime_complete=datetime_complete,
+        )
+        return record
+
     @property
     def value(self) -> float | None:
         """The objective value of a single-objective trial, or None when it has no result."""

@@ -203,8 +203,10 @@ class StudyRecorder:
     def take_updates(self) -> Updates:
         self._updates_version += 1
         complete, self._send_all = self._send_all, False
-        numbers = self.state.trials if complete else sorted(self.dirty)
-        records = tuple(self.state.record(n) for n in numbers)
+        if complete:
+            records = tuple(self.state.records())
+        else:
+            records = tuple(self.state.record(n) for n in sorted(self.dirty))
         self.dirty.clear()
         return Updates(self._updates_version, records, complete)
 

@@ -6,9 +6,12 @@ study reopened from its log is the study that was written. It does no I/O and ne
 
 from __future__ import annotations
 
+import contextlib
+import copy
+import gc
 import json
 import math
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, ItemsView, Iterable, Iterator, KeysView, ValuesView
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -73,7 +76,7 @@ class ResourceUsage:
     restarted_from_scratch: int = 0
 
 
-@dataclass
+@dataclass(slots=True)
 class _Trial:
     number: int
     origin: str
@@ -103,20 +106,171 @@ class _Trial:
     told_by: str | None = None
 
     def record(self) -> TrialRecord:
-        return TrialRecord(
-            number=self.number,
-            state=self.state,
-            params=dict(self.params),
-            distributions=dict(self.distributions),
-            values=self.values,
-            constraints=self.constraints,
-            intermediate_values=dict(self.intermediate),
-            attempt=max(self.attempt, 0),
-            user_attrs=dict(self.user_attrs),
-            error=self.error,
-            datetime_start=self.started,
-            datetime_complete=self.completed,
+        # Every value was checked on its way into the log, to TrialRecord's rules; the record
+        # gets copies (user attributes deep ones, as a checked record's are).
+        user_attrs = copy.deepcopy(self.user_attrs) if self.user_attrs else {}
+        return TrialRecord.unchecked(
+            self.number,
+            self.state,
+            dict(self.params),
+            dict(self.distributions),
+            self.values,
+            self.constraints,
+            dict(self.intermediate),
+            max(self.attempt, 0),
+            user_attrs,
+            self.error,
+            self.started,
+            self.completed,
         )
+
+
+class TrialTable(dict[int, _Trial]):
+    """Trial number -> trial, in number order; trials read back from a saved state are built
+    on first access.
+
+    Reopening a 100,000-trial study from its saved state would otherwise build every trial's
+    objects before the study can answer anything, though a reopen mostly touches a few (the
+    best, the unfinished, the new). Looking one up builds it (``dict``'s own ``__missing__``
+    hook, so a built trial costs a plain lookup); anything that walks the table builds the
+    rest first and puts the table back in number order.
+    """
+
+    __slots__ = ("_before_all", "_build", "_unbuilt")
+
+    def __init__(self) -> None:
+        super().__init__()
+        # Number -> row, of the trials not built yet; `_build(row)` builds one.
+        self._unbuilt: dict[int, int] = {}
+        self._build: Callable[[int], _Trial] | None = None
+        self._before_all: Callable[[], None] | None = None
+
+    def hold(
+        self,
+        numbers: Iterable[int],
+        build: Callable[[int], _Trial],
+        before_all: Callable[[], None] | None = None,
+    ) -> None:
+        """Hold trial ``numbers[row]`` as row ``row``, built by ``build(row)`` when needed;
+        ``before_all`` is called before the rows still held are all built at once. Only for a
+        new, empty table: the rows' numbers come before any trial added later."""
+        if dict.__len__(self) or self._unbuilt:
+            raise RuntimeError("rows go into an empty trial table")
+        self._unbuilt = {number: row for row, number in enumerate(numbers)}
+        self._build, self._before_all = build, before_all
+
+    @property
+    def unbuilt(self) -> int:
+        """How many trials are still rows."""
+        return len(self._unbuilt)
+
+    def __missing__(self, number: int) -> _Trial:
+        row = self._unbuilt.pop(number, None)
+        if row is None:
+            raise KeyError(number)
+        assert self._build is not None
+        trial = self._build(row)
+        dict.__setitem__(self, number, trial)
+        return trial
+
+    def build_all(self) -> None:
+        """Build every trial still a row, and restore number order."""
+        if not self._unbuilt:
+            return
+        assert self._build is not None
+        if self._before_all is not None:
+            self._before_all()
+        build, unbuilt = self._build, self._unbuilt
+        self._unbuilt = {}
+        with gc_paused():
+            merged = sorted(
+                [*dict.items(self), *((number, build(row)) for number, row in unbuilt.items())],
+                key=_first,
+            )
+            dict.clear(self)
+            dict.update(self, merged)
+
+    def __contains__(self, number: object) -> bool:
+        return dict.__contains__(self, number) or number in self._unbuilt
+
+    def get(self, number: int, default: _Trial | None = None) -> _Trial | None:  # type: ignore[override]
+        trial = dict.get(self, number)
+        if trial is None and number in self._unbuilt:
+            return self[number]
+        return default if trial is None else trial
+
+    def __len__(self) -> int:
+        return dict.__len__(self) + len(self._unbuilt)
+
+    def __bool__(self) -> bool:
+        return len(self) > 0
+
+    def __iter__(self) -> Iterator[int]:
+        self.build_all()
+        return dict.__iter__(self)
+
+    def keys(self) -> KeysView[int]:  # type: ignore[override]
+        self.build_all()
+        return dict.keys(self)
+
+    def values(self) -> ValuesView[_Trial]:  # type: ignore[override]
+        self.build_all()
+        return dict.values(self)
+
+    def items(self) -> ItemsView[int, _Trial]:  # type: ignore[override]
+        self.build_all()
+        return dict.items(self)
+
+    def __eq__(self, other: object) -> bool:
+        self.build_all()
+        return dict.__eq__(self, other)
+
+    __hash__ = None
+
+    def __repr__(self) -> str:
+        self.build_all()
+        return dict.__repr__(self)
+
+    def copy(self) -> dict[int, _Trial]:
+        self.build_all()
+        return dict(dict.items(self))
+
+    def pop(self, *args: Any) -> Any:
+        self.build_all()
+        return dict.pop(self, *args)
+
+    def popitem(self) -> tuple[int, _Trial]:
+        self.build_all()
+        return dict.popitem(self)
+
+    def setdefault(self, *args: Any) -> Any:
+        self.build_all()
+        return dict.setdefault(self, *args)
+
+    def __delitem__(self, number: int) -> None:
+        self.build_all()
+        dict.__delitem__(self, number)
+
+
+@contextlib.contextmanager
+def gc_paused() -> Iterator[None]:
+    """No garbage collection while many objects that stay are built at once.
+
+    Building a 100,000-trial study's objects would otherwise set off collection after
+    collection, each walking every object built so far, for nothing: they all stay, and none
+    holds a cycle that only the collector could free.
+    """
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def _first(item: tuple[int, _Trial]) -> int:
+    return item[0]
 
 
 class StudyState:
@@ -124,7 +278,7 @@ class StudyState:
 
     def __init__(self) -> None:
         self.info: StudyInfo | None = None
-        self.trials: dict[int, _Trial] = {}
+        self.trials = TrialTable()
         # One past the highest trial number created: a gap in the log never reuses a number.
         self._next_number = 0
         # `ask` call id -> the trial it created, so that a retried call gets the same one.
@@ -142,6 +296,8 @@ class StudyState:
         # The detached run the last `optimize_started` belongs to (None: a driver's call).
         self.optimize_run: str | None = None
         self._waiting_optimize: set[int] = set()
+        # Trials of `optimize` running now: what a new writer finds orphaned.
+        self._running_optimize: set[int] = set()
         # Set by the first trial that reports constraints: every later one must report as many.
         self.n_constraints: int | None = None
         self.usage = ResourceUsage()
@@ -332,10 +488,13 @@ class StudyState:
         self._by_state[trial.state] -= 1
         self._by_state[state] += 1
         trial.state = state
-        if state is TrialState.WAITING and trial.origin == ev.ORIGIN_OPTIMIZE:
-            self._waiting_optimize.add(trial.number)
-        else:
+        if trial.origin == ev.ORIGIN_OPTIMIZE:
             self._waiting_optimize.discard(trial.number)
+            self._running_optimize.discard(trial.number)
+            if state is TrialState.WAITING:
+                self._waiting_optimize.add(trial.number)
+            elif state is TrialState.RUNNING:
+                self._running_optimize.add(trial.number)
 
     def _start(
         self,
@@ -366,7 +525,8 @@ class StudyState:
             self.usage.restarted_from_scratch += 1
 
     def records(self) -> list[TrialRecord]:
-        return [self.record(number) for number in self.trials]
+        with gc_paused():
+            return [self.record(number) for number in self.trials]
 
     def record(self, number: int) -> TrialRecord:
         record = self._records.get(number)
@@ -423,11 +583,7 @@ class StudyState:
 
     def orphaned_running(self) -> list[_Trial]:
         """Trials that were running under `optimize` when a previous writer stopped."""
-        return [
-            t
-            for t in self.trials.values()
-            if t.state is TrialState.RUNNING and t.origin == ev.ORIGIN_OPTIMIZE
-        ]
+        return [self.trials[number] for number in sorted(self._running_optimize)]
 
 
 def _rankable(trial: _Trial) -> bool:

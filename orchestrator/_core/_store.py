@@ -8,7 +8,7 @@ Arrow and of file-system details, and lets a second storage slot in without touc
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any, Protocol
 
 from raysweep.orchestrator._storage._event import Event
@@ -38,7 +38,7 @@ class SavedStudyState(Protocol):
     def study(self) -> str: ...
 
     @property
-    def columns(self) -> dict[str, list[Any]]: ...
+    def columns(self) -> Mapping[str, list[Any]]: ...
 
     @property
     def kinds(self) -> dict[str, str]: ...

@@ -12,8 +12,10 @@ before it ignore the name, and a writer uses it only where it provably describes
 
 from __future__ import annotations
 
+import gc
 import itertools
 import re
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, NamedTuple, Protocol
 
@@ -25,6 +27,7 @@ from raysweep.orchestrator._storage._format import GENERATION_KEY, FileRef
 __all__ = [
     "STATE_VERSION",
     "SavedState",
+    "StateColumns",
     "StateFields",
     "StateName",
     "parse_state_name",
@@ -62,7 +65,7 @@ class SavedState:
 
     last_seq: int
     study: str
-    columns: dict[str, list[Any]]
+    columns: StateColumns
     kinds: dict[str, str]
     # Opaque bytes the core keeps beside the rows (in the schema metadata).
     blobs: dict[str, bytes]
@@ -78,7 +81,7 @@ class StateFields(Protocol):
     def study(self) -> str: ...
 
     @property
-    def columns(self) -> dict[str, list[Any]]: ...
+    def columns(self) -> Mapping[str, list[Any]]: ...
 
     @property
     def kinds(self) -> dict[str, str]: ...
@@ -182,17 +185,71 @@ def read_saved_state(
         for key, value in metadata.items()
         if key.startswith(_BLOB_PREFIX)
     }
-    # Equal strings shared (names, origins, repeated in every row): the state keeps them.
-    shared: dict[str, str] = {}
-    columns: dict[str, list[Any]] = {}
-    for column_name in table.column_names:
-        kind = kinds[column_name]
-        column = table.column(column_name)
+    study = metadata[_STUDY_KEY].decode()
+    return SavedState(name.last_seq, study, StateColumns(table, kinds), kinds, blobs), tail
+
+
+class StateColumns(Mapping[str, list[Any]]):
+    """The columns of a state file: name -> one Python value per row, converted from Arrow when
+    a column is first asked for, or one cell at a time with :meth:`cell`.
+
+    Converting every column costs most of a large reopen, and a reopen may need only a few
+    (how many trials are in each state) and a few rows (the trials it touches).
+    """
+
+    def __init__(self, table: pa.Table, kinds: dict[str, str]) -> None:
+        self._table = table
+        self._kinds = kinds
+        self._converted: dict[str, list[Any]] = {}
+        # Equal strings shared (names, origins, repeated in every row): the state keeps them.
+        self._shared: dict[str, str] = {}
+
+    def __len__(self) -> int:
+        return int(self._table.num_columns)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._table.column_names)
+
+    def __getitem__(self, name: str) -> list[Any]:
+        values = self._converted.get(name)
+        if values is None:
+            values = self._converted[name] = self._convert(name)
+        return values
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Mapping):
+            return NotImplemented
+        return dict(self.items()) == dict(other.items())
+
+    __hash__ = None  # type: ignore[assignment]
+
+    @property
+    def rows(self) -> int:
+        return int(self._table.num_rows)
+
+    def cell(self, name: str, row: int) -> Any:
+        """The value of column ``name`` in ``row``, as :meth:`__getitem__` would give it."""
+        values = self._converted.get(name)
+        if values is not None:
+            return values[row]
+        return self._table.column(name)[row].as_py()
+
+    def _convert(self, name: str) -> list[Any]:
+        enabled = gc.isenabled()
+        gc.disable()  # a column of lists is 100,000 objects that all stay: nothing to collect
+        try:
+            return self._converted_values(name)
+        finally:
+            if enabled:
+                gc.enable()
+
+    def _converted_values(self, name: str) -> list[Any]:
+        kind = self._kinds[name]
+        column = self._table.column(name)
         values: list[Any] = _python_lists(column) if kind.endswith("s") else column.to_pylist()
+        shared = self._shared
         if kind == "str":
             values = [None if v is None else shared.setdefault(v, v) for v in values]
         elif kind == "strs":
             values = [None if v is None else [shared.setdefault(s, s) for s in v] for v in values]
-        columns[column_name] = values
-    study = metadata[_STUDY_KEY].decode()
-    return SavedState(name.last_seq, study, columns, kinds, blobs), tail
+        return values

@@ -22,7 +22,7 @@ from raysweep.orchestrator._core._protocol import (
 )
 from raysweep.orchestrator._core._recorder import _told
 from raysweep.orchestrator._core._sampler_service import LocalSamplerClient, SamplerServiceCore
-from raysweep.orchestrator._core._state import StudyInfo, StudyState
+from raysweep.orchestrator._core._state import StudyInfo, StudyState, TrialTable
 from raysweep.orchestrator._core._state_table import Told, load_state, save_state
 from raysweep.orchestrator._storage._log import EventLog, read_events
 from raysweep.orchestrator._storage._replay import log_files
@@ -310,3 +310,91 @@ def test_a_state_is_used_only_while_it_stands_for_the_whole_log(tmp_path: Path) 
     assert log.saved_state is None
     log.close()
     assert len(log_files(tmp_path).entries("snapshots")) >= 3  # nothing was removed
+
+
+def _reopened_pair(tmp_path: Path) -> tuple[ts.TrialSchedulerCore, ts.TrialSchedulerCore]:
+    """A promote-mode study reopened from its saved state, and the same log replayed."""
+    scheduler = ASHA(min_resource=1, max_resource=9, reduction_factor=3, mode="promote")
+    core = _open(tmp_path, scheduler, load=False)
+    _work(core, 400, seed=1)
+    core.close()
+    replayed_dir = tmp_path.parent / f"{tmp_path.name}-replayed"
+    shutil.copytree(tmp_path, replayed_dir)
+    for ref in (replayed_dir / "snapshots").glob("state-*"):
+        ref.unlink()
+    cores = []
+    for directory in (tmp_path, replayed_dir):
+        core = ts.TrialSchedulerCore(
+            LocalStudyStore(directory), _info(scheduler), load_if_exists=True, given=frozenset()
+        )
+        core.open()
+        cores.append(core)
+    return cores[0], cores[1]
+
+
+def test_a_study_reopened_from_its_saved_state_builds_a_trial_only_when_it_is_needed(
+    tmp_path: Path,
+) -> None:
+    fast, slow = _reopened_pair(tmp_path)
+    trials, replayed = fast._rec.state.trials, slow._rec.state.trials
+    # Open, and what a reopen is asked first, build no trial: counts, the best, the unfinished.
+    assert len(trials) == len(replayed) >= 40
+    assert trials.unbuilt == len(trials)
+    assert fast.progress() == slow.progress()
+    assert _deep(fast.best()) == _deep(slow.best())
+    assert fast._rec.state.orphaned_running() == []
+    assert trials.unbuilt == len(trials) - 1  # the best one
+    middle = len(trials) // 2
+    assert middle in trials and len(trials) + 5 not in trials
+    assert trials.get(len(trials) + 5) is None
+    with pytest.raises(KeyError):
+        trials[len(trials) + 5]
+    assert _deep(trials[middle]) == _deep(replayed[middle])
+    assert _deep(trials.get(middle + 1)) == _deep(replayed[middle + 1])
+    assert trials.unbuilt == len(trials) - 3
+    # Walking the table builds the rest, in number order, to the state a replay makes.
+    assert list(trials) == sorted(replayed) == list(replayed)
+    assert trials.unbuilt == 0
+    assert _state_view(fast._rec.state) == _state_view(slow._rec.state)
+    fast.close()
+    slow.close()
+
+
+def test_trials_built_cell_by_cell_equal_those_built_from_whole_columns(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from raysweep.orchestrator._core import _state_table
+
+    monkeypatch.setattr(_state_table, "_CELL_BUILDS", 3)
+    fast, slow = _reopened_pair(tmp_path)
+    trials, replayed = fast._rec.state.trials, slow._rec.state.trials
+    # Three from single cells, then the columns are converted for the fourth and the rest.
+    for number in (7, 0, len(trials) - 1, 12):
+        assert _deep(trials[number]) == _deep(replayed[number])
+    assert _deep([fast._rec.state.record(n) for n in trials]) == _deep(slow._rec.state.records())
+    fast.close()
+    slow.close()
+
+
+def test_a_trial_table_with_rows_behaves_as_the_dict_it_stands_for() -> None:
+    state, _ = _replayed(read_events(DATA / "study_v2"))
+    built = dict(state.trials)
+    numbers = list(built)
+    table = TrialTable()
+    asked: list[int] = []
+
+    def build(row: int) -> Any:
+        asked.append(row)
+        return built[numbers[row]]
+
+    table.hold(numbers, build)
+    assert len(table) == len(built) and bool(table) and table.unbuilt == len(built)
+    assert numbers[-1] in table and -1 not in table and asked == []
+    assert table[numbers[-1]] is built[numbers[-1]] and asked == [len(numbers) - 1]
+    with pytest.raises(RuntimeError, match="empty"):
+        table.hold(numbers, build)
+    extra = state.trials[numbers[0]]
+    table[numbers[-1] + 1] = extra  # a trial created after the reopen comes last
+    assert list(table) == [*numbers, numbers[-1] + 1]
+    assert sorted(asked) == list(range(len(numbers)))  # each row built exactly once
+    assert table == {**built, numbers[-1] + 1: extra}
