@@ -79,6 +79,8 @@ class TrialSchedulerCore:
         self._checkpoint_format = checkpoint_format
         self._lock = threading.RLock()
         self._runner_trials: dict[str, tuple[int, int]] = {}
+        # Runners that have asked for a trial: each returns by itself once none is wanted.
+        self._started_runners: set[str] = set()
         self._target: int | None = None
         self._accepting = False
         self._closed = threading.Event()
@@ -314,6 +316,7 @@ class TrialSchedulerCore:
         stale = None
         with self._lock:
             self._check_writing()
+            self._started_runners.add(runner)
             if outcome is not None:
                 self._runner_trials.pop(runner, None)
                 stale = self._rec.close_attempt(outcome)
@@ -448,10 +451,20 @@ class TrialSchedulerCore:
         with self._lock:
             return set(self._runner_trials)
 
+    def started_runners(self) -> set[str]:
+        """Runners that have asked for a trial and are not lost.
+
+        Each returns by itself once no trial is wanted (its result may carry the error that
+        stops the study): only the others may be killed to free their places.
+        """
+        with self._lock:
+            return set(self._started_runners)
+
     def runner_lost(self, runner: str, reason: str, crash: bool) -> None:
         """A runner is gone (died, or killed on Ctrl-C): its trial is re-run, not failed."""
         with self._lock:
             self._check_writing()
+            self._started_runners.discard(runner)
             held = self._runner_trials.pop(runner, None)
             if held is not None:
                 number, attempt = held

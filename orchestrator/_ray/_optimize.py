@@ -206,10 +206,14 @@ def _collect(pool: _Pool, ref: ObjectRef[ServeResult]) -> None:
         raise result.fatal
     if _ask(pool.scheduler.wants_more) is False:
         # No trial will be handed out any more: runners still waiting for resources (or for
-        # their first trial) would only start to be told so. Free their places now.
-        busy = _ask(pool.scheduler.busy_runners) or set()
-        for idle in [r for r, (name, _) in pool.running.items() if name not in busy]:
-            pool.retire(idle)
+        # their first trial) would only start to be told so. Free their places now. A runner
+        # that has asked for a trial returns by itself, maybe with the error that stops the
+        # study: killing it between its last trial and its return lost that error. Unknown
+        # (None, the scheduler restarting) frees nothing.
+        started = _ask(pool.scheduler.started_runners)
+        if started is not None:
+            for idle in [r for r, (name, _) in pool.running.items() if name not in started]:
+                pool.retire(idle)
 
 
 def _interrupt(pool: _Pool, reason: str) -> None:

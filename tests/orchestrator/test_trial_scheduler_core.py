@@ -123,6 +123,29 @@ def test_running_trials_of_a_dead_writer_are_queued_for_a_rerun(tmp_path: Path) 
     again.close()
 
 
+def test_a_runner_that_handed_back_its_last_trial_is_still_one_to_wait_for(
+    tmp_path: Path,
+) -> None:
+    # The driver frees the places of runners that never asked for a trial once none is wanted;
+    # a runner that closed its trial and is returning must not be among them: its result may
+    # carry the error that stops the study (the driver killed it, and optimize returned as if
+    # nothing had gone wrong).
+    core = _open(tmp_path)
+    core.start_optimize(2)
+    a = core.next_trial("r1", None)
+    b = core.next_trial("r2", None)
+    assert a is not None and b is not None
+    failed = TrialOutcome(a.number, a.attempt, TrialState.FAILED, None, "usage error")
+    core.stop_new_trials(None)
+    assert core.next_trial("r1", failed, False) is None
+    assert core.busy_runners() == {"r2"}
+    assert core.started_runners() == {"r1", "r2"}
+    assert "r3" not in core.started_runners()  # still starting: the driver may free its place
+    core.runner_lost("r2", "killed", False)
+    assert core.started_runners() == {"r1"}
+    core.close()
+
+
 def test_late_reports_of_a_closed_attempt_are_still_recorded(tmp_path: Path) -> None:
     core = _open(tmp_path)
     core.start_optimize(1)
