@@ -24,6 +24,7 @@ from raysweep.samplers._float import FloatDistribution
 from raysweep.samplers._from_json import sampler_from_json
 from raysweep.samplers._gp import GPSampler
 from raysweep.samplers._grid import GridSampler
+from raysweep.samplers._history import HistoryView
 from raysweep.samplers._hypervolume import hypervolume, hypervolume_contributions
 from raysweep.samplers._int import IntDistribution
 from raysweep.samplers._jsonvalues import CategoricalChoice
@@ -43,6 +44,7 @@ __all__ = [
     "FloatDistribution",
     "GPSampler",
     "GridSampler",
+    "HistoryView",
     "IncompatibleDistributionError",
     "IntDistribution",
     "InvalidDistributionError",

@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from raysweep.samplers._distributions import Distribution
+from raysweep.samplers._history import HistoryView
 from raysweep.samplers._trial import StudyDirection, TrialRecord, TrialState
 
 # The joint stream (name=None) needs a digest no parameter name can have; CRC-32 stays below 2**32.
@@ -29,11 +30,15 @@ def sampler_rng(seed: int, trial_number: int, name: str | None = None) -> np.ran
     value changes per process: replaying a study's log in any process redraws the same values,
     and the stream of one name does not depend on which other names were drawn before it.
     """
+    _check_stream_numbers(seed, trial_number)
+    digest = JOINT_STREAM_DIGEST if name is None else zlib.crc32(name.encode("utf-8"))
+    return np.random.default_rng([seed, trial_number, digest])
+
+
+def _check_stream_numbers(seed: int, trial_number: int) -> None:
     for label, number in (("seed", seed), ("trial_number", trial_number)):
         if isinstance(number, bool) or not isinstance(number, int) or number < 0:
             raise ValueError(f"sampler_rng: {label}={number!r} must be a non-negative int")
-    digest = JOINT_STREAM_DIGEST if name is None else zlib.crc32(name.encode("utf-8"))
-    return np.random.default_rng([seed, trial_number, digest])
 
 
 # A C-level getter: the history check below runs on every proposal, over every trial.
@@ -87,6 +92,9 @@ class SamplingContext:
 
     ``history`` holds every other trial of the study in any state (not the trial being sampled),
     as the orchestrator knows them when it asks; ``directions`` has one entry per objective.
+    It is kept as given when it is a tuple or a :class:`HistoryView` (the orchestrator's, which
+    lends the study's records without copying them) and made a tuple otherwise: either way a
+    snapshot that does not change after the call.
     ``seen``, when given, must equal what :attr:`seen_distributions` would compute from
     ``history``: the orchestrator keeps it up to date as trials change, so that samplers need
     not rescan the whole history for it on every proposal.
@@ -110,7 +118,10 @@ class SamplingContext:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "directions", tuple(self.directions))
-        object.__setattr__(self, "history", tuple(self.history))
+        if not isinstance(self.history, tuple | HistoryView):
+            # A view is already a snapshot (its keeper changes a copy): copying it would cost
+            # what it saves.
+            object.__setattr__(self, "history", tuple(self.history))
         if not self.directions:
             raise ValueError("SamplingContext: directions is empty; pass one per objective")
         if not self.history_excludes_trial and self.trial_number in map(_number, self.history):
@@ -118,7 +129,7 @@ class SamplingContext:
                 f"SamplingContext: trial {self.trial_number} is in its own history; "
                 "pass only the other trials of the study"
             )
-        sampler_rng(self.study_seed, self.trial_number)  # validates both numbers
+        _check_stream_numbers(self.study_seed, self.trial_number)
         object.__setattr__(self, "fidelity_steps", _fidelity_steps(self.fidelity_steps))
 
     @functools.cached_property

@@ -14,13 +14,15 @@ trials start, do not repeat one point.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import weakref
+from collections.abc import Callable
 from typing import Any
 
 from raysweep.orchestrator._core._protocol import NoProposal, Proposal, ProposalOrNone, Updates
 from raysweep.orchestrator._errors import SamplerOutOfStepError
 from raysweep.samplers import (
     Distribution,
+    HistoryView,
     Sampler,
     SamplingContext,
     SearchSpaceExhaustedError,
@@ -53,12 +55,16 @@ class SamplerServiceCore:
         self._position: dict[int, int] = {}
         self._versions: dict[int, int] = {}
         self._seen = SeenDistributions()
-        # `_records` as a tuple, made once per change (a C-level copy) and shared by the
-        # proposals until the next one.
-        self._frozen: tuple[TrialRecord, ...] | None = ()
+        # Views of `_records` lent to the sampler: while one lives, an update changes a copy
+        # (one C-level copy, and only when a sampler kept a context past its call).
+        self._lent: list[weakref.ref[HistoryView]] = []
         self._synced = False
         # Proposals handed out whose trial has not finished: trial number -> the proposal.
         self._handed: dict[int, Proposal] = {}
+        # The RUNNING record shown for a handed proposal, with the record and the proposal it
+        # was built from (record None: its trial has none yet): built again only when either
+        # changes, not on every proposal of every other trial.
+        self._taken_records: dict[int, tuple[TrialRecord | None, Proposal, TrialRecord]] = {}
 
     def _apply(self, updates: Updates) -> None:
         if updates.complete:
@@ -69,6 +75,10 @@ class SamplerServiceCore:
         for record in updates.records:
             # Requests run concurrently in the scheduler: keep only the newest copy of a record.
             if self._versions.get(record.number, -1) < updates.version:
+                if self._lent:
+                    if any(view() is not None for view in self._lent):
+                        self._records = list(self._records)
+                    self._lent = []
                 position = self._position.get(record.number)
                 if position is None:
                     self._position[record.number] = len(self._records)
@@ -77,27 +87,24 @@ class SamplerServiceCore:
                     self._records[position] = record
                 self._versions[record.number] = updates.version
                 self._seen.update(record)
-                self._frozen = None
 
-    def _history(self) -> tuple[TrialRecord, ...]:
-        """Every trial's newest record, in the order the trials first arrived."""
-        if self._frozen is None:
-            self._frozen = tuple(self._records)
-        return self._frozen
+    def _history(
+        self, left_out: tuple[int, ...] = (), extra: tuple[TrialRecord, ...] = ()
+    ) -> HistoryView:
+        """Every trial's newest record in the order the trials first arrived, less the trials
+        `left_out`, then `extra`: lent, not copied."""
+        view = HistoryView(
+            self._records, [self._position[n] for n in left_out if n in self._position], extra
+        )
+        self._lent = [lent for lent in self._lent if lent() is not None]
+        self._lent.append(weakref.ref(view))
+        return view
 
     def _context(self, number: int) -> SamplingContext:
-        history: Sequence[TrialRecord] = self._history()
+        # A re-run or asked trial is not part of its own history; a taken point replaces its
+        # trial's record, after the others.
         taken = self._taken(number)
-        if number in self._position or taken:
-            # A re-run or asked trial is not part of its own history; a taken point replaces
-            # its trial's record, after the others. Python work per replaced record only: the
-            # copy and the deletions are C-level moves.
-            out = list(history)
-            replaced = (self._position.get(n) for n in (number, *taken))
-            for position in sorted((p for p in replaced if p is not None), reverse=True):
-                del out[position]
-            out += taken.values()
-            history = out
+        history = self._history((number, *taken), tuple(taken.values()))
         return SamplingContext(
             study_seed=self._seed,
             trial_number=number,
@@ -116,20 +123,15 @@ class SamplerServiceCore:
             record = self._records[position] if position is not None else None
             if record is not None and record.state not in (TrialState.RUNNING, TrialState.WAITING):
                 del self._handed[other]  # finished (or paused): its record tells the truth
+                self._taken_records.pop(other, None)
                 continue
             if other == number or not proposal:
                 continue
-            params = {name: value for name, (_, value) in proposal.items()}
-            distributions = {name: dist for name, (dist, _) in proposal.items()}
-            if record is not None:
-                params.update(record.params)
-                distributions.update(record.distributions)
-            taken[other] = TrialRecord(
-                number=other,
-                state=TrialState.RUNNING,
-                params=params,
-                distributions=distributions,
-            )
+            built = self._taken_records.get(other)
+            if built is None or built[0] is not record or built[1] is not proposal:
+                built = (record, proposal, _running(other, proposal, record))
+                self._taken_records[other] = built
+            taken[other] = built[2]
         return taken
 
     def propose(self, numbers: tuple[int, ...], updates: Updates) -> dict[int, ProposalOrNone]:
@@ -152,6 +154,18 @@ class SamplerServiceCore:
         """An independent proposal for a parameter the joint proposal did not cover."""
         self._apply(updates)
         return self._sampler.sample_independent(self._context(number), name, distribution)
+
+
+def _running(number: int, proposal: Proposal, record: TrialRecord | None) -> TrialRecord:
+    """A handed-out point as the RUNNING trial it is: the proposal, then what its record says."""
+    params = {name: value for name, (_, value) in proposal.items()}
+    distributions = {name: dist for name, (dist, _) in proposal.items()}
+    if record is not None:
+        params.update(record.params)
+        distributions.update(record.distributions)
+    return TrialRecord(
+        number=number, state=TrialState.RUNNING, params=params, distributions=distributions
+    )
 
 
 class _Done:

@@ -3,6 +3,7 @@ proposals handed out before their trials start."""
 
 from __future__ import annotations
 
+import tracemalloc
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -335,3 +336,73 @@ def test_the_history_kept_in_place_equals_one_rebuilt_from_every_update(
                 newest[record.number], versions[record.number] = record, version
         service.propose(tuple(dict.fromkeys(asked)), Updates(version, records, index == 0))
     assert service._history() == tuple(newest.values())
+
+
+class _Keeping(Sampler):
+    """Keeps every context it is given (a sampler may), and proposes nothing jointly."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.contexts: list[SamplingContext] = []
+
+    def infer_relative_search_space(self, context: SamplingContext) -> dict[str, Distribution]:
+        self.contexts.append(context)
+        return {}
+
+    def sample_relative(
+        self, context: SamplingContext, search_space: dict[str, Distribution]
+    ) -> dict[str, Any]:
+        return {}
+
+    def sample_independent(
+        self, context: SamplingContext, name: str, distribution: Distribution
+    ) -> Any:
+        return 0.5
+
+
+def _running(number: int, state: TrialState = TrialState.RUNNING) -> TrialRecord:
+    return TrialRecord(
+        number=number,
+        state=state,
+        params={"x": number / 1e6},
+        distributions={"x": X},
+        values=(1.0,) if state is TrialState.COMPLETE else None,
+    )
+
+
+def test_a_context_the_sampler_keeps_does_not_change_when_the_study_does() -> None:
+    sampler = _Keeping()
+    service = SamplerServiceCore(sampler, 5, MIN)
+    first = tuple(_running(n) for n in range(4))
+    service.propose((4,), Updates(1, first, True))
+    service.propose((2,), Updates(2, (_running(2, TrialState.COMPLETE), _running(5))))
+    kept, later = sampler.contexts
+    assert kept.history == first  # as it was when the sampler was asked
+    assert later.history == (first[0], first[1], first[3], _running(5))  # trial 2 left out
+    service.propose((6,), Updates(3, (_running(1, TrialState.COMPLETE),)))
+    assert later.history == (first[0], first[1], first[3], _running(5))
+    assert [r.state for r in sampler.contexts[-1].history] == [
+        TrialState.RUNNING,
+        TrialState.COMPLETE,
+        TrialState.COMPLETE,
+        TrialState.RUNNING,
+        TrialState.RUNNING,
+    ]
+
+
+def test_a_proposal_copies_nothing_the_size_of_the_study() -> None:
+    # At 100,000 trials the copies of the history made per proposal (a tuple of every record,
+    # a list with the trial itself taken out, the context's own tuple) cost more than the
+    # proposal. Memory allocated while proposing shows whether any is made.
+    n = 50_000
+    service = SamplerServiceCore(RandomSampler(seed=1), 5, MIN)
+    service.propose((n,), Updates(1, tuple(_running(i) for i in range(n)), True))
+    tracemalloc.start()
+    try:
+        # A record changed, a re-run of a trial the history holds, a new trial beside it.
+        service.propose((7, n + 1), Updates(2, (_running(3, TrialState.COMPLETE),)))
+        service.suggest(n + 2, "y", X, Updates(3, (_running(n),)))
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 64 * 1024, f"{peak} bytes allocated: the history of {n} trials was copied"

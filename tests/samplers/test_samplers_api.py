@@ -15,6 +15,7 @@ EXPORTED = {
     "FloatDistribution",
     "GPSampler",
     "GridSampler",
+    "HistoryView",
     "IncompatibleDistributionError",
     "IntDistribution",
     "InvalidDistributionError",
