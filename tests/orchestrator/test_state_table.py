@@ -5,6 +5,7 @@ reopened from its events. No Ray."""
 from __future__ import annotations
 
 import dataclasses
+import gc
 import math
 import random
 import shutil
@@ -398,3 +399,27 @@ def test_a_trial_table_with_rows_behaves_as_the_dict_it_stands_for() -> None:
     assert list(table) == [*numbers, numbers[-1] + 1]
     assert sorted(asked) == list(range(len(numbers)))  # each row built exactly once
     assert table == {**built, numbers[-1] + 1: extra}
+
+
+def test_saving_the_state_at_close_sets_off_no_garbage_collections(tmp_path: Path) -> None:
+    # The rows are built by the hundred thousand and none is in a cycle: each collection they
+    # set off walks the whole study for nothing (at 50,000 trials, 3.1 s of a 1.2 s save).
+    core = _open(tmp_path, ASHA(min_resource=1, max_resource=9, reduction_factor=3), load=False)
+    _work(core, 300, seed=1)
+    core._rec.log.snapshot()
+    collections: list[int] = []
+
+    def count(phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            collections.append(info["generation"])
+
+    gc.callbacks.append(count)
+    try:
+        core._save_state()
+    finally:
+        gc.callbacks.remove(count)
+    assert gc.isenabled()
+    # One at most, as the collector comes back on (before: 82 for these 300 trials).
+    assert len(collections) <= 1, collections
+    assert list((tmp_path / "snapshots").glob("state-*.arrow"))
+    core.close()
