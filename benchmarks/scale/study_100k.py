@@ -137,7 +137,25 @@ def _raysweep(
     built = _child("build", str(study), str(build), path=code) if build else None
     reopens = [_child("reopen", str(study), "1", path=code) for _ in range(repeats)]
     memory = _child("memory", str(study), path=code) if repeats else None
-    return _report.System(label, built, reopens, memory)
+    crashes = [_crash_reopen(study, code) for _ in range(repeats if code is None else 0)]
+    return _report.System(label, built, reopens, memory, crashes)
+
+
+def _crash_reopen(study: Path, code: Path | None) -> dict[str, Any]:
+    """Reopen a copy of `study` as a killed writer leaves it: without the state saved at close
+    (a reopen saves it again when it closes, hence a fresh copy each time)."""
+    crashed = study.with_name(study.name + "-crashed")
+    shutil.rmtree(crashed, ignore_errors=True)
+    shutil.copytree(study, crashed)
+    try:
+        for saved in (crashed / "snapshots").glob("state-*.arrow"):
+            saved.unlink()
+        result = _child("reopen", str(crashed), "0", path=code)
+        if result.get("from_saved_state"):
+            raise RuntimeError(f"{crashed} reopened from a saved state that was deleted")
+        return result
+    finally:
+        shutil.rmtree(crashed, ignore_errors=True)
 
 
 def _optuna(work: Path, trials: int, journal_trials: int, repeats: int) -> list[_report.System]:
