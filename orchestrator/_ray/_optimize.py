@@ -213,7 +213,10 @@ def _collect(pool: _Pool, ref: ObjectRef[ServeResult]) -> None:
         started = _ask(pool.scheduler.started_runners)
         if started is not None:
             for idle in [r for r, (name, _) in pool.running.items() if name not in started]:
-                pool.retire(idle)
+                name, _ = pool.retire(idle)
+                # It may have asked for a trial since, and been handed a promotion: that
+                # trial goes back to be run again, not left RUNNING on a runner that is gone.
+                _ask(pool.scheduler.runner_lost, name, "retired: no trial was wanted", False)
 
 
 def _interrupt(pool: _Pool, reason: str) -> None:
