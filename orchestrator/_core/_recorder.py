@@ -118,6 +118,11 @@ class StudyRecorder:
         self._send_all = True
         self._updates_version = 0
 
+    def _tell_pruner(self, told: Told) -> None:
+        """Tell the pruner what it was told after the state it was rebuilt from, and keep it."""
+        told.feed(self._pruner)
+        self.told.extend(told)
+
     def _restore_pruner(self, saved: dict[str, Any] | None) -> bool:
         """Whether the pruner was restored from `saved` (else it is fresh, to be fed)."""
         if saved is None:
@@ -160,10 +165,13 @@ class StudyRecorder:
             # Saved by a raysweep that saves another layout: the events are the truth.
             log.close()
             log, events, report = store.open_log()
-        told, pruner = Told(), None
+        told, pruner, later = Told(), None, Told()
         try:
             if loaded is not None:
+                # The saved state, then what was written after it (a writer that stopped
+                # without closing, after a reopen from it).
                 state, told, pruner = loaded
+                state.replay_onto(events, _told(later))
             else:
                 state = StudyState.replay(events, _told(told))
             if state.info is None:
@@ -180,7 +188,9 @@ class StudyRecorder:
             log.close()
             raise
         del events  # read: the state holds what the study needs of them
-        return cls(log, state, told, pruner), report
+        recorder = cls(log, state, told, pruner)
+        recorder._tell_pruner(later)
+        return recorder, report
 
     def pruner_saved(self) -> dict[str, Any] | None:
         """The pruner's state as data (`SchedulerState.saved`), for a saved state."""

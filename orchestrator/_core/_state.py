@@ -320,14 +320,22 @@ class StudyState:
         """The state the events make; `observe` is shown each event with its decoded payload
         (the recorder rebuilds its pruner from the same pass, decoding nothing twice)."""
         state = cls()
-        apply = state._apply
+        state.replay_onto(events, observe)
+        return state
+
+    def replay_onto(
+        self,
+        events: Iterable[Event],
+        observe: Callable[[Event, ev.Payload], None] | None = None,
+    ) -> None:
+        """Apply `events`, which follow those this state was made of, as :meth:`replay` does."""
+        apply = self._apply
         if observe is None:
             for event in events:
                 apply(event)
         else:
             for event in events:
                 observe(event, apply(event))
-        return state
 
     @property
     def next_number(self) -> int:

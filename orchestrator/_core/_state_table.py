@@ -120,6 +120,11 @@ class Told:
             else:
                 on_report(trial, attempt, step, value)
 
+    def extend(self, other: Told) -> None:
+        """What `other` was told, after what this one was."""
+        for mine, theirs in zip(self._arrays(), other._arrays(), strict=True):
+            mine.extend(theirs)
+
     def entries(self) -> Iterator[tuple[int, int, int, float]]:
         return zip(self.trials, self.attempts, self.steps, self.values, strict=True)
 

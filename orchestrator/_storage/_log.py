@@ -34,6 +34,7 @@ takeover), replay follows the newer generation (``_replay``).
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
 import threading
 import time
@@ -349,10 +350,11 @@ class EventLog:
         study. Without one nothing is checked and the log writes as the newest generation
         already on disk: for tests and tools whose caller knows no one else writes.
 
-        ``saved_state``: where the state a writer saved (:meth:`save_state`) describes the whole
-        log, read it instead of the events: the events returned are then none, and
-        :attr:`saved_state` holds it (the report counts the events it stands for). Otherwise,
-        or without it, the events are replayed as above.
+        ``saved_state``: where a state a writer saved (:meth:`save_state`) describes the log up
+        to its seq (``_saved_state_scan`` says when), read it instead of those events: the
+        events returned are then only those after it (none, where it is the whole log), and
+        :attr:`saved_state` holds it (the report counts the events it stands for as replayed).
+        Otherwise, or without it, every event is replayed as above.
         """
         storage = _open_storage(location)
         directory = storage.files.location
@@ -375,10 +377,9 @@ class EventLog:
                     "epoch_floor=highest_generation(directory), as LocalStudyStore does"
                 )
             generation = lease.epoch
+        next_seq = scan.events[-1].seq + 1 if scan.events else 0
         if saved is not None:
-            next_seq = saved.last_seq + 1
-        else:
-            next_seq = scan.events[-1].seq + 1 if scan.events else 0
+            next_seq = max(next_seq, saved.last_seq + 1)
         log = cls(
             storage,
             next_seq,
@@ -757,34 +758,65 @@ class EventLog:
 
 
 def _saved_state_scan(files: LogFiles) -> tuple[LogScan, SavedState] | None:
-    """The saved state that stands for the whole log, with what a writer needs to know of the
-    files, found from their names alone; None where the events must be replayed.
+    """The newest saved state, with the events after it and what a writer needs to know of the
+    files; None where every event must be replayed.
 
-    A state saved by writer generation *g* at seq *L* is the log exactly when no segment is
-    left (every event is in a snapshot), no snapshot reaches past *L*, and no file is of a
-    generation above *g* (a writer after it may have replayed and written differently). Files
-    of older generations are what *g* itself replayed when it opened, or a stalled writer's
-    that replay drops after *g*'s start anyway.
+    A state saved by writer generation *g* at seq *L* is the log up to *L*: *g* saved it with
+    everything committed and snapshotted up to *L*, after checking that the study was still its
+    own, so a writer after it started at *L* + 1 at the earliest. Where nothing came after (no
+    segment, no snapshot past *L*, no file of a generation above *g*), it is the whole log and
+    no event is read at all. Otherwise the events after *L* are replayed on top of it, by the
+    rules of a whole replay (``scan_log(after=L)``), as long as the chain still reaches *L* and
+    every newer writer's files begin after it; where either is not so, every event is replayed.
+    Files of older generations are what *g* itself replayed when it opened, or a stalled
+    writer's that replay drops after *g*'s start anyway.
     """
     states = [
         (parsed, ref)
         for name, ref in files.entries(SNAPSHOTS)
         if (parsed := parse_state_name(name))
     ]
-    if not states or any(parse_segment_name(name) for name, _ in files.entries(SEGMENTS)):
+    if not states:
         return None
-    snapshots = snapshot_files(files)
     (name, ref) = max(states, key=lambda item: item[0])
-    if not snapshots or max(s.last_seq for s in snapshots) != name.last_seq:
+    snapshots = snapshot_files(files)
+    segments = [
+        named for segment, _ in files.entries(SEGMENTS) if (named := parse_segment_name(segment))
+    ]
+    if not snapshots or max(s.last_seq for s in snapshots) < name.last_seq:
+        return None  # the chain no longer reaches the state (a snapshot was lost)
+    newer_before = any(
+        s.generation > name.generation and s.last_seq <= name.last_seq for s in snapshots
+    ) or any(
+        segment.generation > name.generation and segment.first_seq <= name.last_seq
+        for segment in segments
+    )
+    if newer_before:
         return None
-    if max(s.generation for s in snapshots) != name.generation:
-        return None
+    whole = (
+        not segments
+        and max(s.last_seq for s in snapshots) == name.last_seq
+        and max(s.generation for s in snapshots) == name.generation
+    )
     (data,) = files.read_all([ref])
     try:
         saved, tail = read_saved_state(ref, data, name)
     except ValueError:
         return None  # not one this raysweep can use: replaying the events is always right
-    chain = sorted(snapshots, key=lambda s: (s.last_seq, s.generation))
+    chain = sorted(
+        (s for s in snapshots if s.last_seq <= name.last_seq),
+        key=lambda s: (s.last_seq, s.generation),
+    )
+    if not whole:
+        scan = scan_log(files, must_exist=False, after=name.last_seq)
+        found = scan.report
+        scan.report = dataclasses.replace(
+            found,
+            snapshot=found.snapshot if found.snapshot is not None else chain[-1].path,
+            events=name.last_seq + 1 + found.events,
+            snapshots=tuple(s.path for s in chain) + found.snapshots,
+        )
+        return scan, saved
     end = chain[-1]
     report = ReplayReport(
         directory=files.location,

@@ -238,6 +238,13 @@ class _Run:
         self.events += other.events
         self.texts += other.texts
 
+    def after(self, seq: int) -> _Run:
+        """The events after seq `seq`."""
+        start = bisect.bisect_right(self.seqs, seq)
+        if start == 0:
+            return self
+        return _Run(self.seqs[start:], self.events[start:], self.texts[start:])
+
     def before(self, cut: int) -> _Run:
         """The events before seq `cut`."""
         end = bisect.bisect_left(self.seqs, cut)
@@ -500,19 +507,26 @@ def _keep_before(
     return kept
 
 
-def scan_log(files: LogFiles, *, must_exist: bool = True) -> LogScan:
+def scan_log(files: LogFiles, *, must_exist: bool = True, after: int = -1) -> LogScan:
     """Replay ``files``. ``must_exist=False``: for a writer that has made (or checked) the
-    log's place itself; an object-store prefix exists only once something is stored in it."""
+    log's place itself; an object-store prefix exists only once something is stored in it.
+
+    ``after``: only the events after that seq, for a writer whose saved state stands for
+    those before and whose snapshot chain reaches it (``_log``): snapshots that end by it are
+    not read, and the chain counts as covering it. Everything after is replayed by the same
+    rules, from the names of all the files, as a whole replay would.
+    """
     if must_exist:
         files.require_log()
-    snapshots = snapshot_files(files)
+    everything = snapshot_files(files)
+    snapshots = [s for s in everything if s.last_seq > after]
     named = _segment_names(files)
     contents = files.read_all([ref for *_, ref in named])
     segments = [
         read_segment(ref, data, first, generation)
         for (first, generation, _, ref), data in zip(named, contents, strict=True)
     ]
-    points = _supersession_points(segments, snapshots)
+    points = _supersession_points(segments, everything)
     superseded: list[SupersededEvents] = []
 
     skipped: list[SkippedSnapshot] = []
@@ -531,20 +545,19 @@ def scan_log(files: LogFiles, *, must_exist: bool = True) -> LogScan:
             continue
         holds[snapshot.path] = len(run)
         before = len(superseded)
-        kept.append(
-            (_keep_before(run, snapshot.path, snapshot.generation, points, superseded), snapshot)
-        )
+        run = _keep_before(run, snapshot.path, snapshot.generation, points, superseded)
+        kept.append((run.after(after), snapshot))
         if len(superseded) > before:
             cut_snapshots.add(snapshot.path)
     for segment in segments:
         run = _keep_before(segment.run, segment.path, segment.generation, points, superseded)
         segment.kept_last_seq = run.seqs[-1] if run.seqs else None
-        kept.append((run, None))
+        kept.append((run.after(after), None))
 
     merged, won = _merge([(run, origin) for run, origin in kept if len(run)])
     gaps: list[tuple[int, int]] = []
-    expected = 0
-    covered, from_snapshots = -1, True
+    expected = after + 1
+    covered, from_snapshots = after, True
     for run, origin in merged:
         if run.seqs[0] != expected:
             gaps.append((expected, run.seqs[0] - 1))
@@ -592,7 +605,7 @@ def scan_log(files: LogFiles, *, must_exist: bool = True) -> LogScan:
         texts,
         report,
         segments,
-        snapshots,
+        everything,
         unreadable,
         covered=covered,
         redundant_snapshots=[s for s in read if not won.get(s.path)],

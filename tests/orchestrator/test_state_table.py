@@ -25,6 +25,7 @@ from raysweep.orchestrator._core._recorder import _told
 from raysweep.orchestrator._core._sampler_service import LocalSamplerClient, SamplerServiceCore
 from raysweep.orchestrator._core._state import StudyInfo, StudyState, TrialTable
 from raysweep.orchestrator._core._state_table import Told, load_state, save_state
+from raysweep.orchestrator._storage._format import parse_snapshot_name, segment_name
 from raysweep.orchestrator._storage._log import EventLog, read_events
 from raysweep.orchestrator._storage._replay import log_files
 from raysweep.orchestrator._storage._saved_state import (
@@ -269,6 +270,83 @@ def test_a_study_reopened_from_its_saved_state_is_the_one_its_events_make(
     assert [e.kind for e in read_events(tmp_path)] == [e.kind for e in read_events(replayed_dir)]
 
 
+@pytest.mark.parametrize(
+    "scheduler",
+    [
+        ASHA(min_resource=1, max_resource=9, reduction_factor=3, mode="promote"),
+        ASHA(min_resource=1, max_resource=9, reduction_factor=3),
+        Hyperband(min_resource=1, max_resource=9, reduction_factor=3),
+    ],
+    ids=["asha-promote", "asha-stop", "hyperband"],
+)
+def test_a_study_killed_after_a_reopen_opens_from_its_state_and_the_events_since(
+    tmp_path: Path, scheduler: Scheduler
+) -> None:
+    core = _open(tmp_path, scheduler, load=False)
+    _work(core, 300, seed=1)
+    core.close()
+    core = _open(tmp_path, scheduler, load=True)
+    assert core._rec.log.from_saved_state  # type: ignore[attr-defined]
+    _work(core, 150, seed=2)
+    core._rec.log.snapshot()  # the periodic one: a link of the chain past the state
+    _work(core, 150, seed=3)
+    # Killed: what was committed stays (the commit thread had written it), nothing is closed.
+    core._closed.set()
+    core._rec.log.commit()
+    core._lease.release()
+    assert list((tmp_path / "segments").iterdir())
+    (state_file,) = (tmp_path / "snapshots").glob("state-*")
+    saved = parse_state_name(state_file.name)
+    links = [parse_snapshot_name(p.name) for p in (tmp_path / "snapshots").glob("snap-*")]
+    # The reopened writer folded the chain's small last link into its own: the state's seq
+    # lies inside that link, whose events up to it are skipped.
+    assert saved is not None and all(link is not None for link in links)
+    assert all(link.last_seq > saved.last_seq for link in links if link is not None)
+
+    replayed_dir = tmp_path.parent / f"{tmp_path.name}-replayed"
+    shutil.copytree(tmp_path, replayed_dir)
+    for ref in (replayed_dir / "snapshots").glob("state-*"):
+        ref.unlink()
+    fast = _open(tmp_path, scheduler, load=True)
+    slow = _open(replayed_dir, scheduler, load=True)
+    assert fast._rec.log.from_saved_state and not slow._rec.log.from_saved_state  # type: ignore[attr-defined]
+    assert _state_view(fast._rec.state) == _state_view(slow._rec.state)
+    assert _deep(fast._rec._pruner) == _deep(slow._rec._pruner)
+    assert _deep(list(fast._rec.told.entries())) == _deep(list(slow._rec.told.entries()))
+    # Both go on alike, and what the fast one wrote replays to the state it holds.
+    for core in (fast, slow):
+        _work(core, 200, seed=4)
+    untimed = [
+        dataclasses.replace(r, datetime_start=None, datetime_complete=None)
+        for core in (fast, slow)
+        for r in core.records()
+    ]
+    assert _deep(untimed[: len(untimed) // 2]) == _deep(untimed[len(untimed) // 2 :])
+    fast_state = _state_view(fast._rec.state)
+    fast.close()
+    slow.close()
+    assert _state_view(_replayed(read_events(tmp_path))[0]) == fast_state
+    assert [e.kind for e in read_events(tmp_path)] == [e.kind for e in read_events(replayed_dir)]
+
+
+def test_a_state_a_newer_writer_may_have_written_before_is_not_used(tmp_path: Path) -> None:
+    # A writer of a newer generation whose segment starts at or before the state's seq took
+    # the study over before the state was saved: every event is replayed instead.
+    scheduler = ASHA(min_resource=1, max_resource=9, reduction_factor=3)
+    core = _open(tmp_path, scheduler, load=False)
+    _work(core, 60, seed=5)
+    core.close()
+    (state_file,) = (tmp_path / "snapshots").glob("state-*")
+    last = parse_state_name(state_file.name)
+    assert last is not None
+    (tmp_path / "segments" / segment_name(last.last_seq, last.generation + 1, 0)).write_bytes(b"")
+    log, events, _ = EventLog.open(tmp_path, create=False, saved_state=True)
+    # Replayed from seq 0; that writer's start drops what the older one wrote from there on.
+    assert log.saved_state is None and events[0].seq == 0
+    assert events[-1].seq == last.last_seq - 1
+    log.close()
+
+
 def test_values_no_column_holds_go_as_json_and_come_back_exactly() -> None:
     state, told = _replayed(read_events(DATA / "study_v1"))
     number = next(iter(state.trials))
@@ -281,18 +359,20 @@ def test_values_no_column_holds_go_as_json_and_come_back_exactly() -> None:
     assert _state_view(loaded) == _state_view(state)
 
 
-def test_a_state_is_used_only_while_it_stands_for_the_whole_log(tmp_path: Path) -> None:
+def test_a_state_stands_for_the_log_up_to_its_seq_and_no_further(tmp_path: Path) -> None:
     scheduler = ASHA(min_resource=1, max_resource=9, reduction_factor=3)
     core = _open(tmp_path, scheduler, load=False)
     _work(core, 120, seed=3)
     core.close()
     (state_file,) = (tmp_path / "snapshots").glob("state-*")
-    # Written after the state: a writer that crashed before closing left a segment.
+    # Written after the state: a writer that crashed before closing left a segment, whose
+    # events alone are read, after the state.
     log, _, _ = EventLog.open(tmp_path, create=False)
-    log.append("optimize_stopped", None, {})
+    stopped = log.append("optimize_stopped", None, {})
     log._segments.abandon()  # killed: no snapshot, no new state  # type: ignore[attr-defined]
-    log, events, _ = EventLog.open(tmp_path, create=False, saved_state=True)
-    assert log.saved_state is None and events[-1].kind == "optimize_stopped"
+    log, events, report = EventLog.open(tmp_path, create=False, saved_state=True)
+    assert log.saved_state is not None and events == [stopped]
+    assert report.events == log.next_seq == stopped.seq + 1
     log.close()
     # The next clean close saves a state again, and replaces the old one.
     core = _open(tmp_path, scheduler, load=True)
