@@ -19,6 +19,7 @@ from __future__ import annotations
 import gc
 import json
 import math
+import os
 import pickle
 import statistics
 import sys
@@ -75,6 +76,15 @@ def _build(directory: str, trials: str) -> dict[str, Any]:
     }
 
 
+def _extend_and_kill(directory: str, trials: str) -> dict[str, Any]:
+    from benchmarks.scale._workload import extend_and_kill
+
+    done = extend_and_kill(Path(directory), int(trials))
+    print(json.dumps({"trials": done.trials, "events": done.events, "wall_s": done.wall_s}))
+    sys.stdout.flush()
+    os._exit(0)  # killed: no close, the lease left behind
+
+
 def _best_of(core: Any) -> Callable[[], Any]:
     """How `Study.best_value` gets the best trial on this commit: one record from the
     TrialScheduler, or (before `best` existed) every record, ranked by the driver."""
@@ -107,8 +117,13 @@ def _reopen(directory: str, queries: str) -> dict[str, Any]:
     # recorder (and the pruner's state from the logged reports).
     store_open_log = _store.LocalStudyStore.open_log
     _store.LocalStudyStore.open_log = timing("read_s", store_open_log)  # type: ignore[method-assign]
-    replay = _state.StudyState.replay.__func__  # type: ignore[attr-defined]
-    _state.StudyState.replay = classmethod(timing("state_s", replay))  # type: ignore[method-assign,assignment]
+    if hasattr(_state.StudyState, "replay_onto"):
+        # Every replay goes through it: the whole log's, or what came after a saved state.
+        replay_onto = _state.StudyState.replay_onto
+        _state.StudyState.replay_onto = timing("state_s", replay_onto)  # type: ignore[method-assign]
+    else:
+        replay = _state.StudyState.replay.__func__  # type: ignore[attr-defined]
+        _state.StudyState.replay = classmethod(timing("state_s", replay))  # type: ignore[method-assign,assignment]
     recorder_init = _recorder.StudyRecorder.__init__
     _recorder.StudyRecorder.__init__ = timing("recorder_s", recorder_init)  # type: ignore[method-assign]
     if hasattr(_recorder, "load_state"):
@@ -325,6 +340,7 @@ def _optuna_reopen(path: str, queries: str) -> dict[str, Any]:
 
 TASKS: dict[str, Callable[..., dict[str, Any]]] = {
     "build": _build,
+    "extend-and-kill": _extend_and_kill,
     "reopen": _reopen,
     "memory": _memory,
     "single-snapshot": _single_snapshot,

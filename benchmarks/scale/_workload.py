@@ -188,6 +188,17 @@ def _runner(
 
 def build(directory: Path, trials: int, *, block: int = 5_000) -> Build:
     """Run a new study of `trials` trials in `directory` and close it (its final snapshot)."""
+    return _run(directory, trials, block=block, close=True)
+
+
+def extend_and_kill(directory: Path, trials: int) -> Build:
+    """Reopen the study in `directory`, run `trials` more, commit them and stop as a killed
+    writer does: no final snapshot, no saved state, the lease left to be taken over. The
+    caller's process must end at once (`os._exit`): the core's threads are still running."""
+    return _run(directory, trials, block=max(trials, 1), close=False)
+
+
+def _run(directory: Path, trials: int, *, block: int, close: bool) -> Build:
     core = open_core(directory)
     attach_sampler(core)
     times = time_the_log(core)
@@ -195,7 +206,8 @@ def build(directory: Path, trials: int, *, block: int = 5_000) -> Build:
     finished: list[int] = []
     blocks: list[float] = []
     started = last = time.perf_counter()
-    core.start_optimize(trials, RUNNERS)
+    already = len(core._rec.state.trials)
+    core.start_optimize(already + trials, RUNNERS)
     runners = [_runner(core, f"r{i}", calls, finished) for i in range(RUNNERS)]
     next_block = block
     while runners:
@@ -209,7 +221,10 @@ def build(directory: Path, trials: int, *, block: int = 5_000) -> Build:
             blocks.append(now - last)
             last, next_block = now, next_block + block
     events = core._rec.log.next_seq
-    core.close()
+    if close:
+        core.close()
+    else:
+        core._rec.log.commit()
     wall = time.perf_counter() - started
     calls.sort()
     return Build(

@@ -137,8 +137,26 @@ def _raysweep(
     built = _child("build", str(study), str(build), path=code) if build else None
     reopens = [_child("reopen", str(study), "1", path=code) for _ in range(repeats)]
     memory = _child("memory", str(study), path=code) if repeats else None
-    crashes = [_crash_reopen(study, code) for _ in range(repeats if code is None else 0)]
-    return _report.System(label, built, reopens, memory, crashes)
+    ours = code is None
+    crashes = [_crash_reopen(study, code) for _ in range(repeats if ours else 0)]
+    later = [_crash_after_reopen(study, code) for _ in range(repeats if ours else 0)]
+    return _report.System(label, built, reopens, memory, crashes, later)
+
+
+def _crash_after_reopen(study: Path, code: Path | None) -> dict[str, Any]:
+    """Reopen a copy of `study` from its saved state, run `CRASH_AFTER_TRIALS` more, kill the
+    writer, and time the reopen that follows: the saved state plus the events since."""
+    crashed = study.with_name(study.name + "-crashed-later")
+    shutil.rmtree(crashed, ignore_errors=True)
+    shutil.copytree(study, crashed)
+    try:
+        _child("extend-and-kill", str(crashed), str(_report.CRASH_AFTER_TRIALS), path=code)
+        result = _child("reopen", str(crashed), "0", path=code)
+        if not result.get("from_saved_state"):
+            raise RuntimeError(f"{crashed} did not reopen from its saved state")
+        return result
+    finally:
+        shutil.rmtree(crashed, ignore_errors=True)
 
 
 def _crash_reopen(study: Path, code: Path | None) -> dict[str, Any]:
