@@ -812,7 +812,8 @@ def _saved_state_scan(files: LogFiles) -> tuple[LogScan, SavedState] | None:
         found = scan.report
         scan.report = dataclasses.replace(
             found,
-            snapshot=found.snapshot if found.snapshot is not None else chain[-1].path,
+            # None where the only link past the state, folded from those before, is unreadable.
+            snapshot=found.snapshot if found.snapshot is not None or not chain else chain[-1].path,
             events=name.last_seq + 1 + found.events,
             snapshots=tuple(s.path for s in chain) + found.snapshots,
         )

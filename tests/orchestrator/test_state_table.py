@@ -329,6 +329,27 @@ def test_a_study_killed_after_a_reopen_opens_from_its_state_and_the_events_since
     assert [e.kind for e in read_events(tmp_path)] == [e.kind for e in read_events(replayed_dir)]
 
 
+def test_a_state_whose_next_link_is_unreadable_still_opens_with_the_gap_reported(
+    tmp_path: Path,
+) -> None:
+    scheduler = ASHA(min_resource=1, max_resource=9, reduction_factor=3)
+    core = _open(tmp_path, scheduler, load=False)
+    _work(core, 120, seed=6)
+    core.close()
+    core = _open(tmp_path, scheduler, load=True)
+    _work(core, 120, seed=7)
+    core._rec.log.snapshot()  # folds the chain's last link, the state's seq inside it
+    core._closed.set()
+    core._lease.release()
+    (link,) = (tmp_path / "snapshots").glob("snap-*")
+    link.write_bytes(b"not arrow")
+    log, _, report = EventLog.open(tmp_path, create=False, saved_state=True)
+    assert log.saved_state is not None
+    assert [s.path for s in report.skipped_snapshots] == [link]
+    assert report.gaps and report.gaps[0][0] == log.saved_state.last_seq + 1
+    log.close()
+
+
 def test_a_state_a_newer_writer_may_have_written_before_is_not_used(tmp_path: Path) -> None:
     # A writer of a newer generation whose segment starts at or before the state's seq took
     # the study over before the state was saved: every event is replayed instead.
