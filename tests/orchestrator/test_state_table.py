@@ -212,6 +212,39 @@ def _work(core: ts.TrialSchedulerCore, rounds: int, seed: int) -> None:
             core.tell(asked.number, TrialState.COMPLETE, (0.5,), None, (), None)
 
 
+def _check_reopens_as_its_events_replayed(
+    directory: Path, scheduler: Scheduler, *, rounds: int, seed: int
+) -> None:
+    """`directory` opens from its saved state to the core a copy without it replays to, and
+    both go on alike (same decisions, hand-outs, promotions) for `rounds` of `_work`; what the
+    one opened from its state wrote then replays to the state it holds."""
+    replayed_dir = directory.parent / f"{directory.name}-replayed"
+    shutil.copytree(directory, replayed_dir)
+    for ref in (replayed_dir / "snapshots").glob("state-*"):
+        ref.unlink()  # this copy must replay its events
+    fast = _open(directory, scheduler, load=True)
+    slow = _open(replayed_dir, scheduler, load=True)
+    assert fast._rec.log.from_saved_state and not slow._rec.log.from_saved_state  # type: ignore[attr-defined]
+    assert fast._rec.log.saved_state is None  # read, then let go: it is as large as the study  # type: ignore[attr-defined]
+    assert _state_view(fast._rec.state) == _state_view(slow._rec.state)
+    assert _deep(fast._rec._pruner) == _deep(slow._rec._pruner)
+    assert _deep(list(fast._rec.told.entries())) == _deep(list(slow._rec.told.entries()))
+    for core in (fast, slow):
+        _work(core, rounds, seed=seed)
+    # The same trials, decisions and hand-outs; only the clock differs between the two runs.
+    untimed = [
+        dataclasses.replace(r, datetime_start=None, datetime_complete=None)
+        for core in (fast, slow)
+        for r in core.records()
+    ]
+    assert _deep(untimed[: len(untimed) // 2]) == _deep(untimed[len(untimed) // 2 :])
+    fast_state = _state_view(fast._rec.state)
+    fast.close()
+    slow.close()
+    assert _state_view(_replayed(read_events(directory))[0]) == fast_state
+    assert [e.kind for e in read_events(directory)] == [e.kind for e in read_events(replayed_dir)]
+
+
 @pytest.mark.parametrize(
     "scheduler",
     [
@@ -240,34 +273,7 @@ def test_a_study_reopened_from_its_saved_state_is_the_one_its_events_make(
     _check_same(events)
 
     # The core opens from the saved state, and is the core a replay of the events makes.
-    replayed_dir = tmp_path.parent / f"{tmp_path.name}-replayed"
-    shutil.copytree(tmp_path, replayed_dir)
-    for ref in (replayed_dir / "snapshots").glob("state-*"):
-        ref.unlink()  # this copy must replay its events
-    fast = _open(tmp_path, scheduler, load=True)
-    slow = _open(replayed_dir, scheduler, load=True)
-    assert fast._rec.log.from_saved_state and not slow._rec.log.from_saved_state  # type: ignore[attr-defined]
-    assert fast._rec.log.saved_state is None  # read, then let go: it is as large as the study  # type: ignore[attr-defined]
-    assert _state_view(fast._rec.state) == _state_view(slow._rec.state)
-    assert _deep(fast._rec._pruner) == _deep(slow._rec._pruner)
-    assert _deep(list(fast._rec.told.entries())) == _deep(list(slow._rec.told.entries()))
-
-    # Both go on alike (same decisions, hand-outs, promotions), and what the fast one wrote
-    # replays to the state it holds.
-    for core in (fast, slow):
-        _work(core, 300, seed=2)
-    # The same trials, decisions and hand-outs; only the clock differs between the two runs.
-    untimed = [
-        dataclasses.replace(r, datetime_start=None, datetime_complete=None)
-        for core in (fast, slow)
-        for r in core.records()
-    ]
-    assert _deep(untimed[: len(untimed) // 2]) == _deep(untimed[len(untimed) // 2 :])
-    fast_state = _state_view(fast._rec.state)
-    fast.close()
-    slow.close()
-    assert _state_view(_replayed(read_events(tmp_path))[0]) == fast_state
-    assert [e.kind for e in read_events(tmp_path)] == [e.kind for e in read_events(replayed_dir)]
+    _check_reopens_as_its_events_replayed(tmp_path, scheduler, rounds=300, seed=2)
 
 
 @pytest.mark.parametrize(
@@ -303,30 +309,7 @@ def test_a_study_killed_after_a_reopen_opens_from_its_state_and_the_events_since
     assert saved is not None and all(link is not None for link in links)
     assert all(link.last_seq > saved.last_seq for link in links if link is not None)
 
-    replayed_dir = tmp_path.parent / f"{tmp_path.name}-replayed"
-    shutil.copytree(tmp_path, replayed_dir)
-    for ref in (replayed_dir / "snapshots").glob("state-*"):
-        ref.unlink()
-    fast = _open(tmp_path, scheduler, load=True)
-    slow = _open(replayed_dir, scheduler, load=True)
-    assert fast._rec.log.from_saved_state and not slow._rec.log.from_saved_state  # type: ignore[attr-defined]
-    assert _state_view(fast._rec.state) == _state_view(slow._rec.state)
-    assert _deep(fast._rec._pruner) == _deep(slow._rec._pruner)
-    assert _deep(list(fast._rec.told.entries())) == _deep(list(slow._rec.told.entries()))
-    # Both go on alike, and what the fast one wrote replays to the state it holds.
-    for core in (fast, slow):
-        _work(core, 200, seed=4)
-    untimed = [
-        dataclasses.replace(r, datetime_start=None, datetime_complete=None)
-        for core in (fast, slow)
-        for r in core.records()
-    ]
-    assert _deep(untimed[: len(untimed) // 2]) == _deep(untimed[len(untimed) // 2 :])
-    fast_state = _state_view(fast._rec.state)
-    fast.close()
-    slow.close()
-    assert _state_view(_replayed(read_events(tmp_path))[0]) == fast_state
-    assert [e.kind for e in read_events(tmp_path)] == [e.kind for e in read_events(replayed_dir)]
+    _check_reopens_as_its_events_replayed(tmp_path, scheduler, rounds=200, seed=4)
 
 
 def test_a_state_whose_next_link_is_unreadable_still_opens_with_the_gap_reported(
