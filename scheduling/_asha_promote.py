@@ -42,19 +42,26 @@ class PromoteState(RungState):
         self._resumed_from: dict[int, int] = {}  # trial -> rung resource of its last promotion
 
     def saved_mode(self) -> dict[str, Any]:
+        # Flat lists of numbers, as RungState.saved keeps them (a saved state packs those).
+        paused_at, resumed_from = self._paused_at, self._resumed_from
         return {
-            "paused": [[[score, -negated] for score, negated in p] for p in self._paused],
-            "paused_at": [[trial, index] for trial, index in self._paused_at.items()],
-            "resumed_from": [[trial, rung] for trial, rung in self._resumed_from.items()],
+            "paused": [[[s for s, _ in p], [-n for _, n in p]] for p in self._paused],
+            "paused_at": [list(paused_at), list(paused_at.values())],
+            "resumed_from": [list(resumed_from), list(resumed_from.values())],
         }
 
     def restore_mode(self, data: dict[str, Any]) -> None:
-        paused = [[(float(score), -int(trial)) for score, trial in p] for p in data["paused"]]
+        paused = [
+            [(float(score), -int(trial)) for score, trial in zip(*p, strict=True)]
+            for p in data["paused"]
+        ]
         if len(paused) != len(self._rungs) or any(p != sorted(p) for p in paused):
             raise ValueError("the paused trials saved are not one ranked list per rung")
         self._paused = paused
-        self._paused_at = {int(trial): int(index) for trial, index in data["paused_at"]}
-        self._resumed_from = {int(trial): int(rung) for trial, rung in data["resumed_from"]}
+        trials, indices = data["paused_at"]
+        self._paused_at = {int(t): int(i) for t, i in zip(trials, indices, strict=True)}
+        trials, rungs = data["resumed_from"]
+        self._resumed_from = {int(t): int(r) for t, r in zip(trials, rungs, strict=True)}
 
     def on_crossing(
         self, trial: int, attempt: int, step: int, value: float, crossed: range

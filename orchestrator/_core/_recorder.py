@@ -23,7 +23,13 @@ from raysweep.orchestrator._core._protocol import (
     UserAttrNote,
 )
 from raysweep.orchestrator._core._state import StudyInfo, StudyState
-from raysweep.orchestrator._core._state_table import Told, load_state
+from raysweep.orchestrator._core._state_table import (
+    LoadedState,
+    StateSaver,
+    StateToSave,
+    Told,
+    load_state,
+)
 from raysweep.orchestrator._core._store import ReplayFindings, StudyLog, StudyStore
 from raysweep.orchestrator._errors import DuplicatedStudyError
 from raysweep.orchestrator._storage._event import Event
@@ -97,9 +103,11 @@ class StudyRecorder:
         state: StudyState,
         told: Told,
         pruner: dict[str, Any] | None = None,
+        saver: StateSaver | None = None,
     ) -> None:
         """`told`: what the pruner was told, in order (from the replay, or a saved state);
-        `pruner`: the pruner's state saved with it, if any (`SchedulerState.saved`)."""
+        `pruner`: the pruner's state saved with it, if any (`SchedulerState.saved`); `saver`:
+        what saves the study's state next (`load_state` makes the one of a saved state)."""
         assert state.info is not None
         self.log = log
         self.state = state
@@ -113,6 +121,7 @@ class StudyRecorder:
         if not self._restore_pruner(pruner):
             told.feed(self._pruner)
         self.told = told
+        self.saver = saver if saver is not None else StateSaver()
         # Trials whose record the sampler service has not seen since they changed.
         self.dirty: set[int] = set()
         self._send_all = True
@@ -165,12 +174,12 @@ class StudyRecorder:
             # Saved by a raysweep that saves another layout: the events are the truth.
             log.close()
             log, events, report = store.open_log()
-        told, pruner, later = Told(), None, Told()
+        told, pruner, saver, later = Told(), None, None, Told()
         try:
             if loaded is not None:
                 # The saved state, then what was written after it (a writer that stopped
-                # without closing, after a reopen from it).
-                state, told, pruner = loaded
+                # without closing).
+                state, told, pruner, saver = loaded
                 state.replay_onto(events, _told(later))
             else:
                 state = StudyState.replay(events, _told(told))
@@ -188,13 +197,17 @@ class StudyRecorder:
             log.close()
             raise
         del events  # read: the state holds what the study needs of them
-        recorder = cls(log, state, told, pruner)
+        recorder = cls(log, state, told, pruner, saver)
         recorder._tell_pruner(later)
         return recorder, report
 
     def pruner_saved(self) -> dict[str, Any] | None:
         """The pruner's state as data (`SchedulerState.saved`), for a saved state."""
         return self._pruner.saved()
+
+    def capture_state(self) -> StateToSave:
+        """The state to save now (`StateSaver.capture`); `saver.confirm` once it was saved."""
+        return self.saver.capture(self.state, self.told, self.pruner_saved, self.log.state_base)
 
     def emit(self, payload: ev.Payload, trial: int | None = None) -> None:
         """Apply one event as a replay will read it back, and stage it if it applied.
@@ -371,7 +384,7 @@ def _told(into: Told) -> Callable[[Event, ev.Payload], None]:
     return observe
 
 
-def _load_saved(log: StudyLog) -> tuple[StudyState, Told, dict[str, Any] | None] | None:
+def _load_saved(log: StudyLog) -> LoadedState | None:
     """The state and pruner inputs of the state the log found saved; None if it found none,
     or one of a layout this raysweep does not read."""
     saved = log.saved_state

@@ -310,6 +310,9 @@ class StudyState:
         # only after the best one stops being COMPLETE (never, in a log raysweep writes).
         self._best: int | None = None
         self._best_stale = False
+        # Trials changed since the state was last saved (`_state_table.StateSaver`): a save
+        # while the study runs writes only those.
+        self._unsaved: set[int] = set()
 
     @classmethod
     def replay(
@@ -355,8 +358,18 @@ class StudyState:
         handler(self, event, payload)
         if event.trial is not None:
             self._records.pop(event.trial, None)
+            self._unsaved.add(event.trial)
         self.last_seq = event.seq
         return payload
+
+    def take_unsaved(self) -> set[int]:
+        """The trials changed since the last call (or since this state was made), and forget
+        them; :meth:`put_back_unsaved` if they could not be saved after all."""
+        numbers, self._unsaved = self._unsaved, set()
+        return numbers
+
+    def put_back_unsaved(self, numbers: set[int]) -> None:
+        self._unsaved |= numbers
 
     # One handler per kind, each given the event (seq, ts, trial) and its typed payload.
 

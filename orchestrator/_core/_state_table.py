@@ -1,12 +1,13 @@
-"""The study's state as a table, one row per trial: saved when the TrialScheduler closes, read
-back instead of replaying every event when nothing was written since.
+"""The study's state as a table, one row per trial: saved while the TrialScheduler runs and
+when it closes, read back instead of replaying the events it stands for.
 
-Replaying a 100,000-trial study decodes and applies about 1.7 million events; reading its
-state is a row per trial. What is saved is exactly what the replay would rebuild: the
-`StudyState` (every trial, the study-level counters) and what the pruner was told, in order,
-from which the recorder rebuilds the pruner as it does from the log. The log stays the truth:
-the storage hands a saved state back only where it stands for the whole log
-(``_storage._log``), and every reader of the log ignores it.
+Replaying a 100,000-trial study decodes and applies about 900,000 events; reading its state is
+a row per trial. What is saved is exactly what the replay would rebuild: the `StudyState`
+(every trial, the study-level counters), what the pruner was told, in order, and the pruner's
+own state where it saves one. Each save after the first holds only the trials changed since
+the one before (:class:`StateSaver`). The log stays the truth: the storage hands a saved state
+back only where it stands for the log up to its seq (``_storage._log``), and every reader of
+the log ignores it.
 
 Nested values (parameters, reports, user attributes, values) are JSON, one text per trial,
 parsed in one go; distributions are saved once each and shared again on load.
@@ -18,20 +19,28 @@ import json
 import sys
 from array import array
 from collections import Counter
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from raysweep.orchestrator._core import _events as ev
 from raysweep.orchestrator._core._state import ResourceUsage, StudyInfo, StudyState, _Trial
 from raysweep.samplers import Distribution, TrialState
 from raysweep.scheduling import SchedulerState
 
-__all__ = ["COLUMN_KINDS", "StateToSave", "Told", "load_state", "save_state"]
+__all__ = [
+    "COLUMN_KINDS",
+    "LoadedState",
+    "StateSaver",
+    "StateToSave",
+    "Told",
+    "load_state",
+    "save_state",
+]
 
 # Bump when what a row or the study part means changes: a state of another version is not
 # read, and the log is replayed instead (it is a cache, so nothing else is needed).
-_VERSION = 1
+_VERSION = 2
 
 # The trial columns and their kinds: "int", "float", "str", or a list of one of those
 # ("ints", "floats", "strs"); every value may be None. Numbers are columns of their own, not
@@ -131,107 +140,263 @@ class Told:
     def _arrays(self) -> tuple[array[Any], ...]:
         return (self.trials, self.attempts, self.steps, self.values)
 
-    def to_blobs(self) -> dict[str, bytes]:
-        # Little-endian on disk, whatever machine wrote it: a study moves (an object store).
-        out = {}
-        for name, values in zip(_TOLD_BLOBS, self._arrays(), strict=True):
-            if sys.byteorder == "big":
-                values = array(values.typecode, values)
-                values.byteswap()
-            out[name] = values.tobytes()
-        return out
+    def to_blobs(self, start: int = 0) -> dict[str, bytes]:
+        """The entries from the `start`-th on, as bytes (:meth:`from_blobs` reads them)."""
+        return {
+            name: _array_bytes(values[start:] if start else values)
+            for name, values in zip(_TOLD_BLOBS, self._arrays(), strict=True)
+        }
 
     @classmethod
-    def from_blobs(cls, blobs: dict[str, bytes]) -> Told:
+    def from_blobs(cls, blobs: Mapping[str, bytes]) -> Told:
         told = cls()
         for name, values in zip(_TOLD_BLOBS, told._arrays(), strict=True):
-            values.frombytes(blobs[name])
-            if sys.byteorder == "big":
-                values.byteswap()
+            values.extend(_bytes_array(values.typecode, blobs[name]))
         if len({len(told.trials), len(told.attempts), len(told.steps), len(told.values)}) > 1:
             raise ValueError("the pruner's inputs are not of one length")
         return told
 
 
+def _array_bytes(values: array[Any]) -> bytes:
+    # Little-endian on disk, whatever machine wrote it: a study moves (an object store).
+    if sys.byteorder == "big":
+        values = array(values.typecode, values)
+        values.byteswap()
+    return values.tobytes()
+
+
+def _bytes_array(typecode: str, data: bytes) -> array[Any]:
+    values = array(typecode)
+    values.frombytes(data)
+    if sys.byteorder == "big":
+        values.byteswap()
+    return values
+
+
+# A pruner's saved state is JSON data, mostly a few long lists of numbers (ASHA keeps a score
+# and a trial per trial per rung): those go beside the JSON as bytes, which costs a tenth of
+# writing and parsing them as text, so that the state can be saved while the study runs.
+_PACKED = "\u0000packed"
+_PACK_AT = 64
+_PACK_TYPES = {float: "d", int: "q"}
+
+
+def _pack(value: Any, blobs: dict[str, bytes]) -> Any:
+    """`value` (JSON data) with each long list of only floats or only ints (never bools) in
+    `blobs`, named by a marker that :func:`_unpack` reads."""
+    if type(value) is dict:
+        return {key: _pack(item, blobs) for key, item in value.items()}
+    if type(value) is not list:
+        return value
+    if len(value) >= _PACK_AT:
+        kinds = set(map(type, value))
+        typecode = _PACK_TYPES.get(kinds.pop()) if len(kinds) == 1 else None
+        if typecode is not None:
+            try:
+                packed = array(typecode, value)
+            except OverflowError:  # an int beyond 64 bits: JSON keeps it exactly
+                pass
+            else:
+                name = f"pruner.{len(blobs)}"
+                blobs[name] = _array_bytes(packed)
+                return {_PACKED: name, "type": typecode}
+    return [_pack(item, blobs) for item in value]
+
+
+def _unpack(value: Any, blobs: Mapping[str, bytes]) -> Any:
+    if type(value) is dict:
+        name = value.get(_PACKED)
+        if name is not None:
+            typecode = value["type"]
+            if typecode not in _PACK_TYPES.values():
+                raise ValueError(f"a packed list of unknown type {typecode!r}")
+            return _bytes_array(typecode, blobs[name]).tolist()
+        return {key: _unpack(item, blobs) for key, item in value.items()}
+    if type(value) is list:
+        return [_unpack(item, blobs) for item in value]
+    return value
+
+
 @dataclass(frozen=True)
 class StateToSave:
-    """A state for the log to save (``StudyLog.save_state``): see ``_storage._saved_state``."""
+    """A state for the log to save (``StudyLog.save_state``): see ``_storage._saved_state``.
+
+    ``base_seq`` None: ``columns`` hold every trial and ``appended`` all the pruner was told.
+    Otherwise they hold only the trials changed, and what the pruner was told, since the state
+    saved at ``base_seq``, on which this one is laid: a row replaces the base's row of the same
+    ``key`` (the trial number), and ``appended`` continues the base's. ``blobs`` and ``study``
+    replace the base's.
+    """
 
     last_seq: int
     study: str
     columns: dict[str, list[Any]]
     kinds: dict[str, str]
     blobs: dict[str, bytes]
+    appended: dict[str, bytes]
+    base_seq: int | None = None
+    key: str = "number"
+
+
+class StateSaver:
+    """Makes the states to save of one study, each laid on the one saved before it.
+
+    The first is every trial; each later one only the trials changed since the last save that
+    the log confirmed (`StudyState.take_unsaved`), so that saving while a study runs costs what
+    changed, not the whole study. Rows name distributions by their place in the study's list of
+    them, which therefore only grows, so that a later state's rows and its base's agree.
+    """
+
+    def __init__(self) -> None:
+        self._index: dict[int, int] = {}  # id(distribution) -> its place in `_dists`
+        self._dists: list[Distribution] = []  # held, so that the ids stay theirs
+        self._dist_json: list[Any] = []
+        self._base_seq: int | None = None
+        self._told_saved = 0
+        self._pending: tuple[set[int], int, int] | None = None
+
+    @classmethod
+    def after_load(cls, dists: list[Distribution], last_seq: int, told: int) -> StateSaver:
+        """The saver of a study read back from the state saved at `last_seq` (whose list of
+        distributions is `dists`, whose pruner had been told `told` things)."""
+        saver = cls()
+        for dist in dists:
+            saver._place(dist)
+        saver._base_seq, saver._told_saved = last_seq, told
+        return saver
+
+    def _place(self, dist: Distribution) -> int:
+        at = self._index.get(id(dist))
+        if at is None:
+            at = self._index[id(dist)] = len(self._dists)
+            self._dists.append(dist)
+            self._dist_json.append(dist.to_json())
+        return at
+
+    def capture(
+        self,
+        state: StudyState,
+        told: Told,
+        pruner: Callable[[], dict[str, Any] | None],
+        laid_on: int | None,
+    ) -> StateToSave:
+        """The state to save now (as of `state.last_seq`), laid on the state saved at
+        `laid_on` (the log's `state_base`) where that is the last one this saver made or was
+        loaded from, whole otherwise; call :meth:`confirm` once the log has saved it or not.
+        `pruner`: `SchedulerState.saved` (None where it saves none)."""
+        if self._pending is not None:
+            raise RuntimeError("the last state captured was never confirmed")
+        changed = state.take_unsaved()
+        base = self._base_seq if laid_on is not None and laid_on == self._base_seq else None
+        try:
+            if base is None:
+                trials: Iterable[_Trial] = state.trials.values()
+            else:
+                trials = [state.trials[number] for number in sorted(changed)]
+            saved = self._state(
+                state, trials, told, 0 if base is None else self._told_saved, pruner(), base
+            )
+        except BaseException:
+            state.put_back_unsaved(changed)
+            raise
+        self._pending = (changed, state.last_seq, len(told))
+        return saved
+
+    def confirm(self, state: StudyState, saved: bool) -> None:
+        """Whether the log saved the state :meth:`capture` made last: the next one is laid on
+        it, or (not saved) holds again what it held."""
+        if self._pending is None:
+            raise RuntimeError("no state was captured")
+        changed, last_seq, told = self._pending
+        self._pending = None
+        if saved:
+            self._base_seq, self._told_saved = last_seq, told
+        else:
+            state.put_back_unsaved(changed)
+
+    def _state(
+        self,
+        state: StudyState,
+        trials: Iterable[_Trial],
+        told: Told,
+        told_from: int,
+        pruner: dict[str, Any] | None,
+        base_seq: int | None,
+    ) -> StateToSave:
+        assert state.info is not None
+        place = self._place
+        columns: dict[str, list[Any]] = {name: [] for name in COLUMN_KINDS}
+        add = [columns[name].append for name in COLUMN_KINDS]
+        for trial in trials:
+            for append, value in zip(add, _row(trial, place), strict=True):
+                append(value)
+        latest = [[name, place(dist)] for name, dist in state.distributions.items()]
+        blobs: dict[str, bytes] = {}
+        study = {
+            "version": _VERSION,
+            "info": state.info.to_payload().to_json(),
+            "next_number": state.next_number,
+            "asked": state.asked,
+            "latest": latest,
+            "dists": self._dist_json,
+            "optimize_target": state.optimize_target,
+            "optimize_concurrency": state.optimize_concurrency,
+            "optimizing": state.optimizing,
+            "n_constraints": state.n_constraints,
+            "usage": vars(state.usage),
+            "best": state._best,
+            "best_stale": state._best_stale,
+            "pruner": None if pruner is None else _pack(pruner, blobs),
+        }
+        return StateToSave(
+            state.last_seq,
+            json.dumps(study),
+            columns,
+            dict(COLUMN_KINDS),
+            blobs,
+            told.to_blobs(told_from),
+            base_seq,
+        )
 
 
 def save_state(state: StudyState, told: Told, pruner: dict[str, Any] | None) -> StateToSave:
-    """The table of `state` (as of `state.last_seq`), of what the pruner was told, and of the
-    pruner's own state (`SchedulerState.saved`: None where it saves none)."""
-    assert state.info is not None
-    index: dict[int, int] = {}  # id(distribution) -> its place in `dists`
-    dists: list[Any] = []
+    """The whole table of `state` (as of `state.last_seq`), of what the pruner was told, and of
+    the pruner's own state (`SchedulerState.saved`: None where it saves none)."""
+    return StateSaver()._state(state, state.trials.values(), told, 0, pruner, None)
 
-    def place(dist: Distribution) -> int:
-        at = index.get(id(dist))
-        if at is None:
-            at = index[id(dist)] = len(dists)
-            dists.append(dist.to_json())
-        return at
 
-    columns: dict[str, list[Any]] = {name: [] for name in COLUMN_KINDS}
-    add = [columns[name].append for name in COLUMN_KINDS]
-    for trial in state.trials.values():
-        params = _split(trial.params, trial.distributions, place)
-        if _is_params(trial):
-            proposal: tuple[Any, ...] = (None,) * 5
-        else:
-            proposal = _split(
-                {name: value for name, (_, value) in trial.proposal.items()},
-                {name: dist for name, (dist, _) in trial.proposal.items()},
-                place,
-            )
-        row = (
-            trial.number,
-            trial.origin,
-            trial.state.value,
-            trial.attempt,
-            trial.started,
-            trial.completed,
-            trial.error,
-            trial.runner,
-            trial.crashes,
-            trial.checkpoint_step,
-            trial.paused_step,
-            trial.high_step,
-            trial.told_by,
-            None if trial.values is None else list(trial.values),
-            None if trial.constraints is None else list(trial.constraints),
-            list(trial.intermediate),
-            list(trial.intermediate.values()),
-            *params,
-            *proposal,
-            json.dumps(trial.user_attrs) if trial.user_attrs else None,
+def _row(trial: _Trial, place: Callable[[Distribution], int]) -> tuple[Any, ...]:
+    """The trial's values, in the order of COLUMN_KINDS."""
+    params = _split(trial.params, trial.distributions, place)
+    if _is_params(trial):
+        proposal: tuple[Any, ...] = (None,) * 5
+    else:
+        proposal = _split(
+            {name: value for name, (_, value) in trial.proposal.items()},
+            {name: dist for name, (dist, _) in trial.proposal.items()},
+            place,
         )
-        for append, value in zip(add, row, strict=True):
-            append(value)
-    study = {
-        "version": _VERSION,
-        "info": state.info.to_payload().to_json(),
-        "next_number": state.next_number,
-        "asked": state.asked,
-        "latest": [[name, place(dist)] for name, dist in state.distributions.items()],
-        "dists": dists,
-        "optimize_target": state.optimize_target,
-        "optimize_concurrency": state.optimize_concurrency,
-        "optimizing": state.optimizing,
-        "n_constraints": state.n_constraints,
-        "usage": vars(state.usage),
-        "best": state._best,
-        "best_stale": state._best_stale,
-        "pruner": pruner,
-    }
-    return StateToSave(
-        state.last_seq, json.dumps(study), columns, dict(COLUMN_KINDS), told.to_blobs()
+    return (
+        trial.number,
+        trial.origin,
+        trial.state.value,
+        trial.attempt,
+        trial.started,
+        trial.completed,
+        trial.error,
+        trial.runner,
+        trial.crashes,
+        trial.checkpoint_step,
+        trial.paused_step,
+        trial.high_step,
+        trial.told_by,
+        None if trial.values is None else list(trial.values),
+        None if trial.constraints is None else list(trial.constraints),
+        list(trial.intermediate),
+        list(trial.intermediate.values()),
+        *params,
+        *proposal,
+        json.dumps(trial.user_attrs) if trial.user_attrs else None,
     )
 
 
@@ -299,11 +464,21 @@ class _Joiner:
         return values, dict(distributions)
 
 
+class LoadedState(NamedTuple):
+    state: StudyState
+    told: Told
+    # The pruner's state (`SchedulerState.saved`), or None where it saved none.
+    pruner: dict[str, Any] | None
+    # What saves the study's next states, each laid on this one.
+    saver: StateSaver
+
+
 def load_state(
-    last_seq: int, study_text: str, columns: Mapping[str, list[Any]], blobs: dict[str, bytes]
-) -> tuple[StudyState, Told, dict[str, Any] | None]:
-    """The state, the pruner's inputs and its saved state that :func:`save_state` saved;
-    ValueError if they are not of this version (the caller replays the log instead)."""
+    last_seq: int, study_text: str, columns: Mapping[str, list[Any]], blobs: Mapping[str, bytes]
+) -> LoadedState:
+    """The state, the pruner's inputs and its saved state that a :class:`StateSaver` saved
+    (with its base, and theirs: ``_storage`` lays them on each other); ValueError if they are
+    not of this version (the caller replays the log instead)."""
     study = json.loads(study_text)
     if study.get("version") != _VERSION or set(columns) != set(COLUMN_KINDS):
         raise ValueError(f"not a saved state of version {_VERSION}")
@@ -340,7 +515,9 @@ def load_state(
                 state._running_optimize.add(number)
     builder = _TrialBuilder(dists, columns)
     state.trials.hold(numbers, builder.build, builder.convert_all)
-    return state, Told.from_blobs(blobs), study["pruner"]
+    told = Told.from_blobs(blobs)
+    pruner = None if study["pruner"] is None else _unpack(study["pruner"], blobs)
+    return LoadedState(state, told, pruner, StateSaver.after_load(dists, last_seq, len(told)))
 
 
 class _TrialBuilder:

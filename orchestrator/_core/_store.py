@@ -9,9 +9,12 @@ Arrow and of file-system details, and lets a second storage slot in without touc
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from raysweep.orchestrator._storage._event import Event
+
+if TYPE_CHECKING:
+    from raysweep.orchestrator._core._state_table import StateToSave
 
 
 class WriterLease(Protocol):
@@ -96,9 +99,15 @@ class StudyLog(Protocol):
         """Release the saved state once read (its columns are as large as the study)."""
         ...
 
-    def save_state(self, saved: SavedStudyState) -> object:
-        """Save the state of the log's events 0..`saved.last_seq`, if those are all its events
-        and its snapshots hold them (after `snapshot`); otherwise write nothing."""
+    @property
+    def state_base(self) -> int | None:
+        """The seq of the saved state the next one may be laid on (`StateToSave.base_seq`);
+        None: the next one must hold every trial."""
+        ...
+
+    def save_state(self, saved: StateToSave) -> object:
+        """Save the state of the log's events 0..`saved.last_seq`, if those are all committed
+        and it is laid on `state_base` (or whole); otherwise write nothing and return None."""
         ...
 
     def close(self) -> None: ...

@@ -33,7 +33,7 @@ from raysweep.orchestrator._core._state import (
     encode_proposal,
     gc_paused,
 )
-from raysweep.orchestrator._core._state_table import save_state
+from raysweep.orchestrator._core._state_table import StateToSave
 from raysweep.orchestrator._core._store import StudyStore, WriterLease
 from raysweep.orchestrator._errors import (
     RaysweepError,
@@ -54,7 +54,9 @@ from raysweep.scheduling import Decision
 _FLUSH_INTERVAL_S = 0.25
 _HEARTBEAT_INTERVAL_S = 5.0
 # Replay reads the snapshot chain and the segments after it: add a snapshot every so many
-# events, so that reopening a long study reads a few large batches rather than one per commit.
+# events, so that reopening a long study reads a few large batches rather than one per commit;
+# and save the study's state with it, so that a study killed before it closes reopens from that
+# state and at most this many events after it.
 SNAPSHOT_EVERY = 20_000
 
 
@@ -177,22 +179,44 @@ class TrialSchedulerCore:
                 gc.unfreeze()
 
     def _save_state(self) -> None:
-        """Save the study's state beside the log (under the lock, after the last snapshot), so
-        that the next open reads a row per trial instead of every event (`_state_table`)."""
-        state = self._rec.state
-        if state.last_seq != self._rec.log.next_seq - 1:
+        """Save the study's state beside the log (under the lock, with everything committed),
+        so that the next open reads a row per trial instead of the events (`_state_table`)."""
+        if self._rec.state.last_seq != self._rec.log.next_seq - 1:
             return
-        # The rows are lists and texts by the hundred thousand, none of them in a cycle: each
+        captured = self._capture_state()
+        if captured is not None:
+            self._write_state(captured)
+
+    def _capture_state(self) -> StateToSave | None:
+        """The state to save now (under the lock, with everything applied committed)."""
+        # The rows are lists and texts by the thousand, none of them in a cycle: each
         # collection they set off would walk the whole study for nothing (at 100,000 trials,
-        # about half the time of the save).
+        # about half the time of a save of every trial).
         with gc_paused():
             try:
-                saved = save_state(state, self._rec.told, self._rec.pruner_saved())
+                return self._rec.capture_state()
             except (TypeError, ValueError, OverflowError):
                 # A value the table cannot hold: the log holds everything, so the next open
-                # replays it; a cache must never keep a study from closing.
-                return
-            self._rec.log.save_state(saved)
+                # replays it; a cache must never keep a study from going on or closing.
+                return None
+
+    def _write_state(self, captured: StateToSave) -> None:
+        """Have the log save `captured`; its rows are the saver's to keep or hand back."""
+        saved = False
+        try:
+            saved = self._rec.log.save_state(captured) is not None
+        finally:
+            with self._lock:
+                self._rec.saver.confirm(self._rec.state, saved)
+
+    def _save_state_while_running(self) -> None:
+        """Save what changed since the last saved state, so that a study killed before it
+        closes reopens from it: the rows are taken under the lock, and written without it."""
+        with self._lock:
+            self._commit()
+            captured = self._capture_state()
+        if captured is not None:
+            self._write_state(captured)
 
     def _snapshot(self) -> None:
         """Snapshot what was committed since the last one. Needs no lock: the log serialises
@@ -217,6 +241,8 @@ class TrialSchedulerCore:
                     # Outside the scheduler's lock: runners' calls go on meanwhile (a snapshot
                     # costs what is new since the last one, and holds up only commits).
                     self._snapshot()
+                    doing = "saving the study's state"
+                    self._save_state_while_running()
             except Exception as exc:
                 # A writer that goes on without its commits or heartbeats is worse than none:
                 # another driver would take the lease of a process still answering runners.

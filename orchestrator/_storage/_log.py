@@ -33,6 +33,7 @@ takeover), replay follows the newer generation (``_replay``).
 
 from __future__ import annotations
 
+import bisect
 import contextlib
 import dataclasses
 import os
@@ -92,9 +93,13 @@ from raysweep.orchestrator._storage._replay import (
 from raysweep.orchestrator._storage._saved_state import (
     SavedState,
     StateFields,
+    StateLink,
+    StateName,
+    lay,
     parse_state_name,
-    read_saved_state,
+    read_state_link,
     saved_state_table,
+    state_link,
     state_name,
 )
 from raysweep.orchestrator._storage._segment import ObjectSegmentWriter, SegmentWriter
@@ -114,6 +119,27 @@ __all__ = [
 DEFAULT_ROTATE_AFTER = 50_000
 # A snapshot at the chain's end smaller than this is rewritten into the next one.
 DEFAULT_MERGE_BELOW = 10_000
+# A saved state laid on others is laid together with them into a whole one once the chain has
+# this many links, or once the rows laid on the whole one are as many as it holds (and at
+# least _STATE_MIN_ROWS): a reopen then reads a few files, and rewriting the whole study's
+# rows costs, over a study's life, about twice one rewrite at its end.
+_STATE_LINKS = 16
+_STATE_MIN_ROWS = 1_000
+
+
+def _lay_now(chain: list[_Link]) -> bool:
+    """Whether the states laid on the whole one (first) are to be laid together with it."""
+    laid_on = sum(link.rows for link in chain[1:])
+    return len(chain) > _STATE_LINKS or laid_on >= max(chain[0].rows, _STATE_MIN_ROWS)
+
+
+@dataclasses.dataclass(frozen=True)
+class _Link:
+    """A saved state of the chain the writer lays its next state on."""
+
+    name: StateName
+    ref: FileRef
+    rows: int
 
 
 @contextlib.contextmanager
@@ -301,6 +327,12 @@ class EventLog:
         self._merge_below = merge_below
         self._saved_state: SavedState | None = None
         self._from_saved_state = False
+        # Every event up to this seq is durable (guarded by _write_lock).
+        self._committed_through = next_seq - 1
+        # The saved states, a whole one first, that the next one is laid on (guarded by
+        # _state_lock, which serialises saving states, apart from commits).
+        self._state_lock = threading.Lock()
+        self._state_chain: list[_Link] = []
         # The snapshot chain as this writer knows it (guarded by _write_lock): the chain ends at
         # _covered, and _unsnapshotted holds every event committed after it, in seq order.
         self._covered = scan.covered
@@ -362,8 +394,8 @@ class EventLog:
             lease.verify()  # taken over already: touch nothing, not even temporary files
         storage.prepare(create=create)
         found = _saved_state_scan(storage.files) if saved_state else None
-        scan, saved = (
-            found if found is not None else (scan_log(storage.files, must_exist=False), None)
+        scan, saved, chain = (
+            found if found is not None else (scan_log(storage.files, must_exist=False), None, [])
         )
         generation = scan.highest_generation
         if lease is not None:
@@ -392,7 +424,12 @@ class EventLog:
         )
         log._saved_state = saved
         log._from_saved_state = saved is not None
-        return log, scan.events, scan.report
+        log._state_chain = chain
+        events = scan.events
+        if saved is not None:
+            # The scan began where the snapshot chain ends, which may be before the state.
+            events = events[bisect.bisect_right(events, saved.last_seq, key=_seq) :]
+        return log, events, scan.report
 
     @property
     def saved_state(self) -> SavedState | None:
@@ -506,6 +543,7 @@ class EventLog:
             self._segments.write(records)
             # Durable now: the next snapshot holds them.
             self._unsnapshotted += records
+            self._committed_through = records[-1].seq
         except BaseException as exc:
             # Whatever happened (a full disk, an interrupt), the segment may now end in a partial
             # batch, so nothing more goes into it; the events return to the front of the buffer.
@@ -675,45 +713,93 @@ class EventLog:
         self._links = 1
         return path
 
+    @property
+    def state_base(self) -> int | None:
+        """The seq of the saved state the next one may be laid on (``StateFields.base_seq``):
+        the last this writer saved, or the one it opened from; None: the next must be whole."""
+        with self._state_lock:
+            return self._state_chain[-1].name.last_seq if self._state_chain else None
+
     def save_state(self, saved: StateFields) -> FileRef | None:
         """Save the study's state beside the log, for the next :meth:`open` with
         ``saved_state=True``; return the file (None: not saved).
 
-        ``saved`` must be the state replaying events 0..``saved.last_seq`` gives, and it is saved
-        only if that is every event of the log and the snapshot chain holds them all (call
-        :meth:`snapshot` first, with nothing staged after). Other saved states of this writer
-        generation or older are deleted; StudyLockedError, writing nothing, once another process
-        has taken the lease over.
+        ``saved`` must be the state replaying events 0..``saved.last_seq`` gives, whole or laid
+        on the state at :attr:`state_base`. It is saved only if every one of those events is
+        committed, it is later than that state, and it is laid on it or whole; otherwise
+        nothing is written. A chain grown long is laid together into a whole state as this one
+        is saved, and a whole one deletes the other saved states of this writer generation or
+        older. Holds up no commit while it writes. StudyLockedError, writing nothing, once
+        another process has taken the lease over.
         """
-        with self._write_lock:
-            with self._stage_lock:
-                behind = bool(self._staged) or self._next_seq - 1 != saved.last_seq
-            if behind or self._unsnapshotted or self._covered != saved.last_seq:
+        with self._state_lock:
+            with self._write_lock:
+                committed = self._committed_through
+                at_chain_end = not self._unsnapshotted and self._covered == saved.last_seq
+                tail = self._tail if at_chain_end else None
+            chain = self._state_chain
+            head = chain[-1] if chain else None
+            if committed < saved.last_seq or (head and head.name.last_seq >= saved.last_seq):
                 return None
-            name = state_name(saved.last_seq, self._generation)
-            tail = (
-                self._tail if self._tail is not None and self._covered == saved.last_seq else None
-            )
+            laid_on = None if head is None else head.name.last_seq
+            if saved.base_seq is not None and saved.base_seq != laid_on:
+                return None
+            name = StateName(saved.last_seq, self._generation)
+            file = state_name(saved.last_seq, self._generation)
+            base = None if saved.base_seq is None else head
             table = saved_state_table(
-                saved, self._generation, None if tail is None else (tail.first_seq, tail.events)
+                saved,
+                self._generation,
+                None if tail is None else (tail.first_seq, tail.events),
+                None if base is None else base.name,
             )
+            chain = [*chain, _Link(name, file, table.num_rows)] if base else []
+            if chain and _lay_now(chain):
+                laid = self._lay_chain(chain[:-1], state_link(file, table, name))
+                if laid is None:
+                    # The chain cannot be read back (a state file changed or is gone): the
+                    # next state to save must be whole.
+                    self._state_chain = []
+                    return None
+                table, chain = laid, []
             with _storage_errors(
-                f"cannot save the study's state as {name} in the event log at {self._directory}"
+                f"cannot save the study's state as {file} in the event log at {self._directory}"
             ):
                 self._check_fence()
-                path = self._storage.write_snapshot(name, table)
-                # Writing took a while; deleting needs the study still ours.
-                self._check_fence()
-                for other, ref in self._storage.files.entries(SNAPSHOTS):
-                    parsed = parse_state_name(other)
-                    if (
-                        parsed is not None
-                        and other != name
-                        and parsed.generation <= self._generation
-                    ):
-                        self._storage.delete(ref)
+                path = self._storage.write_snapshot(file, table)
+                if not chain:
+                    # Whole: the states before it are of no more use. Writing took a while;
+                    # deleting needs the study still ours.
+                    self._check_fence()
+                    for other, ref in self._storage.files.entries(SNAPSHOTS):
+                        parsed = parse_state_name(other)
+                        if (
+                            parsed is not None
+                            and other != file
+                            and parsed.generation <= self._generation
+                        ):
+                            self._storage.delete(ref)
                 self._storage.sync()
+            link = _Link(name, path, table.num_rows)
+            self._state_chain = [*chain[:-1], link] if chain else [link]
             return path
+
+    def _lay_chain(self, chain: list[_Link], newest: StateLink) -> pa.Table | None:
+        """The table of the whole state that `chain`, then `newest`, laid together make; None
+        if the chain's files are no longer what this writer wrote or read."""
+        with _storage_errors(
+            f"cannot read the saved states of the event log at {self._directory}",
+            "fix the storage",
+        ):
+            contents = self._storage.files.read_all([link.ref for link in chain])
+        try:
+            links = [
+                read_state_link(link.ref, data, link.name)
+                for link, data in zip(chain, contents, strict=True)
+            ]
+            return lay([*links, newest]).whole_table(self._generation)
+        except ValueError:
+            return None
 
     def close(self) -> None:
         """Commit what is staged, close the segment; later stages raise. Idempotent.
@@ -757,34 +843,32 @@ class EventLog:
         self.close()
 
 
-def _saved_state_scan(files: LogFiles) -> tuple[LogScan, SavedState] | None:
-    """The newest saved state, with the events after it and what a writer needs to know of the
-    files; None where every event must be replayed.
+def _saved_state_scan(files: LogFiles) -> tuple[LogScan, SavedState, list[_Link]] | None:
+    """The newest saved state (laid together with the states it is laid on), with the events
+    after it, what a writer needs to know of the files, and the chain of states; None where
+    every event must be replayed.
 
     A state saved by writer generation *g* at seq *L* is the log up to *L*: *g* saved it with
-    everything committed and snapshotted up to *L*, after checking that the study was still its
-    own, so a writer after it started at *L* + 1 at the earliest. Where nothing came after (no
-    segment, no snapshot past *L*, no file of a generation above *g*), it is the whole log and
-    no event is read at all. Otherwise the events after *L* are replayed on top of it, by the
-    rules of a whole replay (``scan_log(after=L)``), as long as the chain still reaches *L* and
-    every newer writer's files begin after it; where either is not so, every event is replayed.
-    Files of older generations are what *g* itself replayed when it opened, or a stalled
-    writer's that replay drops after *g*'s start anyway.
+    every event up to *L* committed, after checking that the study was still its own, so a
+    writer after it started at *L* + 1 at the earliest. Where nothing came after (no segment,
+    no snapshot past *L*, no file of a generation above *g*), it is the whole log and no event
+    is read at all. Otherwise the events after *L* are replayed on top of it, by the rules of a
+    whole replay (``scan_log``, from *L*, or from the snapshot chain's end where that comes
+    before *L*), as long as every newer writer's files begin after it; where they do not, or a
+    state of the chain cannot be read, every event is replayed. Files of older generations are
+    what *g* itself replayed when it opened, or a stalled writer's that replay drops after
+    *g*'s start anyway.
     """
-    states = [
-        (parsed, ref)
-        for name, ref in files.entries(SNAPSHOTS)
-        if (parsed := parse_state_name(name))
-    ]
+    states = {
+        parsed: ref for name, ref in files.entries(SNAPSHOTS) if (parsed := parse_state_name(name))
+    }
     if not states:
         return None
-    (name, ref) = max(states, key=lambda item: item[0])
+    name = max(states)
     snapshots = snapshot_files(files)
     segments = [
         named for segment, _ in files.entries(SEGMENTS) if (named := parse_segment_name(segment))
     ]
-    if not snapshots or max(s.last_seq for s in snapshots) < name.last_seq:
-        return None  # the chain no longer reaches the state (a snapshot was lost)
     newer_before = any(
         s.generation > name.generation and s.last_seq <= name.last_seq for s in snapshots
     ) or any(
@@ -793,32 +877,36 @@ def _saved_state_scan(files: LogFiles) -> tuple[LogScan, SavedState] | None:
     )
     if newer_before:
         return None
+    chain = _state_chain(files, states, name)
+    if chain is None:
+        return None  # not one this raysweep can use: replaying the events is always right
+    saved, links = chain
+    reach = max((s.last_seq for s in snapshots), default=-1)
     whole = (
         not segments
-        and max(s.last_seq for s in snapshots) == name.last_seq
+        and reach == name.last_seq
         and max(s.generation for s in snapshots) == name.generation
     )
-    (data,) = files.read_all([ref])
-    try:
-        saved, tail = read_saved_state(ref, data, name)
-    except ValueError:
-        return None  # not one this raysweep can use: replaying the events is always right
-    chain = sorted(
+    read = sorted(
         (s for s in snapshots if s.last_seq <= name.last_seq),
         key=lambda s: (s.last_seq, s.generation),
     )
     if not whole:
-        scan = scan_log(files, must_exist=False, after=name.last_seq)
+        # Past the chain's end the events are in segments, read from there on: what comes
+        # before the state is not replayed onto it (EventLog.open), but is the writer's to
+        # snapshot next.
+        scan = scan_log(files, must_exist=False, after=min(name.last_seq, reach))
         found = scan.report
+        after_state = len(scan.events) - bisect.bisect_right(scan.events, name.last_seq, key=_seq)
         scan.report = dataclasses.replace(
             found,
             # None where the only link past the state, folded from those before, is unreadable.
-            snapshot=found.snapshot if found.snapshot is not None or not chain else chain[-1].path,
-            events=name.last_seq + 1 + found.events,
-            snapshots=tuple(s.path for s in chain) + found.snapshots,
+            snapshot=found.snapshot if found.snapshot is not None or not read else read[-1].path,
+            events=name.last_seq + 1 + after_state,
+            snapshots=tuple(s.path for s in read) + found.snapshots,
         )
-        return scan, saved
-    end = chain[-1]
+        return scan, saved.saved_state(), links
+    end = read[-1]
     report = ReplayReport(
         directory=files.location,
         snapshot=end.path,
@@ -827,8 +915,9 @@ def _saved_state_scan(files: LogFiles) -> tuple[LogScan, SavedState] | None:
         events=name.last_seq + 1,
         torn_tails=(),
         gaps=(),
-        snapshots=tuple(s.path for s in chain),
+        snapshots=tuple(s.path for s in read),
     )
+    tail = saved.tail
     scan = LogScan(
         [],
         [],
@@ -837,7 +926,35 @@ def _saved_state_scan(files: LogFiles) -> tuple[LogScan, SavedState] | None:
         covered=name.last_seq,
         tail=None if tail is None else ChainTail(end.path, tail[0], tail[1], end.generation),
     )
-    return scan, saved
+    return scan, saved.saved_state(), links
+
+
+def _state_chain(
+    files: LogFiles, states: dict[StateName, FileRef], newest: StateName
+) -> tuple[StateLink, list[_Link]] | None:
+    """The state `newest` laid together with those it is laid on, and that chain; None if a
+    state of it is missing or cannot be read."""
+    names = sorted((name for name in states if name <= newest), reverse=True)
+    # All at once (on an object store, several at a time): they are normally all the chain.
+    contents = dict(zip(names, files.read_all([states[name] for name in names]), strict=True))
+    links: list[StateLink] = []
+    at: StateName | None = newest
+    try:
+        while at is not None:
+            if at not in contents:
+                return None
+            link = read_state_link(states[at], contents[at], at)
+            links.append(link)
+            at = link.base
+        links.reverse()
+        laid = lay(links)
+    except ValueError:
+        return None
+    return laid, [_Link(link.name, link.ref, link.rows) for link in links]
+
+
+def _seq(event: Event) -> int:
+    return event.seq
 
 
 def _read_whole(files: LogFiles, tail: ChainTail, last: int) -> list[pa.RecordBatch] | None:

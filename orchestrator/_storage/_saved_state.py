@@ -5,6 +5,13 @@ trial, in columns the core chose (ints, floats, strings; JSON text where a value
 the study-level part as JSON text in the schema metadata. This module knows nothing of what the
 columns mean (``_core._state_table`` does); it only stores them and reads them back.
 
+A file is *whole* (every trial), or *laid on* an earlier one, its *base*, which its metadata
+names: then it holds only the rows that replace or add to the base's (by the key column, the
+trial number), bytes that continue the base's (``appended``), and the study-level part and
+bytes that replace the base's. A whole file and the files laid on it, one on the other, make a
+*chain*; reading the newest link reads them all and lays them together (:func:`lay`), which is
+Arrow's work (a concatenation and a take), not Python's.
+
 It is a cache of the log, never part of it: readers (``replay``, the CLI) and raysweep from
 before it ignore the name, and a writer uses it only where it provably describes the whole log
 (``_log``), replaying the events otherwise.
@@ -12,13 +19,15 @@ before it ignore the name, and a writer uses it only where it provably describes
 
 from __future__ import annotations
 
+import dataclasses
 import gc
 import itertools
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple, Protocol
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.ipc as ipc
 
@@ -29,19 +38,25 @@ __all__ = [
     "SavedState",
     "StateColumns",
     "StateFields",
+    "StateLink",
     "StateName",
+    "lay",
     "parse_state_name",
-    "read_saved_state",
+    "read_state_link",
     "saved_state_table",
+    "state_link",
     "state_name",
 ]
 
 # What the file's layout is; a reader refuses (and replays the log instead) any other.
-STATE_VERSION = 1
+STATE_VERSION = 2
 _VERSION_KEY = b"raysweep.state_version"
 _STUDY_KEY = b"raysweep.state_study"
 _TAIL_KEY = b"raysweep.chain_tail"
+_BASE_KEY = b"raysweep.state_base"
+_KEY_KEY = b"raysweep.state_key"
 _BLOB_PREFIX = b"raysweep.blob."
+_APPENDED_PREFIX = b"raysweep.appended."
 _SEQ_DIGITS = 20
 _STATE_RE = re.compile(r"state-(\d+)(?:-g(\d+))?\.arrow")
 _TYPES = {
@@ -67,7 +82,8 @@ class SavedState:
     study: str
     columns: StateColumns
     kinds: dict[str, str]
-    # Opaque bytes the core keeps beside the rows (in the schema metadata).
+    # Opaque bytes the core keeps beside the rows (in the schema metadata): the newest link's,
+    # and the appended ones of every link, in chain order.
     blobs: dict[str, bytes]
 
 
@@ -89,6 +105,21 @@ class StateFields(Protocol):
     @property
     def blobs(self) -> dict[str, bytes]: ...
 
+    @property
+    def appended(self) -> dict[str, bytes]:
+        """Bytes that continue the base's (the whole of them, where there is no base)."""
+        ...
+
+    @property
+    def base_seq(self) -> int | None:
+        """The seq of the state this one is laid on; None: it holds every row."""
+        ...
+
+    @property
+    def key(self) -> str:
+        """The int column whose value names a row (one row per value in each link)."""
+        ...
+
 
 class StateName(NamedTuple):
     last_seq: int
@@ -107,31 +138,207 @@ def parse_state_name(name: str) -> StateName | None:
     return StateName(int(match.group(1)), int(match.group(2) or 0))
 
 
+def _metadata(
+    *,
+    study: str,
+    generation: int,
+    key: str,
+    base: StateName | None,
+    blobs: Mapping[str, bytes],
+    appended: Mapping[str, bytes],
+    tail: tuple[int, int] | None,
+) -> dict[bytes, bytes]:
+    if set(blobs) & set(appended):
+        raise ValueError("a blob cannot both replace and continue the base's")
+    metadata = {
+        _VERSION_KEY: str(STATE_VERSION).encode(),
+        _STUDY_KEY: study.encode(),
+        GENERATION_KEY: str(generation).encode(),
+        _KEY_KEY: key.encode(),
+    }
+    if base is not None:
+        metadata[_BASE_KEY] = f"{base.last_seq},{base.generation}".encode()
+    for name, blob in blobs.items():
+        metadata[_BLOB_PREFIX + name.encode()] = blob
+    for name, blob in appended.items():
+        metadata[_APPENDED_PREFIX + name.encode()] = blob
+    if tail is not None:
+        metadata[_TAIL_KEY] = f"{tail[0]},{tail[1]}".encode()
+    return metadata
+
+
 def saved_state_table(
-    saved: StateFields, generation: int, tail: tuple[int, int] | None
+    saved: StateFields,
+    generation: int,
+    tail: tuple[int, int] | None,
+    base: StateName | None = None,
 ) -> pa.Table:
-    """The Arrow table of the file that holds ``saved``. ``tail``: (first seq, events) of the
+    """The Arrow table of the file that holds ``saved``, laid on the file ``base`` (None: it is
+    whole; ``saved.base_seq`` must be that file's seq). ``tail``: (first seq, events) of the
     snapshot that ends the chain at ``saved.last_seq``, so that the writer that reads the state
     can still fold that snapshot into its next one, as after a replay."""
     lengths = {len(values) for values in saved.columns.values()}
     if len(lengths) > 1 or set(saved.kinds) != set(saved.columns):
         raise ValueError("every column needs a kind and all columns the same length")
+    if saved.kinds.get(saved.key) != "int":
+        raise ValueError(f"the key column {saved.key!r} must be a column of ints")
+    if (None if base is None else base.last_seq) != saved.base_seq:
+        raise ValueError(f"the state is laid on seq {saved.base_seq}, not on {base}")
     fields = [pa.field(name, _TYPES[saved.kinds[name]]) for name in saved.columns]
-    metadata = {
-        _VERSION_KEY: str(STATE_VERSION).encode(),
-        _STUDY_KEY: saved.study.encode(),
-        GENERATION_KEY: str(generation).encode(),
-    }
-    for key, blob in saved.blobs.items():
-        metadata[_BLOB_PREFIX + key.encode()] = blob
-    if tail is not None:
-        metadata[_TAIL_KEY] = f"{tail[0]},{tail[1]}".encode()
+    metadata = _metadata(
+        study=saved.study,
+        generation=generation,
+        key=saved.key,
+        base=base,
+        blobs=saved.blobs,
+        appended=saved.appended,
+        tail=tail,
+    )
     schema = pa.schema(fields, metadata=metadata)
     arrays = [
         pa.array(values, type=field.type)
         for values, field in zip(saved.columns.values(), fields, strict=True)
     ]
     return pa.Table.from_arrays(arrays, schema=schema)
+
+
+@dataclass(frozen=True)
+class StateLink:
+    """One state file as read (or about to be written), or a chain laid into one (:func:`lay`)."""
+
+    ref: FileRef
+    name: StateName
+    table: pa.Table  # the rows; its schema's metadata is not read again
+    kinds: dict[str, str]
+    study: str
+    key: str
+    base: StateName | None
+    blobs: dict[str, bytes]
+    appended: dict[str, bytes]
+    tail: tuple[int, int] | None
+
+    @property
+    def rows(self) -> int:
+        return int(self.table.num_rows)
+
+    def whole_table(self, generation: int) -> pa.Table:
+        """This link, which must be whole, as the table of a file of writer `generation`."""
+        if self.base is not None:
+            raise ValueError(f"{self.ref} is laid on {self.base}: lay its chain first")
+        metadata = _metadata(
+            study=self.study,
+            generation=generation,
+            key=self.key,
+            base=None,
+            blobs=self.blobs,
+            appended=self.appended,
+            tail=self.tail,
+        )
+        return self.table.replace_schema_metadata(metadata)
+
+    def saved_state(self) -> SavedState:
+        """What the core reads back of this link, which must be whole."""
+        if self.base is not None:
+            raise ValueError(f"{self.ref} is laid on {self.base}: lay its chain first")
+        return SavedState(
+            self.name.last_seq,
+            self.study,
+            StateColumns(self.table, self.kinds),
+            self.kinds,
+            {**self.blobs, **self.appended},
+        )
+
+
+def _pair(text: bytes) -> tuple[int, int]:
+    first, second = text.split(b",")
+    return int(first), int(second)
+
+
+def state_link(ref: FileRef, table: pa.Table, name: StateName) -> StateLink:
+    """The link a state file's table (as :func:`saved_state_table` made it) is; ValueError
+    (saying why) if it is not one this raysweep wrote."""
+    metadata = table.schema.metadata or {}
+    if metadata.get(_VERSION_KEY) != str(STATE_VERSION).encode():
+        raise ValueError(f"{ref} is not a state file of version {STATE_VERSION}")
+    if int(metadata.get(GENERATION_KEY, b"0")) != name.generation:
+        raise ValueError(f"{ref} says another writer generation than its name")
+    kinds: dict[str, str] = {}
+    for field in table.schema:
+        kind = next((k for k, t in _TYPES.items() if field.type == t), None)
+        if kind is None:
+            raise ValueError(f"{ref} has a column {field.name!r} of type {field.type}")
+        kinds[field.name] = kind
+    key = metadata.get(_KEY_KEY, b"").decode()
+    if kinds.get(key) != "int":
+        raise ValueError(f"{ref} names no column of ints as its key")
+    try:
+        tail = _pair(metadata[_TAIL_KEY]) if _TAIL_KEY in metadata else None
+        base = StateName(*_pair(metadata[_BASE_KEY])) if _BASE_KEY in metadata else None
+    except ValueError as exc:
+        raise ValueError(f"{ref} has unreadable metadata ({exc})") from exc
+    if base is not None and base.last_seq >= name.last_seq:
+        raise ValueError(f"{ref} is laid on a later state ({base})")
+
+    def prefixed(prefix: bytes) -> dict[str, bytes]:
+        return {
+            key[len(prefix) :].decode(): value
+            for key, value in metadata.items()
+            if key.startswith(prefix)
+        }
+
+    return StateLink(
+        ref,
+        name,
+        table,
+        kinds,
+        metadata[_STUDY_KEY].decode(),
+        key,
+        base,
+        prefixed(_BLOB_PREFIX),
+        prefixed(_APPENDED_PREFIX),
+        tail,
+    )
+
+
+def read_state_link(ref: FileRef, data: bytes, name: StateName) -> StateLink:
+    """The link a state file's bytes hold; ValueError (saying why) if it is not one this
+    raysweep wrote, or is unreadable."""
+    try:
+        reader = ipc.open_file(pa.py_buffer(data))
+        table = reader.read_all()
+        table.validate(full=True)
+    except pa.ArrowException as exc:
+        raise ValueError(f"{ref} is unreadable ({exc})") from exc
+    return state_link(ref, table, name)
+
+
+def lay(links: Sequence[StateLink]) -> StateLink:
+    """The chain ``links`` (a whole link first, each next one laid on the one before it) as one
+    whole link, named as the last: a row of a later link replaces the row of the same key
+    before it, rows come in key order, appended bytes are joined in chain order, and the rest
+    is the last link's. ValueError if they are not such a chain."""
+    if not links or links[0].base is not None:
+        raise ValueError("a chain of states begins with a whole one")
+    first, newest = links[0], links[-1]
+    for before, link in itertools.pairwise(links):
+        if link.base != before.name:
+            raise ValueError(f"{link.ref} is laid on {link.base}, not on {before.ref}")
+        if link.kinds != first.kinds or link.key != first.key:
+            raise ValueError(f"{link.ref} has other columns than {first.ref}")
+        if set(link.appended) != set(first.appended):
+            raise ValueError(f"{link.ref} continues other bytes than {first.ref}")
+    if len(links) == 1:
+        return first
+    table = pa.concat_tables([link.table.replace_schema_metadata(None) for link in links])
+    keys = table.column(first.key)
+    if keys.null_count:
+        raise ValueError(f"a link of {newest.ref}'s chain has rows without a key")
+    values = keys.to_numpy()
+    # The last row of each key: the first of it in the reversed order (np.unique sorts).
+    _, first_in_reversed = np.unique(values[::-1], return_index=True)
+    table = table.take(pa.array(len(values) - 1 - first_in_reversed))
+    appended = {name: b"".join(link.appended[name] for link in links) for name in first.appended}
+    return dataclasses.replace(newest, table=table, base=None, appended=appended)
 
 
 def _python_lists(column: pa.ChunkedArray) -> list[list[Any] | None]:
@@ -152,41 +359,6 @@ def _python_lists(column: pa.ChunkedArray) -> list[list[Any] | None]:
             lists = [item if ok else None for item, ok in zip(lists, valid, strict=True)]
         out += lists
     return out
-
-
-def read_saved_state(
-    ref: FileRef, data: bytes, name: StateName
-) -> tuple[SavedState, tuple[int, int] | None]:
-    """The state a file holds and the chain's tail it names (see :func:`saved_state_table`);
-    ValueError (saying why) if it is not one this raysweep wrote."""
-    try:
-        reader = ipc.open_file(pa.py_buffer(data))
-        table = reader.read_all()
-        table.validate(full=True)
-    except pa.ArrowException as exc:
-        raise ValueError(f"{ref} is unreadable ({exc})") from exc
-    metadata = table.schema.metadata or {}
-    if metadata.get(_VERSION_KEY) != str(STATE_VERSION).encode():
-        raise ValueError(f"{ref} is not a state file of version {STATE_VERSION}")
-    if int(metadata.get(GENERATION_KEY, b"0")) != name.generation:
-        raise ValueError(f"{ref} says another writer generation than its name")
-    kinds: dict[str, str] = {}
-    for field in table.schema:
-        kind = next((k for k, t in _TYPES.items() if field.type == t), None)
-        if kind is None:
-            raise ValueError(f"{ref} has a column {field.name!r} of type {field.type}")
-        kinds[field.name] = kind
-    tail = None
-    if _TAIL_KEY in metadata:
-        first, events = metadata[_TAIL_KEY].split(b",")
-        tail = (int(first), int(events))
-    blobs = {
-        key[len(_BLOB_PREFIX) :].decode(): value
-        for key, value in metadata.items()
-        if key.startswith(_BLOB_PREFIX)
-    }
-    study = metadata[_STUDY_KEY].decode()
-    return SavedState(name.last_seq, study, StateColumns(table, kinds), kinds, blobs), tail
 
 
 class StateColumns(Mapping[str, list[Any]]):

@@ -394,38 +394,61 @@ def test_a_saved_state_on_s3_is_read_back_with_the_events_after_it(
     lease = _lease(uri)
     log = EventLog.open(uri, create=True, lease=lease)[0]
     written = [log.append("e", None, {"i": i}) for i in range(3)]
-    state = StateToSave(2, '{"study": 1}', {"n": [1, None]}, {"n": "int"}, {"b": b"\x00\xff"})
-    assert log.save_state(state) is None  # not snapshotted yet: it would not be the log
-    log.snapshot()
-    saved_ref = log.save_state(state)
+    staged = log.stage("e", None, {"i": 3})
+    kinds = {"n": "int", "v": "str"}
+    state = StateToSave(
+        2, '{"study": 1}', {"n": [1, 3], "v": ["a", None]}, kinds, {"b": b"\x00\xff"}, {"a": b"1"}
+    )
+    state = dataclasses.replace(state, key="n")
+    # Not all committed: it would not stand for the log up to its seq.
+    assert log.save_state(dataclasses.replace(state, last_seq=3)) is None
+    saved_ref = log.save_state(state)  # committed, in segments: no snapshot needed
     assert saved_ref is not None and str(saved_ref).startswith("s3://")
     log.close()
     lease.release()
-    assert replay(uri)[0] == written  # readers ignore it
+    assert replay(uri)[0] == [*written, staged]  # readers ignore it
 
     lease = _lease(uri)
     log, events, report = EventLog.open(uri, create=True, lease=lease, saved_state=True)
-    assert events == [] and report.clean and log.next_seq == 3
+    assert events == [staged] and report.clean and log.next_seq == 4
     assert log.saved_state is not None
     assert (log.saved_state.study, log.saved_state.columns, log.saved_state.blobs) == (
         '{"study": 1}',
-        {"n": [1, None]},
-        {"b": b"\x00\xff"},
+        {"n": [1, 3], "v": ["a", None]},
+        {"b": b"\x00\xff", "a": b"1"},
     )
     later = log.append("f", None, {})
-    log.close()  # no snapshot: the state stands for the log up to seq 2, a segment after it
+    laid_on = log.state_base
+    assert laid_on == 2
+    # Laid on the one before: rows by key replace its rows, appended bytes continue its own.
+    delta = StateToSave(
+        4,
+        '{"study": 2}',
+        {"n": [7, 3], "v": ["d", "c"]},
+        kinds,
+        {"b": b"\x01"},
+        {"a": b"2"},
+        laid_on,
+        "n",
+    )
+    assert log.save_state(delta) is not None
+    log.close()
     lease.release()
     lease = _lease(uri)
     log, events, _ = EventLog.open(uri, create=True, lease=lease, saved_state=True)
-    assert log.saved_state is not None and events == [later] and log.next_seq == 4
-    log.snapshot()
-    assert log.save_state(dataclasses.replace(state, last_seq=3)) is not None
+    assert log.saved_state is not None and events == [] and log.next_seq == 5
+    assert (log.saved_state.study, log.saved_state.columns, log.saved_state.blobs) == (
+        '{"study": 2}',
+        {"n": [1, 3, 7], "v": ["a", "c", "d"]},
+        {"b": b"\x01", "a": b"12"},
+    )
     log.close()
     lease.release()
-    # The new state replaced the old one.
     assert [n for n in _names(s3_server, root, "snapshots") if n.startswith("state-")] == [
-        state_name(3, 3)
+        state_name(2, 1),
+        state_name(4, 2),
     ]
+    assert [e.seq for e in replay(uri)[0]] == [0, 1, 2, 3, 4] and later.seq == 4
 
 
 def test_release_keeps_the_record_and_the_next_writer_counts_the_epoch_on(

@@ -6,13 +6,17 @@ from __future__ import annotations
 
 import dataclasses
 import gc
+import json
 import math
 import random
 import shutil
+import time
 from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from raysweep.orchestrator._core import _trial_scheduler as ts
 from raysweep.orchestrator._core._protocol import (
@@ -24,14 +28,25 @@ from raysweep.orchestrator._core._protocol import (
 from raysweep.orchestrator._core._recorder import _told
 from raysweep.orchestrator._core._sampler_service import LocalSamplerClient, SamplerServiceCore
 from raysweep.orchestrator._core._state import StudyInfo, StudyState, TrialTable
-from raysweep.orchestrator._core._state_table import Told, load_state, save_state
+from raysweep.orchestrator._core._state_table import (
+    StateToSave,
+    Told,
+    _pack,
+    _unpack,
+    load_state,
+    save_state,
+)
 from raysweep.orchestrator._storage._format import parse_snapshot_name, segment_name
 from raysweep.orchestrator._storage._log import EventLog, read_events
 from raysweep.orchestrator._storage._replay import log_files
 from raysweep.orchestrator._storage._saved_state import (
+    StateLink,
+    StateName,
+    lay,
     parse_state_name,
-    read_saved_state,
+    read_state_link,
     saved_state_table,
+    state_link,
 )
 from raysweep.orchestrator._storage._store import LocalStudyStore
 from raysweep.samplers import (
@@ -71,8 +86,10 @@ def _deep(value: Any) -> Any:
 
 
 def _state_view(state: StudyState) -> Any:
-    # The record cache is built on demand; the distribution cache only shares equal values.
-    return _deep({k: v for k, v in vars(state).items() if k not in ("_records", "_distributions")})
+    # The record cache is built on demand; the distribution cache only shares equal values;
+    # which trials changed since the last save is the saver's business, not the study's.
+    skip = ("_records", "_distributions", "_unsaved")
+    return _deep({k: v for k, v in vars(state).items() if k not in skip})
 
 
 def _replayed(events: list[Any]) -> tuple[StudyState, Told]:
@@ -103,14 +120,14 @@ def _through_a_file(state: StudyState, told: Told, pruner: SchedulerState) -> An
         writer.write_table(table)
     name = parse_state_name(f"state-{saved.last_seq:020d}-g3.arrow")
     assert name is not None
-    read, _ = read_saved_state("memory", sink.getvalue().to_pybytes(), name)
+    read = read_state_link("memory", sink.getvalue().to_pybytes(), name).saved_state()
     return load_state(read.last_seq, read.study, read.columns, read.blobs)
 
 
 def _check_same(events: list[Any]) -> None:
     state, told = _replayed(events)
     pruner = _pruner(state, told)
-    loaded, loaded_told, saved_pruner = _through_a_file(state, told, pruner)
+    loaded, loaded_told, saved_pruner, _ = _through_a_file(state, told, pruner)
     assert _state_view(loaded) == _state_view(state)
     assert _deep([loaded.record(n) for n in loaded.trials]) == _deep(state.records())
     assert loaded.best_number() == state.best_number()
@@ -358,7 +375,7 @@ def test_values_no_column_holds_go_as_json_and_come_back_exactly() -> None:
     trial.params.update({"big": 2**70, "flag": True, "none": None, "text": "t", "one": 1.0})
     trial.distributions.update(dict.fromkeys(("big", "flag", "none", "text", "one"), X))
     pruner = _pruner(state, told)
-    loaded, _, _ = _through_a_file(state, told, pruner)
+    loaded, _, _, _ = _through_a_file(state, told, pruner)
     assert _deep(loaded.trials[number].params) == _deep(trial.params)
     assert _state_view(loaded) == _state_view(state)
 
@@ -378,11 +395,11 @@ def test_a_state_stands_for_the_log_up_to_its_seq_and_no_further(tmp_path: Path)
     assert log.saved_state is not None and events == [stopped]
     assert report.events == log.next_seq == stopped.seq + 1
     log.close()
-    # The next clean close saves a state again, and replaces the old one.
+    # The next clean close saves a state again: what changed, laid on the old one.
     core = _open(tmp_path, scheduler, load=True)
     core.close()
-    (newer,) = (tmp_path / "snapshots").glob("state-*")
-    assert newer != state_file and not state_file.exists()
+    older, newer = sorted((tmp_path / "snapshots").glob("state-*"))
+    assert older == state_file and newer.stat().st_size < state_file.stat().st_size
     log, events, report = EventLog.open(tmp_path, create=False, saved_state=True)
     assert log.saved_state is not None and events == [] and report.clean
     assert report.events == log.next_seq == log.saved_state.last_seq + 1
@@ -507,3 +524,187 @@ def test_saving_the_state_at_close_sets_off_no_garbage_collections(tmp_path: Pat
     assert len(collections) <= 1, collections
     assert list((tmp_path / "snapshots").glob("state-*.arrow"))
     core.close()
+
+
+# --- states saved while the study runs --------------------------------------------------------
+
+
+def _kill(core: ts.TrialSchedulerCore) -> None:
+    """As a killed writer leaves the study: what was committed stays, nothing is closed."""
+    core._closed.set()
+    core._background.join()
+    core._rec.log.commit()
+    core._lease.release()
+
+
+@pytest.mark.parametrize(
+    ("scheduler", "lay_at"),
+    [
+        (ASHA(min_resource=1, max_resource=9, reduction_factor=3, mode="promote"), None),
+        (ASHA(min_resource=1, max_resource=9, reduction_factor=3), None),
+        (Hyperband(min_resource=1, max_resource=9, reduction_factor=3), None),
+        # Chains laid together into a whole state as they are saved.
+        (ASHA(min_resource=1, max_resource=9, reduction_factor=3, mode="promote"), 5),
+    ],
+    ids=["asha-promote", "asha-stop", "hyperband", "laid-together"],
+)
+def test_a_study_killed_before_it_ever_closed_opens_from_the_states_saved_while_it_ran(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    scheduler: Scheduler,
+    lay_at: int | None,
+) -> None:
+    from raysweep.orchestrator._storage import _log
+
+    if lay_at is not None:
+        monkeypatch.setattr(_log, "_STATE_MIN_ROWS", lay_at)
+    core = _open(tmp_path, scheduler, load=False)
+    for seed in range(1, 5):
+        _work(core, 120, seed=seed)
+        core._save_state_while_running()  # what the commit thread does with each snapshot
+        if seed == 2:
+            core._rec.log.snapshot()  # the chain may end before a state, or after it
+    _work(core, 100, seed=9)
+    _kill(core)
+    states = sorted((tmp_path / "snapshots").glob("state-*"))
+    if lay_at is None:
+        # The first state holds every trial; each later one only what changed since.
+        assert len(states) == 4
+    else:
+        assert len(states) < 4
+    assert list((tmp_path / "segments").iterdir())  # events after the newest state
+
+    _check_reopens_as_its_events_replayed(tmp_path, scheduler, rounds=200, seed=4)
+
+
+def test_the_commit_thread_saves_the_state_with_each_snapshot(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(ts, "SNAPSHOT_EVERY", 200)
+    scheduler = ASHA(min_resource=1, max_resource=9, reduction_factor=3)
+    core = _open(tmp_path, scheduler, load=False)
+    _work(core, 300, seed=1)
+    assert core._rec.log.next_seq > 200
+    deadline = time.monotonic() + 20
+    while not list((tmp_path / "snapshots").glob("state-*")) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    _work(core, 60, seed=2)
+    _kill(core)
+    log, events, report = EventLog.open(tmp_path, create=False, saved_state=True)
+    assert log.saved_state is not None, "no state was saved while the study ran"
+    assert report.events == log.next_seq and len(events) < log.next_seq
+    log.close()
+    _check_reopens_as_its_events_replayed(tmp_path, scheduler, rounds=100, seed=3)
+
+
+def test_rows_the_log_did_not_save_go_into_the_next_state(tmp_path: Path) -> None:
+    scheduler = ASHA(min_resource=1, max_resource=9, reduction_factor=3)
+    core = _open(tmp_path, scheduler, load=False)
+    _work(core, 150, seed=1)
+    core._save_state_while_running()
+    _work(core, 150, seed=2)
+    rec = core._rec
+    with core._lock:
+        core._commit()
+        changed = set(rec.state._unsaved)
+        refused = rec.capture_state()
+    assert refused.base_seq is not None and set(refused.columns["number"]) == changed
+    rec.saver.confirm(rec.state, False)  # say the log could not save it
+    _work(core, 30, seed=3)
+    with core._lock:
+        core._commit()
+        again = rec.capture_state()
+    assert set(again.columns["number"]) >= changed
+    assert again.base_seq == refused.base_seq
+    rec.saver.confirm(rec.state, rec.log.save_state(again) is not None)
+    _kill(core)
+    _check_reopens_as_its_events_replayed(tmp_path, scheduler, rounds=100, seed=5)
+
+
+def test_a_chain_with_a_state_missing_replays_every_event(tmp_path: Path) -> None:
+    scheduler = ASHA(min_resource=1, max_resource=9, reduction_factor=3)
+    core = _open(tmp_path, scheduler, load=False)
+    for seed in (1, 2, 3):
+        _work(core, 100, seed=seed)
+        core._save_state_while_running()
+    _kill(core)
+    _, middle, newest = sorted((tmp_path / "snapshots").glob("state-*"))
+    middle.unlink()
+    log, events, _ = EventLog.open(tmp_path, create=False, saved_state=True)
+    assert log.saved_state is None and events[0].seq == 0
+    log.close()
+    # The writer that replayed saves a whole state next, and it replaces the broken chain.
+    core = _open(tmp_path, scheduler, load=True)
+    assert core._rec.log.state_base is None
+    core.close()
+    (whole,) = (tmp_path / "snapshots").glob("state-*")
+    assert whole.name > newest.name
+    _check_reopens_as_its_events_replayed(tmp_path, scheduler, rounds=60, seed=6)
+
+
+_JSON_LEAVES = (
+    st.none()
+    | st.booleans()
+    | st.integers(min_value=-(2**70), max_value=2**70)
+    | st.floats(allow_nan=True, allow_infinity=True)
+    | st.text(max_size=4)
+)
+_LONG_LISTS = (
+    st.lists(st.floats(allow_nan=True, allow_infinity=True), min_size=60, max_size=90)
+    | st.lists(st.integers(min_value=-(2**63), max_value=2**64), min_size=60, max_size=90)
+    | st.lists(st.booleans(), min_size=60, max_size=90)
+    | st.lists(st.integers(-3, 3) | st.floats(-1, 1), min_size=60, max_size=90)
+)
+_JSON = st.recursive(
+    _JSON_LEAVES | _LONG_LISTS,
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=3), inner),
+    max_leaves=12,
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(_JSON)
+def test_a_pruners_data_packed_beside_its_json_comes_back_exactly(data: Any) -> None:
+    blobs: dict[str, bytes] = {}
+    text = json.dumps(_pack(data, blobs))
+    assert _deep(_unpack(json.loads(text), blobs)) == _deep(data)
+
+
+def test_long_lists_of_numbers_go_beside_the_json() -> None:
+    scores = [0.5 * i for i in range(1000)]
+    blobs: dict[str, bytes] = {}
+    text = json.dumps(_pack({"rungs": [[scores, list(range(1000))]], "eta": 3}, blobs))
+    assert len(blobs) == 2 and len(text) < 200
+
+
+def _link(name: StateName, rows: dict[str, list[Any]], base: StateName | None) -> StateLink:
+    saved = StateToSave(
+        name.last_seq,
+        "{}",
+        rows,
+        {"number": "int", "v": "str"},
+        {},
+        {"told": str(name.last_seq).encode()},
+        None if base is None else base.last_seq,
+    )
+    return state_link("memory", saved_state_table(saved, name.generation, None, base), name)
+
+
+def test_a_chain_of_states_lays_together_by_trial_number_or_not_at_all() -> None:
+    a, b, c = StateName(10, 1), StateName(20, 1), StateName(30, 2)
+    whole = _link(a, {"number": [0, 1, 2], "v": ["a0", "a1", "a2"]}, None)
+    second = _link(b, {"number": [3, 1], "v": ["b3", "b1"]}, a)
+    third = _link(c, {"number": [1, 4], "v": ["c1", "c4"]}, b)
+    laid = lay([whole, second, third])
+    assert laid.base is None and laid.name == c
+    assert laid.table.to_pydict() == {
+        "number": [0, 1, 2, 3, 4],
+        "v": ["a0", "c1", "a2", "b3", "c4"],
+    }
+    assert laid.appended == {"told": b"102030"}
+    for chain in ([second], [whole, third], [whole, second, second]):
+        with pytest.raises(ValueError):
+            lay(chain)
+    other = StateToSave(20, "{}", {"number": [3]}, {"number": "int"}, {}, {"told": b""}, 10)
+    with pytest.raises(ValueError, match="other columns"):
+        lay([whole, state_link("memory", saved_state_table(other, 1, None, a), b)])
