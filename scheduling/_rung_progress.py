@@ -123,10 +123,7 @@ class RungState(SchedulerState):
             "eta": self._eta,
             "maximize": self._maximize,
             # Per rung: its scores and their trials, lowest first (flat lists, as above).
-            "rungs": [
-                [list(column) for column in zip(*rung.entries(), strict=True)] or [[], []]
-                for rung in self._rungs
-            ],
+            "rungs": [list(rung.columns()) for rung in self._rungs],
             "progress": self._progress.saved(),
             **self.saved_mode(),
         }

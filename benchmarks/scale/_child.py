@@ -56,10 +56,11 @@ def _timed(run: Callable[[], Any], repeats: int) -> tuple[float, Any]:
     return statistics.median(times), result
 
 
-def _build(directory: str, trials: str) -> dict[str, Any]:
+def _build(directory: str, trials: str, killed_copy: str | None = None) -> dict[str, Any]:
     from benchmarks.scale._workload import build
 
-    done = build(Path(directory), int(trials))
+    copy = None if killed_copy is None else Path(killed_copy)
+    done = build(Path(directory), int(trials), killed_copy=copy)
     return {
         "trials": done.trials,
         "events": done.events,
@@ -68,6 +69,7 @@ def _build(directory: str, trials: str) -> dict[str, Any]:
         "commits": len(done.log.commits),
         "snapshot_s": done.log.snapshots,
         "state_save_s": sum(done.log.state_saves),
+        "running_state_save_s": getattr(done.log, "running_state_saves", []),
         "snapshot_at": done.log.snapshot_sizes,
         "call_max_s": done.call_max_s,
         "call_p999_s": done.call_p999_s,

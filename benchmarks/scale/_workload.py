@@ -15,6 +15,7 @@ the benchmark compares, so that `--base` can run it on an older raysweep.
 from __future__ import annotations
 
 import math
+import shutil
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -92,6 +93,8 @@ class LogTimes:
     snapshot_sizes: list[int] = field(default_factory=list)
     # Saving the study's state at close (commits where the commit has none).
     state_saves: list[float] = field(default_factory=list)
+    # Saving what changed since the last state, with each snapshot while the study runs.
+    running_state_saves: list[float] = field(default_factory=list)
 
 
 def time_the_log(core: TrialSchedulerCore) -> LogTimes:
@@ -119,6 +122,10 @@ def time_the_log(core: TrialSchedulerCore) -> LogTimes:
     log.snapshot = snapshot_counted
     if hasattr(core, "_save_state"):
         core._save_state = timed(core._save_state, times.state_saves)  # type: ignore[method-assign]
+    if hasattr(core, "_save_state_while_running"):
+        core._save_state_while_running = timed(  # type: ignore[method-assign]
+            core._save_state_while_running, times.running_state_saves
+        )
     return times
 
 
@@ -186,9 +193,14 @@ def _runner(
         outcome = TrialOutcome(number, attempt, state, values)
 
 
-def build(directory: Path, trials: int, *, block: int = 5_000) -> Build:
-    """Run a new study of `trials` trials in `directory` and close it (its final snapshot)."""
-    return _run(directory, trials, block=block, close=True)
+def build(
+    directory: Path, trials: int, *, block: int = 5_000, killed_copy: Path | None = None
+) -> Build:
+    """Run a new study of `trials` trials in `directory` and close it (its final snapshot).
+
+    `killed_copy`: before closing, stop the commit thread and copy the study there, as a
+    writer killed after its last commit leaves it (not in the wall time)."""
+    return _run(directory, trials, block=block, close=True, killed_copy=killed_copy)
 
 
 def extend_and_kill(directory: Path, trials: int) -> Build:
@@ -198,7 +210,9 @@ def extend_and_kill(directory: Path, trials: int) -> Build:
     return _run(directory, trials, block=max(trials, 1), close=False)
 
 
-def _run(directory: Path, trials: int, *, block: int, close: bool) -> Build:
+def _run(
+    directory: Path, trials: int, *, block: int, close: bool, killed_copy: Path | None = None
+) -> Build:
     core = open_core(directory)
     attach_sampler(core)
     times = time_the_log(core)
@@ -221,11 +235,19 @@ def _run(directory: Path, trials: int, *, block: int, close: bool) -> Build:
             blocks.append(now - last)
             last, next_block = now, next_block + block
     events = core._rec.log.next_seq
+    copying = 0.0
+    if killed_copy is not None:
+        core._rec.log.commit()
+        core._closed.set()  # the commit thread stops, as a killed writer's would
+        core._background.join()
+        copy_started = time.perf_counter()
+        shutil.copytree(directory, killed_copy)
+        copying = time.perf_counter() - copy_started
     if close:
         core.close()
     else:
         core._rec.log.commit()
-    wall = time.perf_counter() - started
+    wall = time.perf_counter() - started - copying
     calls.sort()
     return Build(
         trials=trials,

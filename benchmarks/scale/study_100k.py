@@ -134,13 +134,40 @@ def _raysweep(
     """Build a study of `build` trials (None: it is there already), then reopen it `repeats`
     times and measure the memory of its open state (not when `repeats` is 0)."""
     print(f"{label}:", file=sys.stderr, flush=True)
-    built = _child("build", str(study), str(build), path=code) if build else None
-    reopens = [_child("reopen", str(study), "1", path=code) for _ in range(repeats)]
-    memory = _child("memory", str(study), path=code) if repeats else None
     ours = code is None
-    crashes = [_crash_reopen(study, code) for _ in range(repeats if ours else 0)]
-    later = [_crash_after_reopen(study, code) for _ in range(repeats if ours else 0)]
-    return _report.System(label, built, reopens, memory, crashes, later)
+    # Ours also leaves a copy of the study as a writer killed before its close leaves it.
+    killed = study.with_name(study.name + "-killed")
+    shutil.rmtree(killed, ignore_errors=True)
+    built = None
+    if build:
+        copy = (str(killed),) if ours else ()
+        built = _child("build", str(study), str(build), *copy, path=code)
+    try:
+        reopens = [_child("reopen", str(study), "1", path=code) for _ in range(repeats)]
+        memory = _child("memory", str(study), path=code) if repeats else None
+        crashes = [_replay_everything(study, code) for _ in range(repeats if ours else 0)]
+        later = [_crash_after_reopen(study, code) for _ in range(repeats if ours else 0)]
+        never_closed = [
+            _killed_reopen(killed, code) for _ in range(repeats if ours and build else 0)
+        ]
+    finally:
+        shutil.rmtree(killed, ignore_errors=True)
+    return _report.System(label, built, reopens, memory, crashes, later, never_closed)
+
+
+def _killed_reopen(killed: Path, code: Path | None) -> dict[str, Any]:
+    """Reopen a copy of `killed`, a study whose writer was killed before it ever closed: from
+    the states saved while it ran, then the events after the newest of them."""
+    copy = killed.with_name(killed.name + "-reopened")
+    shutil.rmtree(copy, ignore_errors=True)
+    shutil.copytree(killed, copy)
+    try:
+        result = _child("reopen", str(copy), "0", path=code)
+        if not result.get("from_saved_state"):
+            raise RuntimeError(f"{copy} did not reopen from the states saved while it ran")
+        return result
+    finally:
+        shutil.rmtree(copy, ignore_errors=True)
 
 
 def _crash_after_reopen(study: Path, code: Path | None) -> dict[str, Any]:
@@ -159,9 +186,9 @@ def _crash_after_reopen(study: Path, code: Path | None) -> dict[str, Any]:
         shutil.rmtree(crashed, ignore_errors=True)
 
 
-def _crash_reopen(study: Path, code: Path | None) -> dict[str, Any]:
-    """Reopen a copy of `study` as a killed writer leaves it: without the state saved at close
-    (a reopen saves it again when it closes, hence a fresh copy each time)."""
+def _replay_everything(study: Path, code: Path | None) -> dict[str, Any]:
+    """Reopen a copy of `study` without any saved state, so that every event is replayed (a
+    reopen saves a state again when it closes, hence a fresh copy each time)."""
     crashed = study.with_name(study.name + "-crashed")
     shutil.rmtree(crashed, ignore_errors=True)
     shutil.copytree(study, crashed)
