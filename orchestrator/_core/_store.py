@@ -105,9 +105,10 @@ class StudyLog(Protocol):
         None: the next one must hold every trial."""
         ...
 
-    def save_state(self, saved: StateToSave) -> object:
+    def save_state(self, saved: StateToSave, *, whole: bool = False) -> object:
         """Save the state of the log's events 0..`saved.last_seq`, if those are all committed
-        and it is laid on `state_base` (or whole); otherwise write nothing and return None."""
+        and it is laid on `state_base` (or whole); otherwise write nothing and return None.
+        `whole`: lay it together with the states under it into one file."""
         ...
 
     def close(self) -> None: ...

@@ -185,7 +185,8 @@ class TrialSchedulerCore:
             return
         captured = self._capture_state()
         if captured is not None:
-            self._write_state(captured)
+            # One whole file: the next open reads it alone.
+            self._write_state(captured, whole=True)
 
     def _capture_state(self) -> StateToSave | None:
         """The state to save now (under the lock, with everything applied committed)."""
@@ -200,11 +201,11 @@ class TrialSchedulerCore:
                 # replays it; a cache must never keep a study from going on or closing.
                 return None
 
-    def _write_state(self, captured: StateToSave) -> None:
+    def _write_state(self, captured: StateToSave, *, whole: bool = False) -> None:
         """Have the log save `captured`; its rows are the saver's to keep or hand back."""
         saved = False
         try:
-            saved = self._rec.log.save_state(captured) is not None
+            saved = self._rec.log.save_state(captured, whole=whole) is not None
         finally:
             with self._lock:
                 self._rec.saver.confirm(self._rec.state, saved)

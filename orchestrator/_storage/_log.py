@@ -93,6 +93,7 @@ from raysweep.orchestrator._storage._replay import (
 from raysweep.orchestrator._storage._saved_state import (
     SavedState,
     StateFields,
+    StateFile,
     StateLink,
     StateName,
     lay,
@@ -101,6 +102,7 @@ from raysweep.orchestrator._storage._saved_state import (
     saved_state_table,
     state_link,
     state_name,
+    write_state_file,
 )
 from raysweep.orchestrator._storage._segment import ObjectSegmentWriter, SegmentWriter
 
@@ -120,17 +122,23 @@ DEFAULT_ROTATE_AFTER = 50_000
 # A snapshot at the chain's end smaller than this is rewritten into the next one.
 DEFAULT_MERGE_BELOW = 10_000
 # A saved state laid on others is laid together with them into a whole one once the chain has
-# this many links, or once the rows laid on the whole one are as many as it holds (and at
-# least _STATE_MIN_ROWS): a reopen then reads a few files, and rewriting the whole study's
-# rows costs, over a study's life, about twice one rewrite at its end.
+# this many links, or once the states laid on the whole one are as large as it is (and at
+# least _STATE_MIN_SIZE bytes): a reopen then reads about twice the whole state at most, and
+# rewriting the whole study's rows costs, over a study's life, about twice one rewrite at its
+# end.
 _STATE_LINKS = 16
-_STATE_MIN_ROWS = 1_000
+_STATE_MIN_SIZE = 1 << 20
 
 
 def _lay_now(chain: list[_Link]) -> bool:
     """Whether the states laid on the whole one (first) are to be laid together with it."""
-    laid_on = sum(link.rows for link in chain[1:])
-    return len(chain) > _STATE_LINKS or laid_on >= max(chain[0].rows, _STATE_MIN_ROWS)
+    laid_on = sum(link.size for link in chain[1:])
+    return len(chain) > _STATE_LINKS or laid_on >= max(chain[0].size, _STATE_MIN_SIZE)
+
+
+def _size(file: StateFile) -> int:
+    """About the bytes of `file`: what reading it back costs."""
+    return int(file.table.nbytes) + sum(map(len, file.batch_metadata.values()))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -139,7 +147,7 @@ class _Link:
 
     name: StateName
     ref: FileRef
-    rows: int
+    size: int
 
 
 @contextlib.contextmanager
@@ -192,6 +200,10 @@ class _LogStorage(Protocol):
         """Write ``table`` all or nothing as the snapshot ``name``; OSError if it failed."""
         ...
 
+    def write_state(self, name: str, file: StateFile) -> FileRef:
+        """Write ``file`` all or nothing as the saved state ``name``; OSError if it failed."""
+        ...
+
     def delete(self, ref: FileRef) -> None:
         """Remove a file; one already gone is fine."""
         ...
@@ -222,6 +234,12 @@ class _LocalStorage:
             writer.write_table(table)
         return path
 
+    def write_state(self, name: str, file: StateFile) -> Path:
+        path = self._directory / SNAPSHOTS / name
+        with atomic_write(path) as sink:
+            write_state_file(sink, file)
+        return path
+
     def delete(self, ref: FileRef) -> None:
         Path(ref).unlink(missing_ok=True)
 
@@ -249,6 +267,11 @@ class _ObjectStorage:
         sink = pa.BufferOutputStream()
         with ipc.new_file(sink, table.schema) as writer:
             writer.write_table(table)
+        return self.files.put(SNAPSHOTS, name, sink.getvalue().to_pybytes())
+
+    def write_state(self, name: str, file: StateFile) -> str:
+        sink = pa.BufferOutputStream()
+        write_state_file(sink, file)
         return self.files.put(SNAPSHOTS, name, sink.getvalue().to_pybytes())
 
     def delete(self, ref: FileRef) -> None:
@@ -720,7 +743,7 @@ class EventLog:
         with self._state_lock:
             return self._state_chain[-1].name.last_seq if self._state_chain else None
 
-    def save_state(self, saved: StateFields) -> FileRef | None:
+    def save_state(self, saved: StateFields, *, whole: bool = False) -> FileRef | None:
         """Save the study's state beside the log, for the next :meth:`open` with
         ``saved_state=True``; return the file (None: not saved).
 
@@ -728,7 +751,8 @@ class EventLog:
         on the state at :attr:`state_base`. It is saved only if every one of those events is
         committed, it is later than that state, and it is laid on it or whole; otherwise
         nothing is written. A chain grown long is laid together into a whole state as this one
-        is saved, and a whole one deletes the other saved states of this writer generation or
+        is saved (``whole``: whatever its length, as at close, so that the next open reads one
+        file), and a whole one deletes the other saved states of this writer generation or
         older. Holds up no commit while it writes. StudyLockedError, writing nothing, once
         another process has taken the lease over.
         """
@@ -747,26 +771,26 @@ class EventLog:
             name = StateName(saved.last_seq, self._generation)
             file = state_name(saved.last_seq, self._generation)
             base = None if saved.base_seq is None else head
-            table = saved_state_table(
+            written = saved_state_table(
                 saved,
                 self._generation,
                 None if tail is None else (tail.first_seq, tail.events),
                 None if base is None else base.name,
             )
-            chain = [*chain, _Link(name, file, table.num_rows)] if base else []
-            if chain and _lay_now(chain):
-                laid = self._lay_chain(chain[:-1], state_link(file, table, name))
+            chain = [*chain, _Link(name, file, _size(written))] if base else []
+            if chain and (whole or _lay_now(chain)):
+                laid = self._lay_chain(chain[:-1], state_link(file, written, name))
                 if laid is None:
                     # The chain cannot be read back (a state file changed or is gone): the
                     # next state to save must be whole.
                     self._state_chain = []
                     return None
-                table, chain = laid, []
+                written, chain = laid, []
             with _storage_errors(
                 f"cannot save the study's state as {file} in the event log at {self._directory}"
             ):
                 self._check_fence()
-                path = self._storage.write_snapshot(file, table)
+                path = self._storage.write_state(file, written)
                 if not chain:
                     # Whole: the states before it are of no more use. Writing took a while;
                     # deleting needs the study still ours.
@@ -780,13 +804,13 @@ class EventLog:
                         ):
                             self._storage.delete(ref)
                 self._storage.sync()
-            link = _Link(name, path, table.num_rows)
+            link = _Link(name, path, _size(written))
             self._state_chain = [*chain[:-1], link] if chain else [link]
             return path
 
-    def _lay_chain(self, chain: list[_Link], newest: StateLink) -> pa.Table | None:
-        """The table of the whole state that `chain`, then `newest`, laid together make; None
-        if the chain's files are no longer what this writer wrote or read."""
+    def _lay_chain(self, chain: list[_Link], newest: StateLink) -> StateFile | None:
+        """The whole state that `chain`, then `newest`, laid together make; None if the
+        chain's files are no longer what this writer wrote or read."""
         with _storage_errors(
             f"cannot read the saved states of the event log at {self._directory}",
             "fix the storage",
@@ -797,7 +821,7 @@ class EventLog:
                 read_state_link(link.ref, data, link.name)
                 for link, data in zip(chain, contents, strict=True)
             ]
-            return lay([*links, newest]).whole_table(self._generation)
+            return lay([*links, newest]).whole_file(self._generation)
         except ValueError:
             return None
 
@@ -950,7 +974,7 @@ def _state_chain(
         laid = lay(links)
     except ValueError:
         return None
-    return laid, [_Link(link.name, link.ref, link.rows) for link in links]
+    return laid, [_Link(link.name, link.ref, len(contents[link.name])) for link in links]
 
 
 def _seq(event: Event) -> int:

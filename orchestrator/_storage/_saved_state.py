@@ -38,6 +38,7 @@ __all__ = [
     "SavedState",
     "StateColumns",
     "StateFields",
+    "StateFile",
     "StateLink",
     "StateName",
     "lay",
@@ -46,6 +47,7 @@ __all__ = [
     "saved_state_table",
     "state_link",
     "state_name",
+    "write_state_file",
 ]
 
 # What the file's layout is; a reader refuses (and replays the log instead) any other.
@@ -138,6 +140,15 @@ def parse_state_name(name: str) -> StateName | None:
     return StateName(int(match.group(1)), int(match.group(2) or 0))
 
 
+class StateFile(NamedTuple):
+    """What a state file holds: the rows, with the small metadata in the schema, and the bytes
+    beside them, which go in the first record batch's own metadata (an IPC file writes its
+    schema twice, at its head and in its footer, and the bytes are most of a large state)."""
+
+    table: pa.Table
+    batch_metadata: dict[bytes, bytes]
+
+
 def _metadata(
     *,
     study: str,
@@ -147,7 +158,8 @@ def _metadata(
     blobs: Mapping[str, bytes],
     appended: Mapping[str, bytes],
     tail: tuple[int, int] | None,
-) -> dict[bytes, bytes]:
+) -> tuple[dict[bytes, bytes], dict[bytes, bytes]]:
+    """The schema's metadata and the first batch's."""
     if set(blobs) & set(appended):
         raise ValueError("a blob cannot both replace and continue the base's")
     metadata = {
@@ -158,13 +170,11 @@ def _metadata(
     }
     if base is not None:
         metadata[_BASE_KEY] = f"{base.last_seq},{base.generation}".encode()
-    for name, blob in blobs.items():
-        metadata[_BLOB_PREFIX + name.encode()] = blob
-    for name, blob in appended.items():
-        metadata[_APPENDED_PREFIX + name.encode()] = blob
     if tail is not None:
         metadata[_TAIL_KEY] = f"{tail[0]},{tail[1]}".encode()
-    return metadata
+    beside = {_BLOB_PREFIX + name.encode(): blob for name, blob in blobs.items()}
+    beside |= {_APPENDED_PREFIX + name.encode(): blob for name, blob in appended.items()}
+    return metadata, beside
 
 
 def saved_state_table(
@@ -172,8 +182,8 @@ def saved_state_table(
     generation: int,
     tail: tuple[int, int] | None,
     base: StateName | None = None,
-) -> pa.Table:
-    """The Arrow table of the file that holds ``saved``, laid on the file ``base`` (None: it is
+) -> StateFile:
+    """What the file that holds ``saved`` holds, laid on the file ``base`` (None: it is
     whole; ``saved.base_seq`` must be that file's seq). ``tail``: (first seq, events) of the
     snapshot that ends the chain at ``saved.last_seq``, so that the writer that reads the state
     can still fold that snapshot into its next one, as after a replay."""
@@ -185,7 +195,7 @@ def saved_state_table(
     if (None if base is None else base.last_seq) != saved.base_seq:
         raise ValueError(f"the state is laid on seq {saved.base_seq}, not on {base}")
     fields = [pa.field(name, _TYPES[saved.kinds[name]]) for name in saved.columns]
-    metadata = _metadata(
+    metadata, beside = _metadata(
         study=saved.study,
         generation=generation,
         key=saved.key,
@@ -199,7 +209,7 @@ def saved_state_table(
         pa.array(values, type=field.type)
         for values, field in zip(saved.columns.values(), fields, strict=True)
     ]
-    return pa.Table.from_arrays(arrays, schema=schema)
+    return StateFile(pa.Table.from_arrays(arrays, schema=schema), beside)
 
 
 @dataclass(frozen=True)
@@ -221,11 +231,11 @@ class StateLink:
     def rows(self) -> int:
         return int(self.table.num_rows)
 
-    def whole_table(self, generation: int) -> pa.Table:
-        """This link, which must be whole, as the table of a file of writer `generation`."""
+    def whole_file(self, generation: int) -> StateFile:
+        """This link, which must be whole, as a file of writer `generation`."""
         if self.base is not None:
             raise ValueError(f"{self.ref} is laid on {self.base}: lay its chain first")
-        metadata = _metadata(
+        metadata, beside = _metadata(
             study=self.study,
             generation=generation,
             key=self.key,
@@ -234,7 +244,7 @@ class StateLink:
             appended=self.appended,
             tail=self.tail,
         )
-        return self.table.replace_schema_metadata(metadata)
+        return StateFile(self.table.replace_schema_metadata(metadata), beside)
 
     def saved_state(self) -> SavedState:
         """What the core reads back of this link, which must be whole."""
@@ -254,9 +264,10 @@ def _pair(text: bytes) -> tuple[int, int]:
     return int(first), int(second)
 
 
-def state_link(ref: FileRef, table: pa.Table, name: StateName) -> StateLink:
-    """The link a state file's table (as :func:`saved_state_table` made it) is; ValueError
-    (saying why) if it is not one this raysweep wrote."""
+def state_link(ref: FileRef, file: StateFile, name: StateName) -> StateLink:
+    """The link a state file (as :func:`saved_state_table` made it) is; ValueError (saying
+    why) if it is not one this raysweep wrote."""
+    table = file.table
     metadata = table.schema.metadata or {}
     if metadata.get(_VERSION_KEY) != str(STATE_VERSION).encode():
         raise ValueError(f"{ref} is not a state file of version {STATE_VERSION}")
@@ -282,7 +293,7 @@ def state_link(ref: FileRef, table: pa.Table, name: StateName) -> StateLink:
     def prefixed(prefix: bytes) -> dict[str, bytes]:
         return {
             key[len(prefix) :].decode(): value
-            for key, value in metadata.items()
+            for key, value in file.batch_metadata.items()
             if key.startswith(prefix)
         }
 
@@ -307,9 +318,26 @@ def read_state_link(ref: FileRef, data: bytes, name: StateName) -> StateLink:
         reader = ipc.open_file(pa.py_buffer(data))
         table = reader.read_all()
         table.validate(full=True)
+        beside: Mapping[bytes, bytes] = {}
+        if reader.num_record_batches:
+            beside = reader.get_batch_with_custom_metadata(0).custom_metadata or {}
     except pa.ArrowException as exc:
         raise ValueError(f"{ref} is unreadable ({exc})") from exc
-    return state_link(ref, table, name)
+    return state_link(ref, StateFile(table, dict(beside)), name)
+
+
+def write_state_file(sink: Any, file: StateFile) -> None:
+    """Write `file` as an Arrow IPC file to `sink` (a file or a buffer)."""
+    table = file.table.combine_chunks()
+    batches = table.to_batches() or [
+        pa.record_batch(
+            [pa.array([], type=field.type) for field in table.schema], schema=table.schema
+        )
+    ]
+    with ipc.new_file(sink, table.schema) as writer:
+        writer.write_batch(batches[0], custom_metadata=file.batch_metadata)
+        for batch in batches[1:]:
+            writer.write_batch(batch)
 
 
 def lay(links: Sequence[StateLink]) -> StateLink:

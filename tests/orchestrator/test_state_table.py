@@ -47,6 +47,7 @@ from raysweep.orchestrator._storage._saved_state import (
     read_state_link,
     saved_state_table,
     state_link,
+    write_state_file,
 )
 from raysweep.orchestrator._storage._store import LocalStudyStore
 from raysweep.samplers import (
@@ -111,13 +112,10 @@ def _pruner(state: StudyState, told: Told) -> SchedulerState:
 def _through_a_file(state: StudyState, told: Told, pruner: SchedulerState) -> Any:
     """What load_state gives back after the state went through the Arrow file and back."""
     saved = save_state(state, told, pruner.saved())
-    table = saved_state_table(saved, 3, None)
     import pyarrow as pa
-    import pyarrow.ipc as ipc
 
     sink = pa.BufferOutputStream()
-    with ipc.new_file(sink, table.schema) as writer:
-        writer.write_table(table)
+    write_state_file(sink, saved_state_table(saved, 3, None))
     name = parse_state_name(f"state-{saved.last_seq:020d}-g3.arrow")
     assert name is not None
     read = read_state_link("memory", sink.getvalue().to_pybytes(), name).saved_state()
@@ -395,11 +393,12 @@ def test_a_state_stands_for_the_log_up_to_its_seq_and_no_further(tmp_path: Path)
     assert log.saved_state is not None and events == [stopped]
     assert report.events == log.next_seq == stopped.seq + 1
     log.close()
-    # The next clean close saves a state again: what changed, laid on the old one.
+    # The next clean close saves a state again (what changed, laid together with the old one
+    # into one file), and it replaces the old one.
     core = _open(tmp_path, scheduler, load=True)
     core.close()
-    older, newer = sorted((tmp_path / "snapshots").glob("state-*"))
-    assert older == state_file and newer.stat().st_size < state_file.stat().st_size
+    (newer,) = (tmp_path / "snapshots").glob("state-*")
+    assert newer != state_file and not state_file.exists()
     log, events, report = EventLog.open(tmp_path, create=False, saved_state=True)
     assert log.saved_state is not None and events == [] and report.clean
     assert report.events == log.next_seq == log.saved_state.last_seq + 1
@@ -557,7 +556,7 @@ def test_a_study_killed_before_it_ever_closed_opens_from_the_states_saved_while_
     from raysweep.orchestrator._storage import _log
 
     if lay_at is not None:
-        monkeypatch.setattr(_log, "_STATE_MIN_ROWS", lay_at)
+        monkeypatch.setattr(_log, "_STATE_MIN_SIZE", lay_at)
     core = _open(tmp_path, scheduler, load=False)
     for seed in range(1, 5):
         _work(core, 120, seed=seed)
