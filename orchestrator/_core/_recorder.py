@@ -104,10 +104,12 @@ class StudyRecorder:
         told: Told,
         pruner: dict[str, Any] | None = None,
         saver: StateSaver | None = None,
+        pruner_told: int = 0,
     ) -> None:
         """`told`: what the pruner was told, in order (from the replay, or a saved state);
         `pruner`: the pruner's state saved with it, if any (`SchedulerState.saved`); `saver`:
-        what saves the study's state next (`load_state` makes the one of a saved state)."""
+        what saves the study's state next (`load_state` makes the one of a saved state);
+        `pruner_told`: how many of `told` the pruner had been told when `pruner` was saved."""
         assert state.info is not None
         self.log = log
         self.state = state
@@ -118,7 +120,9 @@ class StudyRecorder:
         )
         # The pruner's state is rebuilt from what it was told, in the order it was told, and
         # what it is told from now on is kept too: a saved state holds it (`_state_table`).
-        if not self._restore_pruner(pruner):
+        if self._restore_pruner(pruner):
+            told.feed(self._pruner, start=pruner_told)
+        else:
             told.feed(self._pruner)
         self.told = told
         self.saver = saver if saver is not None else StateSaver()
@@ -174,12 +178,12 @@ class StudyRecorder:
             # Saved by a raysweep that saves another layout: the events are the truth.
             log.close()
             log, events, report = store.open_log()
-        told, pruner, saver, later = Told(), None, None, Told()
+        told, pruner, pruner_told, saver, later = Told(), None, 0, None, Told()
         try:
             if loaded is not None:
                 # The saved state, then what was written after it (a writer that stopped
                 # without closing).
-                state, told, pruner, saver = loaded
+                state, told, pruner, pruner_told, saver = loaded
                 state.replay_onto(events, _told(later))
             else:
                 state = StudyState.replay(events, _told(told))
@@ -197,7 +201,7 @@ class StudyRecorder:
             log.close()
             raise
         del events  # read: the state holds what the study needs of them
-        recorder = cls(log, state, told, pruner, saver)
+        recorder = cls(log, state, told, pruner, saver, pruner_told)
         recorder._tell_pruner(later)
         return recorder, report
 
@@ -205,9 +209,11 @@ class StudyRecorder:
         """The pruner's state as data (`SchedulerState.saved`), for a saved state."""
         return self._pruner.saved()
 
-    def capture_state(self) -> StateToSave:
+    def capture_state(self, *, with_pruner: bool = False) -> StateToSave:
         """The state to save now (`StateSaver.capture`); `saver.confirm` once it was saved."""
-        return self.saver.capture(self.state, self.told, self.pruner_saved, self.log.state_base)
+        return self.saver.capture(
+            self.state, self.told, self.pruner_saved, self.log.state_base, with_pruner=with_pruner
+        )
 
     def emit(self, payload: ev.Payload, trial: int | None = None) -> None:
         """Apply one event as a replay will read it back, and stage it if it applied.

@@ -118,12 +118,14 @@ class Told:
         self.steps.append(0)
         self.values.append(0.0)
 
-    def feed(self, pruner: SchedulerState) -> None:
-        """Tell `pruner` everything, in order, as it was told while the study ran."""
+    def feed(self, pruner: SchedulerState, start: int = 0) -> None:
+        """Tell `pruner` everything from the `start`-th entry on, in order, as it was told
+        while the study ran."""
         on_report, on_resume = pruner.on_report, pruner.on_resume
-        for trial, attempt, step, value in zip(
-            self.trials, self.attempts, self.steps, self.values, strict=True
-        ):
+        arrays = (self.trials, self.attempts, self.steps, self.values)
+        if start:
+            arrays = tuple(values[start:] for values in arrays)  # type: ignore[assignment]
+        for trial, attempt, step, value in zip(*arrays, strict=True):
             if attempt < 0:
                 on_resume(trial)
             else:
@@ -177,6 +179,13 @@ def _bytes_array(typecode: str, data: bytes) -> array[Any]:
 # and a trial per trial per rung): those go beside the JSON as bytes, which costs a tenth of
 # writing and parsing them as text, so that the state can be saved while the study runs.
 _PACKED = "\u0000packed"
+# The pruner's state: its JSON, its packed lists ("pruner.<i>"), and how many things the
+# pruner had been told when it was saved (an int, as text). It is the bulk of a state laid on
+# another (the rows are only what changed), so only every _PRUNER_EVERY-th such state holds it:
+# a reopen restores the newest one saved and tells the pruner what it was told after it.
+_PRUNER = "pruner"
+_PRUNER_TOLD = "pruner_told"
+_PRUNER_EVERY = 4
 _PACK_AT = 64
 _PACK_TYPES = {float: "d", int: "q"}
 
@@ -197,7 +206,7 @@ def _pack(value: Any, blobs: dict[str, bytes]) -> Any:
             except OverflowError:  # an int beyond 64 bits: JSON keeps it exactly
                 pass
             else:
-                name = f"pruner.{len(blobs)}"
+                name = f"{_PRUNER}.{len(blobs)}"
                 blobs[name] = _array_bytes(packed)
                 return {_PACKED: name, "type": typecode}
     return [_pack(item, blobs) for item in value]
@@ -224,8 +233,9 @@ class StateToSave:
     ``base_seq`` None: ``columns`` hold every trial and ``appended`` all the pruner was told.
     Otherwise they hold only the trials changed, and what the pruner was told, since the state
     saved at ``base_seq``, on which this one is laid: a row replaces the base's row of the same
-    ``key`` (the trial number), and ``appended`` continues the base's. ``blobs`` and ``study``
-    replace the base's.
+    ``key`` (the trial number), and ``appended`` continues the base's. ``study`` replaces the
+    base's, and each of ``blobs`` the base's of its name (a state laid on another may hold no
+    pruner state: the base's stands).
     """
 
     last_seq: int
@@ -253,7 +263,9 @@ class StateSaver:
         self._dist_json: list[Any] = []
         self._base_seq: int | None = None
         self._told_saved = 0
-        self._pending: tuple[set[int], int, int] | None = None
+        # States saved since the last that held the pruner's state.
+        self._without_pruner = 0
+        self._pending: tuple[set[int], int, int, bool] | None = None
 
     @classmethod
     def after_load(cls, dists: list[Distribution], last_seq: int, told: int) -> StateSaver:
@@ -279,27 +291,37 @@ class StateSaver:
         told: Told,
         pruner: Callable[[], dict[str, Any] | None],
         laid_on: int | None,
+        *,
+        with_pruner: bool = False,
     ) -> StateToSave:
         """The state to save now (as of `state.last_seq`), laid on the state saved at
         `laid_on` (the log's `state_base`) where that is the last one this saver made or was
         loaded from, whole otherwise; call :meth:`confirm` once the log has saved it or not.
-        `pruner`: `SchedulerState.saved` (None where it saves none)."""
+        `pruner`: `SchedulerState.saved` (None where it saves none), called where this state
+        holds it: a whole one, every `_PRUNER_EVERY`-th, and where `with_pruner` says so (at
+        close, so that the next open need not tell the pruner anything)."""
         if self._pending is not None:
             raise RuntimeError("the last state captured was never confirmed")
         changed = state.take_unsaved()
         base = self._base_seq if laid_on is not None and laid_on == self._base_seq else None
+        with_pruner = with_pruner or base is None or self._without_pruner + 1 >= _PRUNER_EVERY
         try:
             if base is None:
                 trials: Iterable[_Trial] = state.trials.values()
             else:
                 trials = [state.trials[number] for number in sorted(changed)]
             saved = self._state(
-                state, trials, told, 0 if base is None else self._told_saved, pruner(), base
+                state,
+                trials,
+                told,
+                0 if base is None else self._told_saved,
+                pruner if with_pruner else None,
+                base,
             )
         except BaseException:
             state.put_back_unsaved(changed)
             raise
-        self._pending = (changed, state.last_seq, len(told))
+        self._pending = (changed, state.last_seq, len(told), with_pruner)
         return saved
 
     def confirm(self, state: StudyState, saved: bool) -> None:
@@ -307,10 +329,11 @@ class StateSaver:
         it, or (not saved) holds again what it held."""
         if self._pending is None:
             raise RuntimeError("no state was captured")
-        changed, last_seq, told = self._pending
+        changed, last_seq, told, with_pruner = self._pending
         self._pending = None
         if saved:
             self._base_seq, self._told_saved = last_seq, told
+            self._without_pruner = 0 if with_pruner else self._without_pruner + 1
         else:
             state.put_back_unsaved(changed)
 
@@ -320,9 +343,10 @@ class StateSaver:
         trials: Iterable[_Trial],
         told: Told,
         told_from: int,
-        pruner: dict[str, Any] | None,
+        pruner: Callable[[], dict[str, Any] | None] | None,
         base_seq: int | None,
     ) -> StateToSave:
+        """`pruner` None: this state holds no pruner state (its base's stands)."""
         assert state.info is not None
         place = self._place
         columns: dict[str, list[Any]] = {name: [] for name in COLUMN_KINDS}
@@ -346,8 +370,12 @@ class StateSaver:
             "usage": vars(state.usage),
             "best": state._best,
             "best_stale": state._best_stale,
-            "pruner": None if pruner is None else _pack(pruner, blobs),
         }
+        saved_pruner = None if pruner is None else pruner()
+        if saved_pruner is not None:
+            skeleton = _pack(saved_pruner, blobs)
+            blobs[_PRUNER] = json.dumps(skeleton).encode()
+            blobs[_PRUNER_TOLD] = str(len(told)).encode()
         return StateToSave(
             state.last_seq,
             json.dumps(study),
@@ -362,7 +390,7 @@ class StateSaver:
 def save_state(state: StudyState, told: Told, pruner: dict[str, Any] | None) -> StateToSave:
     """The whole table of `state` (as of `state.last_seq`), of what the pruner was told, and of
     the pruner's own state (`SchedulerState.saved`: None where it saves none)."""
-    return StateSaver()._state(state, state.trials.values(), told, 0, pruner, None)
+    return StateSaver()._state(state, state.trials.values(), told, 0, lambda: pruner, None)
 
 
 def _row(trial: _Trial, place: Callable[[Distribution], int]) -> tuple[Any, ...]:
@@ -469,6 +497,8 @@ class LoadedState(NamedTuple):
     told: Told
     # The pruner's state (`SchedulerState.saved`), or None where it saved none.
     pruner: dict[str, Any] | None
+    # How many of `told` the pruner had been told when its state was saved.
+    pruner_told: int
     # What saves the study's next states, each laid on this one.
     saver: StateSaver
 
@@ -516,8 +546,14 @@ def load_state(
     builder = _TrialBuilder(dists, columns)
     state.trials.hold(numbers, builder.build, builder.convert_all)
     told = Told.from_blobs(blobs)
-    pruner = None if study["pruner"] is None else _unpack(study["pruner"], blobs)
-    return LoadedState(state, told, pruner, StateSaver.after_load(dists, last_seq, len(told)))
+    pruner, pruner_told = None, 0
+    if _PRUNER in blobs:
+        pruner = _unpack(json.loads(blobs[_PRUNER]), blobs)
+        pruner_told = int(blobs[_PRUNER_TOLD])
+        if not 0 <= pruner_told <= len(told):
+            raise ValueError("the pruner's state says it was told more than was saved")
+    saver = StateSaver.after_load(dists, last_seq, len(told))
+    return LoadedState(state, told, pruner, pruner_told, saver)
 
 
 class _TrialBuilder:

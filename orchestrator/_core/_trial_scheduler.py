@@ -183,19 +183,19 @@ class TrialSchedulerCore:
         so that the next open reads a row per trial instead of the events (`_state_table`)."""
         if self._rec.state.last_seq != self._rec.log.next_seq - 1:
             return
-        captured = self._capture_state()
+        captured = self._capture_state(with_pruner=True)
         if captured is not None:
-            # One whole file: the next open reads it alone.
+            # One whole file, with the pruner's state: the next open reads it alone.
             self._write_state(captured, whole=True)
 
-    def _capture_state(self) -> StateToSave | None:
+    def _capture_state(self, *, with_pruner: bool = False) -> StateToSave | None:
         """The state to save now (under the lock, with everything applied committed)."""
         # The rows are lists and texts by the thousand, none of them in a cycle: each
         # collection they set off would walk the whole study for nothing (at 100,000 trials,
         # about half the time of a save of every trial).
         with gc_paused():
             try:
-                return self._rec.capture_state()
+                return self._rec.capture_state(with_pruner=with_pruner)
             except (TypeError, ValueError, OverflowError):
                 # A value the table cannot hold: the log holds everything, so the next open
                 # replays it; a cache must never keep a study from going on or closing.
@@ -206,6 +206,8 @@ class TrialSchedulerCore:
         saved = False
         try:
             saved = self._rec.log.save_state(captured, whole=whole) is not None
+        except (TypeError, ValueError, OverflowError):
+            pass  # a value Arrow's columns cannot hold: as in `_capture_state`
         finally:
             with self._lock:
                 self._rec.saver.confirm(self._rec.state, saved)

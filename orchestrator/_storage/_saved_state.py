@@ -7,10 +7,11 @@ columns mean (``_core._state_table`` does); it only stores them and reads them b
 
 A file is *whole* (every trial), or *laid on* an earlier one, its *base*, which its metadata
 names: then it holds only the rows that replace or add to the base's (by the key column, the
-trial number), bytes that continue the base's (``appended``), and the study-level part and
-bytes that replace the base's. A whole file and the files laid on it, one on the other, make a
-*chain*; reading the newest link reads them all and lays them together (:func:`lay`), which is
-Arrow's work (a concatenation and a take), not Python's.
+trial number), bytes that continue the base's (``appended``), the study-level part, which
+replaces the base's, and bytes that replace the base's of the same name. A whole file and the
+files laid on it, one on the other, make a *chain*; reading the newest link reads them all and
+lays them together (:func:`lay`), which is Arrow's work (a concatenation and a take), not
+Python's.
 
 It is a cache of the log, never part of it: readers (``replay``, the CLI) and raysweep from
 before it ignore the name, and a writer uses it only where it provably describes the whole log
@@ -343,8 +344,9 @@ def write_state_file(sink: Any, file: StateFile) -> None:
 def lay(links: Sequence[StateLink]) -> StateLink:
     """The chain ``links`` (a whole link first, each next one laid on the one before it) as one
     whole link, named as the last: a row of a later link replaces the row of the same key
-    before it, rows come in key order, appended bytes are joined in chain order, and the rest
-    is the last link's. ValueError if they are not such a chain."""
+    before it, rows come in key order, appended bytes are joined in chain order, other bytes
+    are the last link's that has them, and the rest is the last link's. ValueError if they are
+    not such a chain."""
     if not links or links[0].base is not None:
         raise ValueError("a chain of states begins with a whole one")
     first, newest = links[0], links[-1]
@@ -366,7 +368,10 @@ def lay(links: Sequence[StateLink]) -> StateLink:
     _, first_in_reversed = np.unique(values[::-1], return_index=True)
     table = table.take(pa.array(len(values) - 1 - first_in_reversed))
     appended = {name: b"".join(link.appended[name] for link in links) for name in first.appended}
-    return dataclasses.replace(newest, table=table, base=None, appended=appended)
+    blobs: dict[str, bytes] = {}
+    for link in links:
+        blobs |= link.blobs  # each replaces the one of its name before it
+    return dataclasses.replace(newest, table=table, base=None, blobs=blobs, appended=appended)
 
 
 def _python_lists(column: pa.ChunkedArray) -> list[list[Any] | None]:

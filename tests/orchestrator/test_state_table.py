@@ -125,7 +125,8 @@ def _through_a_file(state: StudyState, told: Told, pruner: SchedulerState) -> An
 def _check_same(events: list[Any]) -> None:
     state, told = _replayed(events)
     pruner = _pruner(state, told)
-    loaded, loaded_told, saved_pruner, _ = _through_a_file(state, told, pruner)
+    loaded, loaded_told, saved_pruner, pruner_told, _ = _through_a_file(state, told, pruner)
+    assert pruner_told == (0 if saved_pruner is None else len(told))
     assert _state_view(loaded) == _state_view(state)
     assert _deep([loaded.record(n) for n in loaded.trials]) == _deep(state.records())
     assert loaded.best_number() == state.best_number()
@@ -373,7 +374,7 @@ def test_values_no_column_holds_go_as_json_and_come_back_exactly() -> None:
     trial.params.update({"big": 2**70, "flag": True, "none": None, "text": "t", "one": 1.0})
     trial.distributions.update(dict.fromkeys(("big", "flag", "none", "text", "one"), X))
     pruner = _pruner(state, told)
-    loaded, _, _, _ = _through_a_file(state, told, pruner)
+    loaded, *_ = _through_a_file(state, told, pruner)
     assert _deep(loaded.trials[number].params) == _deep(trial.params)
     assert _state_view(loaded) == _state_view(state)
 
@@ -567,8 +568,13 @@ def test_a_study_killed_before_it_ever_closed_opens_from_the_states_saved_while_
     _kill(core)
     states = sorted((tmp_path / "snapshots").glob("state-*"))
     if lay_at is None:
-        # The first state holds every trial; each later one only what changed since.
+        # The first state holds every trial; each later one only what changed since, and
+        # not the pruner's state (every fourth does): the reopen tells it what came after.
         assert len(states) == 4
+        newest = parse_state_name(states[-1].name)
+        assert newest is not None
+        link = read_state_link(states[-1], states[-1].read_bytes(), newest)
+        assert link.base is not None and "pruner" not in link.blobs
     else:
         assert len(states) < 4
     assert list((tmp_path / "segments").iterdir())  # events after the newest state
