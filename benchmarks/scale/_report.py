@@ -122,6 +122,21 @@ def _open_row(system: System) -> list[str]:
     ]
 
 
+def _reopen_line(what: str, runs: list[dict[str, Any]], *, judged: bool = True) -> str:
+    """One line of reopens of fresh copies: the median and its parts, judged by the goal (or,
+    not `judged`, given as what a reopen costs without the saved states)."""
+    open_s = _median(runs, "open_s") or 0.0
+    parts = " / ".join(_s(_median(runs, key)) for key in ("read_s", "state_s", "recorder_s"))
+    if judged:
+        verdict = f", {'met' if open_s <= OPEN_GOAL_S else 'not met'}."
+    else:
+        verdict = ": what a reopen costs where the saved states are lost or unreadable."
+    return (
+        f"{what}: {_s(open_s)} s (median of {len(runs)}, each on a fresh copy; "
+        f"read / state / recorder {parts} s){verdict}"
+    )
+
+
 def _ratio(ours: float | None, peer: float | None) -> str:
     if not ours or not peer:
         return "–"
@@ -224,38 +239,29 @@ def section(
             f"log's time above), the longest {_s(max(running_saves))} s."
         )
     if ours.killed_reopens:
-        killed_s = _median(ours.killed_reopens, "open_s") or 0.0
         lines.append(
-            "Reopen after a crash before the study ever closed (its writer killed after the "
-            "last commit: the states saved while it ran, then the events after the newest): "
-            f"{_s(killed_s)} s (median of {len(ours.killed_reopens)}, each on a fresh copy; "
-            f"read / state / recorder {_s(_median(ours.killed_reopens, 'read_s'))} / "
-            f"{_s(_median(ours.killed_reopens, 'state_s'))} / "
-            f"{_s(_median(ours.killed_reopens, 'recorder_s'))} s), "
-            f"{'met' if killed_s <= OPEN_GOAL_S else 'not met'}."
+            _reopen_line(
+                "Reopen after a crash before the study ever closed (its writer killed after the "
+                "last commit: the states saved while it ran, then the events after the newest)",
+                ours.killed_reopens,
+            )
         )
     if ours.crash_reopens:
-        crash_s = _median(ours.crash_reopens, "open_s") or 0.0
         lines.append(
-            "Reopen with no saved state at all (every saved state deleted, so the events of "
-            "the snapshots and segments are replayed): "
-            f"{_s(crash_s)} s (median of "
-            f"{len(ours.crash_reopens)}, each on a fresh copy; read / state / recorder "
-            f"{_s(_median(ours.crash_reopens, 'read_s'))} / "
-            f"{_s(_median(ours.crash_reopens, 'state_s'))} / "
-            f"{_s(_median(ours.crash_reopens, 'recorder_s'))} s): what a reopen costs where "
-            "the saved states are lost or unreadable."
+            _reopen_line(
+                "Reopen with no saved state at all (every saved state deleted, so the events of "
+                "the snapshots and segments are replayed)",
+                ours.crash_reopens,
+                judged=False,
+            )
         )
     if ours.later_crash_reopens:
-        later_s = _median(ours.later_crash_reopens, "open_s") or 0.0
         lines.append(
-            f"Reopen after a crash {CRASH_AFTER_TRIALS:,} trials after a reopen (the state saved "
-            "at the last close, then the events written since): "
-            f"{_s(later_s)} s (median of {len(ours.later_crash_reopens)}, each on a fresh copy; "
-            f"read / state / recorder {_s(_median(ours.later_crash_reopens, 'read_s'))} / "
-            f"{_s(_median(ours.later_crash_reopens, 'state_s'))} / "
-            f"{_s(_median(ours.later_crash_reopens, 'recorder_s'))} s), "
-            f"{'met' if later_s <= OPEN_GOAL_S else 'not met'}."
+            _reopen_line(
+                f"Reopen after a crash {CRASH_AFTER_TRIALS:,} trials after a reopen (the state "
+                "saved at the last close, then the events written since)",
+                ours.later_crash_reopens,
+            )
         )
     peers = {s.label: s for s in systems[1:]}
     journal = peers.get("Optuna JournalFileStorage")

@@ -32,7 +32,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -158,49 +158,64 @@ def _raysweep(
 def _killed_reopen(killed: Path, code: Path | None) -> dict[str, Any]:
     """Reopen a copy of `killed`, a study whose writer was killed before it ever closed: from
     the states saved while it ran, then the events after the newest of them."""
-    copy = killed.with_name(killed.name + "-reopened")
-    shutil.rmtree(copy, ignore_errors=True)
-    shutil.copytree(killed, copy)
-    try:
-        result = _child("reopen", str(copy), "0", path=code)
-        if not result.get("from_saved_state"):
-            raise RuntimeError(f"{copy} did not reopen from the states saved while it ran")
-        return result
-    finally:
-        shutil.rmtree(copy, ignore_errors=True)
+    return _reopen_a_copy(
+        killed, "-reopened", code, True, "did not reopen from the states saved while it ran"
+    )
 
 
 def _crash_after_reopen(study: Path, code: Path | None) -> dict[str, Any]:
     """Reopen a copy of `study` from its saved state, run `CRASH_AFTER_TRIALS` more, kill the
     writer, and time the reopen that follows: the saved state plus the events since."""
-    crashed = study.with_name(study.name + "-crashed-later")
-    shutil.rmtree(crashed, ignore_errors=True)
-    shutil.copytree(study, crashed)
-    try:
-        _child("extend-and-kill", str(crashed), str(_report.CRASH_AFTER_TRIALS), path=code)
-        result = _child("reopen", str(crashed), "0", path=code)
-        if not result.get("from_saved_state"):
-            raise RuntimeError(f"{crashed} did not reopen from its saved state")
-        return result
-    finally:
-        shutil.rmtree(crashed, ignore_errors=True)
+
+    def extend_and_kill(copy: Path) -> None:
+        _child("extend-and-kill", str(copy), str(_report.CRASH_AFTER_TRIALS), path=code)
+
+    return _reopen_a_copy(
+        study, "-crashed-later", code, True, "did not reopen from its saved state", extend_and_kill
+    )
 
 
 def _replay_everything(study: Path, code: Path | None) -> dict[str, Any]:
     """Reopen a copy of `study` without any saved state, so that every event is replayed (a
     reopen saves a state again when it closes, hence a fresh copy each time)."""
-    crashed = study.with_name(study.name + "-crashed")
-    shutil.rmtree(crashed, ignore_errors=True)
-    shutil.copytree(study, crashed)
-    try:
-        for saved in (crashed / "snapshots").glob("state-*.arrow"):
+
+    def delete_states(copy: Path) -> None:
+        for saved in (copy / "snapshots").glob("state-*.arrow"):
             saved.unlink()
-        result = _child("reopen", str(crashed), "0", path=code)
-        if result.get("from_saved_state"):
-            raise RuntimeError(f"{crashed} reopened from a saved state that was deleted")
+
+    return _reopen_a_copy(
+        study,
+        "-crashed",
+        code,
+        False,
+        "reopened from a saved state that was deleted",
+        delete_states,
+    )
+
+
+def _reopen_a_copy(
+    study: Path,
+    suffix: str,
+    code: Path | None,
+    from_saved_state: bool,
+    otherwise: str,
+    prepare: Callable[[Path], None] | None = None,
+) -> dict[str, Any]:
+    """Time the reopen of a fresh copy of `study` (after `prepare(copy)`), which must open
+    from a saved state or not as `from_saved_state` says (RuntimeError "<copy> `otherwise`");
+    the copy goes afterwards, as a reopen changes it."""
+    copy = study.with_name(study.name + suffix)
+    shutil.rmtree(copy, ignore_errors=True)
+    shutil.copytree(study, copy)
+    try:
+        if prepare is not None:
+            prepare(copy)
+        result = _child("reopen", str(copy), "0", path=code)
+        if bool(result.get("from_saved_state")) != from_saved_state:
+            raise RuntimeError(f"{copy} {otherwise}")
         return result
     finally:
-        shutil.rmtree(crashed, ignore_errors=True)
+        shutil.rmtree(copy, ignore_errors=True)
 
 
 def _optuna(work: Path, trials: int, journal_trials: int, repeats: int) -> list[_report.System]:

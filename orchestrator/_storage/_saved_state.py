@@ -85,8 +85,8 @@ class SavedState:
     study: str
     columns: StateColumns
     kinds: dict[str, str]
-    # Opaque bytes the core keeps beside the rows (in the schema metadata): the newest link's,
-    # and the appended ones of every link, in chain order.
+    # Opaque bytes the core keeps beside the rows (in the first batch's metadata): the newest
+    # link's of each name, and the appended ones of every link, in chain order.
     blobs: dict[str, bytes]
 
 
@@ -227,10 +227,6 @@ class StateLink:
     blobs: dict[str, bytes]
     appended: dict[str, bytes]
     tail: tuple[int, int] | None
-
-    @property
-    def rows(self) -> int:
-        return int(self.table.num_rows)
 
     def whole_file(self, generation: int) -> StateFile:
         """This link, which must be whole, as a file of writer `generation`."""
