@@ -491,7 +491,7 @@ class _Planner:
         options = list(self._host_sets(shape, item, ever=False))
         if not options:
             return None
-        return min(options, key=lambda hosts: (sum_scores(self.rooms, hosts, shape), hosts))
+        return min(options, key=lambda hosts: (_sum_scores(self.rooms, hosts, shape), hosts))
 
     def _host_sets(self, shape: Shape, item: Work, *, ever: bool) -> Iterable[tuple[str, ...]]:
         """Node ids (one per host, host 0 first) where `shape` fits now (or, `ever`, once
@@ -633,7 +633,7 @@ class _Planner:
         return f"no free {what} for {shape}"
 
 
-def sum_scores(
+def _sum_scores(
     rooms: Mapping[str, _Room], hosts: tuple[str, ...], shape: Shape
 ) -> tuple[int, float]:
     scores = [rooms[h].fit_score(shape) for h in hosts]
