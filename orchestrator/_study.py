@@ -35,9 +35,9 @@ from raysweep.orchestrator._ray._optimize import (
     unsendable_objective,
 )
 from raysweep.orchestrator._ray._resources import (
-    ResourceShape,
+    ResourceRequest,
     check_placeable,
-    live_node_capacities,
+    live_nodes,
 )
 from raysweep.orchestrator._ray._session import ensure_ray, outlives_this_process
 from raysweep.orchestrator._ray._study_host import (
@@ -139,7 +139,7 @@ class Study:
         *,
         timeout: float | None = None,
         max_concurrent: int = 1,
-        resources: Mapping[str, float] | None = None,
+        resources: Mapping[str, Any] | Sequence[Mapping[str, Any]] | None = None,
         catch: type[BaseException] | Sequence[type[BaseException]] = (Exception,),
         show_progress: bool = True,
         detach: bool = False,
@@ -171,8 +171,8 @@ class Study:
             or (max_concurrent < 1)
         ):
             raise ValueError(f"max_concurrent must be an int ≥ 1, not {max_concurrent!r}")
-        shape = ResourceShape.parse(resources)
-        check_placeable(shape, live_node_capacities())
+        request = ResourceRequest.parse(resources)
+        check_placeable(request, live_nodes())
         if self._host is not None and self._host.actors() is not None:
             raise DetachedStudyError(
                 f"study {self.name!r} runs detached on the Ray cluster; a second optimize "
@@ -185,7 +185,7 @@ class Study:
                 n_trials=target,
                 timeout=timeout,
                 max_concurrent=max_concurrent,
-                shape=shape,
+                request=request,
                 catch=check_catch(catch),
                 show_progress=show_progress,
             )
@@ -195,7 +195,7 @@ class Study:
             n_trials=target,
             timeout=timeout,
             max_concurrent=max_concurrent,
-            shape=shape,
+            request=request,
             catch=check_catch(catch),
             show_progress=show_progress,
             runtime_env=self._actors.runtime_env,
@@ -214,7 +214,7 @@ class Study:
         n_trials: int,
         timeout: float | None,
         max_concurrent: int,
-        shape: ResourceShape,
+        request: ResourceRequest,
         catch: tuple[type[BaseException], ...],
         show_progress: bool,
     ) -> DetachedStudy:
@@ -240,7 +240,7 @@ class Study:
             objective=payload,
             n_trials=n_trials,
             max_concurrent=max_concurrent,
-            shape=shape,
+            request=request,
             catch=catch,
             deadline=None if timeout is None else time.time() + timeout,
         )

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from raysweep.samplers import Distribution, TrialRecord, TrialState
-from raysweep.scheduling import Scheduler
+from raysweep.scheduling import ClusterNode, Retire, Scheduler, Shape, Start, Wait
 
 
 @dataclass(frozen=True)
@@ -126,3 +126,50 @@ class Progress:
     target: int | None
     finished: int
     accepting: bool
+
+
+@dataclass(frozen=True)
+class Idle:
+    """No trial for this runner now, but one may come (a trial running may pause and make a
+    promotion, or be lost and need a re-run): wait with `wait_for_work(version)` and ask again.
+    """
+
+    version: int
+
+
+@dataclass(frozen=True)
+class PoolRunner:
+    """A runner the pool started (and has not seen end): its shape and the nodes it holds."""
+
+    name: str
+    shape: Shape
+    nodes: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class PlacementRequest:
+    """What the runner pool tells the TrialScheduler when it asks what to start and retire."""
+
+    nodes: tuple[ClusterNode, ...]
+    runners: tuple[PoolRunner, ...]
+    # The shapes each trial of this optimize call accepts, most preferred first.
+    shapes: tuple[Shape, ...]
+    max_runners: int
+    idle_grace_s: float = 10.0
+
+
+@dataclass(frozen=True)
+class PlacementAnswer:
+    """What the pool is to do now. Retirements are already applied: a retired runner is never
+    handed a trial again, so the pool may end one that `never_asked` without losing a trial."""
+
+    starts: tuple[Start, ...]
+    retired: tuple[Retire, ...]
+    never_asked: frozenset[str]
+    waits: tuple[Wait, ...]
+    unmet: tuple[Shape, ...]
+    # No work can come any more: the pool ends once its runners have returned.
+    done: bool
+    # Ask again once the version moves on (`wait_for_work`), or after this many seconds.
+    version: int
+    recheck_s: float

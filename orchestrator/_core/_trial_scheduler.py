@@ -20,13 +20,17 @@ from raysweep.orchestrator._core import _events as ev
 from raysweep.orchestrator._core._proposals import ProposalSource, SamplerClient
 from raysweep.orchestrator._core._protocol import (
     Assignment,
+    Idle,
     NoProposal,
     Note,
+    PlacementAnswer,
+    PlacementRequest,
     Progress,
     Resume,
     TrialOutcome,
 )
 from raysweep.orchestrator._core._recorder import StudyRecorder
+from raysweep.orchestrator._core._roster import RunnerRoster
 from raysweep.orchestrator._core._state import (
     ResourceUsage,
     StudyInfo,
@@ -49,7 +53,7 @@ from raysweep.samplers import (
     TrialState,
     check_compatible,
 )
-from raysweep.scheduling import Decision
+from raysweep.scheduling import Decision, Shape, Work, WorkKind
 
 _FLUSH_INTERVAL_S = 0.25
 _HEARTBEAT_INTERVAL_S = 5.0
@@ -86,8 +90,7 @@ class TrialSchedulerCore:
         self._checkpoint_format = checkpoint_format
         self._lock = threading.RLock()
         self._runner_trials: dict[str, tuple[int, int]] = {}
-        # Runners that have asked for a trial: each returns by itself once none is wanted.
-        self._started_runners: set[str] = set()
+        self._roster = RunnerRoster(self._lock)
         self._target: int | None = None
         self._accepting = False
         self._closed = threading.Event()
@@ -156,6 +159,8 @@ class TrialSchedulerCore:
 
     def close(self) -> None:
         self._closed.set()
+        with self._lock:
+            self._roster.changed()  # waiting runners ask again, and are told to leave
         if not self._opened:
             return
         self._background.join()
@@ -298,6 +303,7 @@ class TrialSchedulerCore:
             self._check_writing()
             self._rec.emit(ev.OptimizeStarted(n_trials, concurrency, run))
             self._aim(n_trials, concurrency)
+            self._roster.changed()
             state = self._rec.state
             remaining = max(0, n_trials - state.settled_count()) + state.count(TrialState.PAUSED)
         self._commit()
@@ -316,6 +322,7 @@ class TrialSchedulerCore:
             if stopping:
                 self._rec.emit(ev.OptimizeStopped(reason or None))
             self._accepting = False
+            self._roster.changed()
         if stopping:
             # Durable before it returns: a scheduler restarted after this must not take up
             # the goal again (with no n_trials, optimize would never end).
@@ -345,21 +352,24 @@ class TrialSchedulerCore:
 
     def next_trial(
         self, runner: str, outcome: TrialOutcome | None, take: bool = True
-    ) -> Assignment | None:
+    ) -> Assignment | Idle | None:
         """Close the runner's last trial (if any) and hand it the next one (if any is wanted).
 
-        The SamplerService is asked outside the lock, so that other runners' reports are not
-        held up while it proposes.
+        `Idle`: nothing now, but work may come (a running trial may pause and make a promotion,
+        or be lost and need a re-run); the runner waits (`wait_for_work`) and asks again. None:
+        no work can come (or the runner was retired): the runner leaves. The SamplerService is
+        asked outside the lock, so that other runners' reports are not held up while it
+        proposes.
         """
         stale = None
         with self._lock:
             self._check_writing()
-            self._started_runners.add(runner)
+            self._roster.asked(runner)
             if outcome is not None:
                 self._runner_trials.pop(runner, None)
                 stale = self._rec.close_attempt(outcome)
-            rerun = self._assign_rerun(runner) if take and self._wants_more() else None
-            promoted = self._assign_promotion(runner) if take and rerun is None else None
+                self._roster.changed()
+            rerun, promoted = self._take_waiting_work(runner) if take else (None, None)
         self._commit()
         if stale is not None and outcome is not None:
             # Best effort: a checkpoint left behind costs disk, never a result.
@@ -371,7 +381,80 @@ class TrialSchedulerCore:
             return self._with_proposal(rerun)
         if not take:
             return None
-        return self._new_trial(ev.ORIGIN_OPTIMIZE, runner)
+        while True:
+            started = self._new_trial(ev.ORIGIN_OPTIMIZE, runner)
+            if started is not None:
+                return started
+            with self._lock:
+                if self._roster.is_retired(runner) or self._no_work_can_come():
+                    return None
+                # A pause or a loss since the new trial was refused may have made work.
+                rerun, promoted = self._take_waiting_work(runner)
+                if rerun is None and promoted is None:
+                    if self._wants_more():
+                        continue
+                    self._roster.went_idle(runner)
+                    return Idle(self._roster.version)
+            self._commit()
+            return promoted if promoted is not None else self._with_proposal(rerun)  # type: ignore[arg-type]
+
+    def _take_waiting_work(self, runner: str) -> tuple[Assignment | None, Assignment | None]:
+        """A re-run, else a promotion, started on `runner` (lock held): (re-run, promotion)."""
+        if self._roster.is_retired(runner):
+            return None, None
+        rerun = self._assign_rerun(runner) if self._wants_more() else None
+        return rerun, self._assign_promotion(runner) if rerun is None else None
+
+    def _no_work_can_come(self) -> bool:
+        """Whether the optimize call is over: no runner can be given work now or later."""
+        if not self._accepting:
+            return True
+        if not self._final() or self._runner_trials:
+            # New trials (or re-runs) are wanted, or a running trial may pause or be lost.
+            return False
+        return self._rec.take_promotion(final=True) is None
+
+    def wait_for_work(self, runner: str, version: int, timeout: float = 30.0) -> int:
+        """Wait (an idle runner, or the pool) until something changed since `version`."""
+        with self._lock:
+            return self._roster.wait(version, timeout)
+
+    def place(self, request: PlacementRequest) -> PlacementAnswer:
+        """Plan what the runner pool starts and retires now (retirements applied at once)."""
+        with self._lock:
+            self._check_writing()
+            return self._roster.plan(
+                request,
+                busy=self._runner_trials,
+                work=lambda now: self._pending_work(request.shapes, request.max_runners, now),
+                done=self._no_work_can_come(),
+            )
+
+    def waiting_reasons(self) -> tuple[str, ...]:
+        """Why trials wait for a runner, as the last placement found (empty: none waits)."""
+        with self._lock:
+            return tuple(w.reason for w in self._roster.last_waits)
+
+    def _pending_work(self, shapes: tuple[Shape, ...], max_runners: int, now: float) -> list[Work]:
+        """What waits for a runner (lock held): re-runs, a promotion, the new trials wanted."""
+        if not self._accepting:
+            return []
+        items: list[Work] = []
+
+        def add(key: str, kind: WorkKind, rung: int = 0) -> None:
+            items.append(Work(key, kind, shapes, rung, self._roster.first_seen(key, now)))
+
+        reruns = self._rec.state.waiting_optimize_trials() if self._wants_more() else []
+        for number in reruns:
+            add(f"rerun:{number}", WorkKind.RERUN)
+        promotion = self._rec.take_promotion(final=self._final())
+        if promotion is not None:
+            add(f"promotion:{promotion.trial}", WorkKind.PROMOTION, promotion.rung)
+        if self._target is not None:
+            wanted = self._target - self._rec.state.settled_count() - len(self._runner_trials)
+            for index in range(min(max(0, wanted - len(reruns)), max_runners)):
+                add(f"new:{index}", WorkKind.NEW)
+        return items
 
     def _assign_promotion(self, runner: str) -> Assignment | None:
         """Resume the paused trial the scheduler promotes now, if any (lock held)."""
@@ -442,7 +525,7 @@ class TrialSchedulerCore:
                 if number != self._rec.state.next_number:
                     continue  # another caller created it meanwhile: try the next number
                 if origin == ev.ORIGIN_OPTIMIZE:
-                    if not self._wants_more():
+                    if not self._wants_more() or self._roster.is_retired(runner or ""):
                         return None
                     assert runner is not None
                     # A trial interrupted (or promoted) meanwhile goes first.
@@ -489,20 +572,17 @@ class TrialSchedulerCore:
         with self._lock:
             return set(self._runner_trials)
 
-    def started_runners(self) -> set[str]:
-        """Runners that have asked for a trial and are not lost.
-
-        Each returns by itself once no trial is wanted (its result may carry the error that
-        stops the study): only the others may be killed to free their places.
-        """
-        with self._lock:
-            return set(self._started_runners)
+    def pool_lost(self, reason: str) -> None:
+        """The runner pool died, and every runner with it: their trials are re-run."""
+        for runner in self.busy_runners():
+            self.runner_lost(runner, reason, True)
 
     def runner_lost(self, runner: str, reason: str, crash: bool) -> None:
         """A runner is gone (died, or killed on Ctrl-C): its trial is re-run, not failed."""
         with self._lock:
             self._check_writing()
-            self._started_runners.discard(runner)
+            self._roster.lost(runner)
+            self._roster.changed()
             held = self._runner_trials.pop(runner, None)
             if held is not None:
                 number, attempt = held

@@ -34,13 +34,16 @@ from raysweep.orchestrator._ray._handles import (
     TrialSchedulerHandle,
     call,
 )
-from raysweep.orchestrator._ray._runner import Runner
 from raysweep.orchestrator._storage._store import open_study_store, storage_environment
 from raysweep.samplers import Distribution, Sampler, sampler_from_json
 from raysweep.scheduling import scheduler_from_json
 
 _log = logging.getLogger(__name__)
 _SCHEDULER_CONCURRENCY = 64
+# Idle runners and the runner pool wait for a change in their own threads, so that they never
+# hold up the calls of trials that run.
+_WAITS = "waits"
+_WAITS_CONCURRENCY = 256
 NAMESPACE = "raysweep"
 
 
@@ -122,6 +125,12 @@ class TrialSchedulerActor(TrialSchedulerCore):
     def attach_sampler_actor(self, handle: SamplerServiceHandle) -> None:
         self.attach_sampler(_RaySamplerClient(handle))
 
+    @ray.method(concurrency_group=_WAITS)
+    def wait_for_work(  # type: ignore[override]
+        self, runner: str, version: int, timeout: float = 30.0
+    ) -> int:
+        return super().wait_for_work(runner, version, timeout)
+
     def pid(self) -> int:
         """The actor's process id (tests kill it to check the restart)."""
         return os.getpid()
@@ -135,9 +144,10 @@ class SamplerServiceActor(SamplerServiceCore):
         return os.getpid()
 
 
-SchedulerRemote: Any = ray.remote(TrialSchedulerActor)
+SchedulerRemote: Any = ray.remote(concurrency_groups={_WAITS: _WAITS_CONCURRENCY})(  # type: ignore[call-overload]
+    TrialSchedulerActor
+)
 SamplerRemote: Any = ray.remote(SamplerServiceActor)
-RunnerRemote: Any = ray.remote(Runner)
 
 
 @dataclass(frozen=True)

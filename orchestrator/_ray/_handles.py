@@ -22,7 +22,10 @@ from ray import ObjectRef
 
 from raysweep.orchestrator._core._protocol import (
     Assignment,
+    Idle,
     Note,
+    PlacementAnswer,
+    PlacementRequest,
     Progress,
     ProposalOrNone,
     TrialOutcome,
@@ -32,7 +35,7 @@ from raysweep.orchestrator._core._state import ResourceUsage, StudyInfo
 from raysweep.orchestrator._core._trial import Trial
 from raysweep.orchestrator._errors import RaysweepError
 from raysweep.samplers import Distribution, SearchSpaceExhaustedError, TrialRecord, TrialState
-from raysweep.scheduling import Decision
+from raysweep.scheduling import Decision, Shape
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -41,6 +44,7 @@ __all__ = [
     "ObjectRef",
     "RemoteMethod",
     "RunnerHandle",
+    "RunnerPoolHandle",
     "SamplerServiceHandle",
     "TrialSchedulerHandle",
     "call",
@@ -74,13 +78,19 @@ class TrialSchedulerHandle(Protocol):
     @property
     def next_trial(
         self,
-    ) -> RemoteMethod[[str, TrialOutcome | None, bool], Assignment | None]: ...
+    ) -> RemoteMethod[[str, TrialOutcome | None, bool], Assignment | Idle | None]: ...
+    @property
+    def wait_for_work(self) -> RemoteMethod[[str, int, float], int]: ...
+    @property
+    def place(self) -> RemoteMethod[[PlacementRequest], PlacementAnswer]: ...
+    @property
+    def waiting_reasons(self) -> RemoteMethod[[], tuple[str, ...]]: ...
     @property
     def busy_runners(self) -> RemoteMethod[[], set[str]]: ...
     @property
-    def started_runners(self) -> RemoteMethod[[], set[str]]: ...
-    @property
     def runner_lost(self) -> RemoteMethod[[str, str, bool], None]: ...
+    @property
+    def pool_lost(self) -> RemoteMethod[[str], None]: ...
     @property
     def report(self) -> RemoteMethod[[int, int, tuple[Note, ...]], Decision | None]: ...
     @property
@@ -152,6 +162,27 @@ class RunnerHandle(Protocol):
     ]: ...
     @property
     def interrupt(self) -> RemoteMethod[[], None]: ...
+
+
+class RunnerPoolHandle(Protocol):
+    """The remote methods of the runner pool (``_pool.RunnerPool``)."""
+
+    @property
+    def run(
+        self,
+    ) -> RemoteMethod[
+        [
+            TrialSchedulerHandle,
+            ObjectRef[Callable[[Trial], Any]],
+            tuple[type[BaseException], ...],
+            tuple[Shape, ...],
+            int,
+            dict[str, Any] | None,
+        ],
+        Any,
+    ]: ...
+    @property
+    def interrupt(self) -> RemoteMethod[[str], None]: ...
 
 
 def call(ref: ObjectRef[R], *, timeout: float | None = None) -> R:

@@ -1,8 +1,8 @@
-"""The driver's loop behind `Study.optimize`: start runners, watch them, stop cleanly.
+"""The driver's loop behind `Study.optimize`: start the runner pool, show progress, stop.
 
-The TrialScheduler decides which trial runs next; this loop only keeps the right number of
-runners alive, replaces a runner whose process or node died (its trial is re-run, not failed),
-shows progress, and turns a timeout or Ctrl-C into "no new trials".
+The TrialScheduler decides which trial runs next and, with the runner pool beside it, which
+runners run where (`_pool`); this loop only starts the pool, shows progress, and turns a
+timeout or Ctrl-C into "no new trials".
 """
 
 from __future__ import annotations
@@ -10,77 +10,43 @@ from __future__ import annotations
 import contextlib
 import logging
 import time
-import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, ParamSpec, TypeVar
 
 import ray
+from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
 from raysweep.orchestrator._core._protocol import Progress
 from raysweep.orchestrator._core._state import StudyInfo
-from raysweep.orchestrator._core._trial import Trial
-from raysweep.orchestrator._ray._actors import RunnerRemote
 from raysweep.orchestrator._ray._handles import (
     ObjectRef,
     RemoteMethod,
-    RunnerHandle,
+    RunnerPoolHandle,
     TrialSchedulerHandle,
     call,
     call_across_restarts,
 )
+from raysweep.orchestrator._ray._pool import (
+    INFRASTRUCTURE_ERRORS,
+    INTERRUPT_GRACE_S,
+    PoolResult,
+    RunnerPool,
+    describe,
+)
 from raysweep.orchestrator._ray._progress import ProgressDisplay
-from raysweep.orchestrator._ray._resources import ResourceShape
-from raysweep.orchestrator._ray._runner import ServeResult
+from raysweep.orchestrator._ray._resources import ResourceRequest
 from raysweep.samplers import TrialState
 from raysweep.scheduling import NoPruning, scheduler_from_json
 
 _log = logging.getLogger(__name__)
 P = ParamSpec("P")
 R = TypeVar("R")
+RunnerPoolRemote: Any = ray.remote(RunnerPool)
 
-# Once Ctrl-C is pressed, running trials get this long to reach their next report.
-INTERRUPT_GRACE_S = 5.0
 _POLL_S = 0.5
-_INFRASTRUCTURE_ERRORS = (
-    ray.exceptions.RayActorError,
-    ray.exceptions.NodeDiedError,
-    ray.exceptions.WorkerCrashedError,
-    ray.exceptions.ObjectLostError,
-)
-
-
-@dataclass
-class _Pool:
-    scheduler: TrialSchedulerHandle
-    objective: ObjectRef[Callable[[Trial], Any]]
-    catch: tuple[type[BaseException], ...]
-    shape: ResourceShape
-    # The runners' runtime_env: what they need to reach the study's storage (checkpoints).
-    runtime_env: dict[str, Any] | None
-    # A runner's `serve` call -> the runner's name and handle.
-    running: dict[ObjectRef[ServeResult], tuple[str, RunnerHandle]] = field(default_factory=dict)
-
-    def spawn(self) -> None:
-        name = f"runner-{uuid.uuid4().hex[:8]}"
-        options = self.shape.actor_options()
-        if self.runtime_env is not None:
-            options["runtime_env"] = self.runtime_env
-        actor: RunnerHandle = RunnerRemote.options(max_concurrency=2, **options).remote()
-        ref = actor.serve.remote(self.scheduler, self.objective, self.catch, name)
-        self.running[ref] = (name, actor)
-        _log.debug("runner %s started with %s", name, self.shape)
-
-    def retire(self, ref: ObjectRef[ServeResult]) -> tuple[str, RunnerHandle]:
-        name, actor = self.running.pop(ref)
-        ray.kill(actor)  # type: ignore[arg-type]
-        _log.debug("runner %s retired", name)
-        return name, actor
-
-    def kill_all(self, reason: str) -> None:
-        for ref in list(self.running):
-            name, _ = self.retire(ref)
-            call(self.scheduler.runner_lost.remote(name, reason, False))
+# After its grace, the pool has this long to report that it stopped before it is ended.
+_STOP_MARGIN_S = 10.0
 
 
 def run_optimize(
@@ -90,7 +56,7 @@ def run_optimize(
     n_trials: int,
     timeout: float | None,
     max_concurrent: int,
-    shape: ResourceShape,
+    request: ResourceRequest,
     catch: tuple[type[BaseException], ...],
     show_progress: bool,
     runtime_env: dict[str, Any] | None = None,
@@ -99,8 +65,10 @@ def run_optimize(
 ) -> None:
     """Run `objective` on runners until the TrialScheduler has nothing more to hand out.
 
-    `run` names a detached run (recorded with the goal); `interrupted` is polled by the loop:
-    a reason, once it returns one, stops the call as Ctrl-C does.
+    The runner pool, beside the scheduler, owns the runners; this loop starts it, shows
+    progress, and turns a timeout, Ctrl-C or `interrupted` into a stop. `run` names a detached
+    run (recorded with the goal); `interrupted` is polled: a reason, once it returns one, stops
+    the call as Ctrl-C does.
     """
     remaining = call(scheduler.start_optimize.remote(n_trials, max_concurrent, run))
     if remaining == 0:
@@ -110,20 +78,28 @@ def run_optimize(
         objective_ref = ray.put(objective)
     except Exception as exc:
         raise unsendable_objective(exc) from exc
-    pool = _Pool(scheduler, objective_ref, catch, shape, runtime_env)
-    for _ in range(min(max_concurrent, remaining)):
-        pool.spawn()
+    here = NodeAffinitySchedulingStrategy(
+        node_id=ray.get_runtime_context().get_node_id(), soft=False
+    )
+    options: dict[str, Any] = {"num_cpus": 0, "max_concurrency": 2, "scheduling_strategy": here}
+    if runtime_env is not None:
+        options["runtime_env"] = runtime_env
+    pool: RunnerPoolHandle = RunnerPoolRemote.options(**options).remote()
+    done = pool.run.remote(
+        scheduler, objective_ref, catch, request.shapes, max_concurrent, runtime_env
+    )
     progress: Progress | None = None
     display = ProgressDisplay(total=n_trials, already=n_trials - remaining, enabled=show_progress)
     deadline = None if timeout is None else time.monotonic() + timeout
     try:
-        while pool.running:
-            ready, _ = ray.wait(list(pool.running), num_returns=1, timeout=_POLL_S)
-            for ref in ready:
-                _collect(pool, ref)
+        while True:
+            ready, _ = ray.wait([done], num_returns=1, timeout=_POLL_S)
+            if ready:
+                _raise_fatal(scheduler, done)
+                break
             reason = interrupted()
             if reason is not None:
-                _interrupt(pool, reason)
+                _stop(scheduler, pool, done, reason)
                 break
             if deadline is not None and time.monotonic() >= deadline:
                 _log.debug("optimize: timeout reached, no new trials")
@@ -134,14 +110,49 @@ def run_optimize(
             if progress is not None:
                 display.update(progress)
     except KeyboardInterrupt:
-        _interrupt(pool, "stopped by the user (Ctrl-C)")
+        _stop(scheduler, pool, done, "stopped by the user (Ctrl-C)")
         raise
     except BaseException as exc:
-        _interrupt(pool, f"stopped because another trial raised {type(exc).__name__}")
+        _stop(scheduler, pool, done, f"stopped because {type(exc).__name__} was raised")
         raise
     finally:
         _ask(scheduler.stop_new_trials, None)
+        with contextlib.suppress(Exception):
+            ray.kill(pool)  # type: ignore[arg-type]
         display.close(progress)
+
+
+def _raise_fatal(scheduler: TrialSchedulerHandle, done: ObjectRef[PoolResult]) -> None:
+    """The pool returned: raise the objective's error that stopped the study, if one did."""
+    try:
+        result = call(done)
+    except INFRASTRUCTURE_ERRORS as exc:
+        # The pool's process or node died, and its runners with it.
+        _ask(scheduler.pool_lost, f"the runner pool was lost: {describe(exc)}")
+        raise
+    for line in result.runner_log:
+        _log.debug("%s", line)
+    if result.fatal is not None:
+        raise result.fatal
+
+
+def _stop(
+    scheduler: TrialSchedulerHandle,
+    pool: RunnerPoolHandle,
+    done: ObjectRef[PoolResult],
+    reason: str,
+) -> None:
+    """Have the pool stop its runners (they get a grace to reach a report); end it if it
+    does not return in time, or on a second Ctrl-C."""
+    _log.debug("optimize stopping: %s", reason)
+    pool.interrupt.remote(reason)
+    # Wakes the pool (and every idle runner) at once.
+    _ask(scheduler.stop_new_trials, reason)
+    with contextlib.suppress(KeyboardInterrupt):  # a second Ctrl-C: stop waiting
+        ray.wait([done], num_returns=1, timeout=INTERRUPT_GRACE_S + _STOP_MARGIN_S)
+    with contextlib.suppress(Exception):
+        ray.kill(pool)  # type: ignore[arg-type]
+    _ask(scheduler.pool_lost, f"{reason}; killed before the trial reached a report")
 
 
 def unsendable_objective(exc: Exception) -> ValueError:
@@ -190,60 +201,6 @@ def closing_notes(scheduler: TrialSchedulerHandle, info: StudyInfo) -> ClosingNo
     )
 
 
-def _collect(pool: _Pool, ref: ObjectRef[ServeResult]) -> None:
-    """A runner's `serve` returned or failed: act on why."""
-    try:
-        result = call(ref)
-    except _INFRASTRUCTURE_ERRORS as exc:
-        name, _ = pool.retire(ref)
-        _log.debug("runner %s lost: %s", name, _describe(exc))
-        _ask(pool.scheduler.runner_lost, name, _describe(exc), True)
-        if _ask(pool.scheduler.wants_more):
-            pool.spawn()
-        return
-    pool.retire(ref)
-    if result.fatal is not None:
-        raise result.fatal
-    if _ask(pool.scheduler.wants_more) is False:
-        # No trial will be handed out any more: runners still waiting for resources (or for
-        # their first trial) would only start to be told so. Free their places now. A runner
-        # that has asked for a trial returns by itself, maybe with the error that stops the
-        # study: killing it between its last trial and its return lost that error. Unknown
-        # (None, the scheduler restarting) frees nothing.
-        started = _ask(pool.scheduler.started_runners)
-        if started is not None:
-            for idle in [r for r, (name, _) in pool.running.items() if name not in started]:
-                name, _ = pool.retire(idle)
-                # It may have asked for a trial since, and been handed a promotion: that
-                # trial goes back to be run again, not left RUNNING on a runner that is gone.
-                _ask(pool.scheduler.runner_lost, name, "retired: no trial was wanted", False)
-
-
-def _interrupt(pool: _Pool, reason: str) -> None:
-    """No new trials; ask running ones to stop at their next report; kill what lingers."""
-    _log.debug("optimize stopping: %s", reason)
-    _ask(pool.scheduler.stop_new_trials, reason)
-    for _, actor in pool.running.values():
-        actor.interrupt.remote()
-    deadline = time.monotonic() + INTERRUPT_GRACE_S
-    try:
-        while pool.running and time.monotonic() < deadline:
-            ready, _ = ray.wait(
-                list(pool.running),
-                num_returns=1,
-                timeout=deadline - time.monotonic(),
-            )
-            for ref in ready:
-                # Already stopping: whatever the runner ended with, its trial is recorded.
-                with contextlib.suppress(Exception):
-                    call(ref)
-                name, _ = pool.retire(ref)
-                call(pool.scheduler.runner_lost.remote(name, reason, False))
-    except KeyboardInterrupt:
-        pass  # a second Ctrl-C: stop waiting
-    pool.kill_all(f"{reason}; killed before the trial reached a report")
-
-
 def _ask(method: RemoteMethod[P, R], *args: P.args, **kwargs: P.kwargs) -> R | None:
     """Call the TrialScheduler, across a restart; None if it did not come back.
 
@@ -254,8 +211,3 @@ def _ask(method: RemoteMethod[P, R], *args: P.args, **kwargs: P.kwargs) -> R | N
         return call_across_restarts(method, *args, **kwargs)
     except ray.exceptions.RayActorError:
         return None
-
-
-def _describe(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return f"{type(exc).__name__}: {text[0] if text else ''}"[:500]

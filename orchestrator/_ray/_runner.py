@@ -2,8 +2,10 @@
 
 A runner pulls its next trial in the same call that hands back the last one's outcome, so a
 trial costs one round trip plus the decisions it needs, and the process (with its imports and
-CUDA context) is paid for once. Runners are threaded actors with two threads: one runs the
-objective, the other takes `interrupt()` from the driver while it does.
+CUDA context) is paid for once. With nothing to run yet it waits in the TrialScheduler until
+something changes; it leaves when told no work can come, or when retired (`_pool`). Runners
+are threaded actors with two threads: one runs the objective, the other takes `interrupt()`
+while it does.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from raysweep.orchestrator._core._limits import MAX_TRACEBACK_CHARS, truncate_middle
-from raysweep.orchestrator._core._protocol import Assignment, TrialOutcome
+from raysweep.orchestrator._core._protocol import Assignment, Idle, TrialOutcome
 from raysweep.orchestrator._core._trial import Trial, objective_values
 from raysweep.orchestrator._errors import (
     ObjectiveUsageError,
@@ -34,6 +36,9 @@ from raysweep.samplers import (
 )
 
 _log = logging.getLogger(__name__)
+# How long an idle runner waits before it asks again unwoken (a safety net: every change that
+# could give it work wakes it at once).
+IDLE_WAIT_S = 30.0
 
 
 @dataclass(frozen=True)
@@ -69,6 +74,15 @@ class Runner:
             # ignored, and the hand-out of a lost call was queued for a re-run, so the retry
             # gets that trial.
             assignment = call_across_restarts(scheduler.next_trial, runner, outcome, True)
+            outcome = None
+            if isinstance(assignment, Idle):
+                # Woken by any change (a pause, a loss, the call's end, our retirement).
+                call_across_restarts(
+                    scheduler.wait_for_work, runner, assignment.version, IDLE_WAIT_S
+                )
+                if self._stop.is_set():
+                    return ServeResult(runner, done)
+                continue
             if assignment is None:
                 _log.debug("runner %s: no more trials after %d", runner, done)
                 return ServeResult(runner, done)

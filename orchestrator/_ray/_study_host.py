@@ -46,7 +46,7 @@ from raysweep.orchestrator._ray._actors import (
 )
 from raysweep.orchestrator._ray._handles import RemoteMethod, call, call_across_restarts
 from raysweep.orchestrator._ray._optimize import closing_notes, run_optimize
-from raysweep.orchestrator._ray._resources import ResourceShape
+from raysweep.orchestrator._ray._resources import ResourceRequest
 from raysweep.samplers import Sampler
 
 _log = logging.getLogger(__name__)
@@ -91,7 +91,7 @@ class DetachedSpec:
     objective: bytes
     n_trials: int
     max_concurrent: int
-    shape: ResourceShape
+    request: ResourceRequest
     catch: tuple[type[BaseException], ...]
     # Wall-clock end of `timeout` (epoch seconds), the same for a restarted host.
     deadline: float | None
@@ -282,7 +282,7 @@ class StudyHost:
                         n_trials=spec.n_trials,
                         timeout=left,
                         max_concurrent=spec.max_concurrent,
-                        shape=spec.shape,
+                        request=spec.request,
                         catch=spec.catch,
                         show_progress=False,
                         runtime_env=actors.runtime_env,

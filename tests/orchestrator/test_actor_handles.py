@@ -13,12 +13,14 @@ import pytest
 
 from raysweep.orchestrator._ray import _handles
 from raysweep.orchestrator._ray._actors import SamplerServiceActor, TrialSchedulerActor
+from raysweep.orchestrator._ray._pool import RunnerPool
 from raysweep.orchestrator._ray._runner import Runner
 
 PAIRS = [
     (_handles.TrialSchedulerHandle, TrialSchedulerActor),
     (_handles.SamplerServiceHandle, SamplerServiceActor),
     (_handles.RunnerHandle, Runner),
+    (_handles.RunnerPoolHandle, RunnerPool),
 ]
 
 

@@ -62,11 +62,14 @@ class _Runner:
 
     def act(self, core: ts.TrialSchedulerCore, value_of: dict[int, float]) -> None:
         if self.trial is None:
-            self.trial = core.next_trial(self.name, self.outcome)
+            answer = core.next_trial(self.name, self.outcome)
             self.outcome = None
-            if self.trial is None:
+            if answer is None:
                 self.done = True
                 return
+            if not isinstance(answer, Assignment):
+                return  # Idle: a trial may still pause and make a promotion; ask again later
+            self.trial = answer
             # No checkpoint is saved: a promoted trial reports its steps from 1 again.
             self.next_rung = 0
             return

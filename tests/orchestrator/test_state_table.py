@@ -20,6 +20,7 @@ from hypothesis import strategies as st
 
 from raysweep.orchestrator._core import _trial_scheduler as ts
 from raysweep.orchestrator._core._protocol import (
+    Assignment,
     ParamNote,
     ReportNote,
     TrialOutcome,
@@ -181,8 +182,8 @@ def _work(core: ts.TrialSchedulerCore, rounds: int, seed: int) -> None:
         a, reported, outcome = held.pop(runner, (None, 0, None))
         if a is None:
             a = core.next_trial(runner, outcome)
-            if a is None:
-                continue
+            if not isinstance(a, Assignment):
+                continue  # None, or Idle: this runner asks again at its next turn
             held[runner] = (a, 0, None)
             continue
         number = a.number

@@ -12,7 +12,14 @@ import pytest
 from raysweep.orchestrator import CorruptLogError, StudyLockedError
 from raysweep.orchestrator._core import _events as ev
 from raysweep.orchestrator._core import _trial_scheduler as ts
-from raysweep.orchestrator._core._protocol import ParamNote, ReportNote, TrialOutcome
+from raysweep.orchestrator._core._protocol import (
+    Assignment,
+    ParamNote,
+    PlacementRequest,
+    PoolRunner,
+    ReportNote,
+    TrialOutcome,
+)
 from raysweep.orchestrator._core._sampler_service import LocalSamplerClient, SamplerServiceCore
 from raysweep.orchestrator._core._state import StudyInfo, StudyState
 from raysweep.orchestrator._storage._event import Event
@@ -27,7 +34,21 @@ from raysweep.samplers import (
     TPESampler,
     TrialState,
 )
-from raysweep.scheduling import ASHA, Action
+from raysweep.scheduling import ASHA, Action, ClusterNode, Shape
+
+CPU = Shape.of({"CPU": 1})
+
+
+def _request(*runners: str, cpus: float = 4, idle_grace_s: float = 10.0) -> PlacementRequest:
+    node = ClusterNode("n0", {"CPU": cpus}, {"CPU": cpus - len(runners)})
+    return PlacementRequest(
+        (node,),
+        tuple(PoolRunner(name, CPU, ("n0",)) for name in runners),
+        (CPU,),
+        max_runners=4,
+        idle_grace_s=idle_grace_s,
+    )
+
 
 X = FloatDistribution(low=0.0, high=1.0)
 
@@ -126,23 +147,24 @@ def test_running_trials_of_a_dead_writer_are_queued_for_a_rerun(tmp_path: Path) 
 def test_a_runner_that_handed_back_its_last_trial_is_still_one_to_wait_for(
     tmp_path: Path,
 ) -> None:
-    # The driver frees the places of runners that never asked for a trial once none is wanted;
-    # a runner that closed its trial and is returning must not be among them: its result may
-    # carry the error that stops the study (the driver killed it, and optimize returned as if
-    # nothing had gone wrong).
+    # Once no work can come, the pool ends the runners that never asked for a trial; a runner
+    # that closed its trial and is returning must not be among them: its result may carry the
+    # error that stops the study (killed, optimize returned as if nothing had gone wrong).
     core = _open(tmp_path)
     core.start_optimize(2)
     a = core.next_trial("r1", None)
     b = core.next_trial("r2", None)
-    assert a is not None and b is not None
+    assert isinstance(a, Assignment) and isinstance(b, Assignment)
     failed = TrialOutcome(a.number, a.attempt, TrialState.FAILED, None, "usage error")
     core.stop_new_trials(None)
     assert core.next_trial("r1", failed, False) is None
-    assert core.busy_runners() == {"r2"}
-    assert core.started_runners() == {"r1", "r2"}
-    assert "r3" not in core.started_runners()  # still starting: the driver may free its place
+    answer = core.place(_request("r1", "r2", "r3"))
+    assert answer.done
+    # r2 holds a trial: it is not retired, and hands its trial back by itself.
+    assert {d.runner for d in answer.retired} == {"r1", "r3"}
+    assert answer.never_asked == {"r3"}
     core.runner_lost("r2", "killed", False)
-    assert core.started_runners() == {"r1"}
+    assert core.record(b.number).state is TrialState.WAITING
     core.close()
 
 

@@ -1,0 +1,162 @@
+"""The TrialScheduler's view of the runners of an `optimize` call: which have asked for work,
+which wait idle and since when, which are retired; and the planning of what to start.
+
+The runner pool owns the actors and says which exist (`PlacementRequest.runners`): after a
+TrialScheduler restart this module knows nothing, and the pool's list is the truth again at
+its next request. Everything here runs under the TrialScheduler's lock, so that a runner is
+retired only while it holds no trial, and a retired runner is never handed one.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Mapping
+
+from raysweep.orchestrator._core._protocol import PlacementAnswer, PlacementRequest
+from raysweep.scheduling import (
+    PlacementSettings,
+    Retire,
+    RunnerState,
+    RunnerView,
+    Shape,
+    Start,
+    Wait,
+    Work,
+    plan_placement,
+)
+
+# A pool that hears of no change asks again this often: idle graces run out, nodes come and go.
+RECHECK_S = 1.0
+
+
+class RunnerRoster:
+    def __init__(self, lock: threading.RLock) -> None:
+        self._changed = threading.Condition(lock)
+        # Different in every process, so that a runner waiting on a version a restarted
+        # scheduler never had is answered at once.
+        self._version = time.time_ns()
+        self._asked: set[str] = set()
+        self._idle_since: dict[str, float] = {}
+        self._retired: set[str] = set()
+        # When each pending piece of work was first seen (the planner's waiting_since).
+        self._first_seen: dict[str, float] = {}
+        self.last_waits: tuple[Wait, ...] = ()
+
+    @property
+    def version(self) -> int:
+        return self._version
+
+    def changed(self) -> None:
+        """Something a waiting runner or the pool may act on happened (lock held)."""
+        self._version += 1
+        self._changed.notify_all()
+
+    def wait(self, version: int, timeout: float) -> int:
+        """Block (the lock released meanwhile) until the version moves on from `version`."""
+        self._changed.wait_for(lambda: self._version != version, timeout=timeout)
+        return self._version
+
+    # ----- what runners do (lock held) -------------------------------------------------------
+
+    def asked(self, runner: str) -> None:
+        self._asked.add(runner)
+        self._idle_since.pop(runner, None)
+
+    def went_idle(self, runner: str) -> None:
+        self._idle_since.setdefault(runner, time.monotonic())
+
+    def is_retired(self, runner: str) -> bool:
+        return runner in self._retired
+
+    def lost(self, runner: str) -> None:
+        self._asked.discard(runner)
+        self._idle_since.pop(runner, None)
+        self._retired.discard(runner)
+
+    def retire(self, runner: str, busy: Mapping[str, object]) -> bool:
+        """Retire `runner` unless it holds a trial; True if it is (now) retired."""
+        if runner in busy:
+            return False
+        self._retired.add(runner)
+        self._idle_since.pop(runner, None)
+        self.changed()
+        return True
+
+    # ----- planning (lock held) --------------------------------------------------------------
+
+    def plan(
+        self,
+        request: PlacementRequest,
+        *,
+        busy: Mapping[str, object],
+        work: Callable[[float], list[Work]],
+        done: bool,
+    ) -> PlacementAnswer:
+        """Decide what the pool starts and retires now; retirements are applied here."""
+        now = time.monotonic()
+        existing = {r.name for r in request.runners}
+        # Runners the pool no longer has are forgotten (it reported them lost, or they ended).
+        for table in (self._asked, self._retired):
+            table.intersection_update(existing)
+        for name in [n for n in self._idle_since if n not in existing]:
+            del self._idle_since[name]
+        if done:
+            leaving = tuple(
+                Retire(r.name, "the optimize call has no more work")
+                for r in request.runners
+                if r.name not in busy and r.name not in self._retired
+            )
+            for decision in leaving:
+                self.retire(decision.runner, busy)
+            return self._answer(request, (), leaving, (), (), done=True)
+        views = [
+            RunnerView(r.name, r.shape, r.nodes, self._state(r.name, busy), self._since(r.name))
+            for r in request.runners
+            if r.name not in self._retired
+        ]
+        pending = work(now)
+        keys = {item.key for item in pending}
+        self._first_seen = {k: v for k, v in self._first_seen.items() if k in keys}
+        for item in pending:
+            self._first_seen.setdefault(item.key, now)
+        settings = PlacementSettings(request.max_runners, idle_grace_s=request.idle_grace_s)
+        plan = plan_placement(pending, request.nodes, views, now=now, settings=settings)
+        retired = tuple(
+            d for d in plan.of_kind(Retire) if isinstance(d, Retire) and self.retire(d.runner, busy)
+        )
+        starts = tuple(d for d in plan.of_kind(Start) if isinstance(d, Start))
+        waits = tuple(d for d in plan.of_kind(Wait) if isinstance(d, Wait))
+        self.last_waits = waits
+        return self._answer(request, starts, retired, waits, plan.unmet, done=False)
+
+    def first_seen(self, key: str, now: float) -> float:
+        return self._first_seen.get(key, now)
+
+    def _answer(
+        self,
+        request: PlacementRequest,
+        starts: tuple[Start, ...],
+        retired: tuple[Retire, ...],
+        waits: tuple[Wait, ...],
+        unmet: tuple[Shape, ...],
+        *,
+        done: bool,
+    ) -> PlacementAnswer:
+        never_asked = frozenset(
+            r.name for r in request.runners if r.name in self._retired and r.name not in self._asked
+        )
+        return PlacementAnswer(
+            starts, retired, never_asked, waits, unmet, done, self._version, RECHECK_S
+        )
+
+    def _state(self, runner: str, busy: Mapping[str, object]) -> RunnerState:
+        if runner in busy:
+            return RunnerState.BUSY
+        if runner in self._idle_since:
+            return RunnerState.IDLE
+        # Not yet asked, or between two calls (a trial handed back, the next one on its way).
+        return RunnerState.STARTING
+
+    def _since(self, runner: str) -> float:
+        return self._idle_since.get(runner, 0.0)

@@ -1,0 +1,269 @@
+"""The runner pool: the actor beside the TrialScheduler that starts, retires and replaces the
+runners of one `optimize` call.
+
+It asks the TrialScheduler what to do (`place`: the planner's decisions, taken under the
+scheduler's lock, with the nodes this pool reads from the cluster and the runners it holds),
+starts each runner on the node the plan names, and reports a runner whose process or node died
+(its trial is re-run, not failed). It waits on the runners' `serve` calls and on the scheduler's
+change counter together, so it acts as soon as a trial pauses, ends or is lost, with no polling
+on the trials' path. The pool owns its runners: if it dies, they die with it, and whoever
+started it (the driver, or a detached run's host) tells the scheduler so.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import ray
+from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+
+from raysweep.orchestrator._core._protocol import PlacementAnswer, PlacementRequest, PoolRunner
+from raysweep.orchestrator._core._trial import Trial
+from raysweep.orchestrator._ray._cluster import ClusterView
+from raysweep.orchestrator._ray._handles import (
+    ObjectRef,
+    RunnerHandle,
+    TrialSchedulerHandle,
+    call,
+    call_across_restarts,
+)
+from raysweep.orchestrator._ray._runner import Runner, ServeResult
+from raysweep.scheduling import Shape, Start
+
+_log = logging.getLogger(__name__)
+
+# Once Ctrl-C is pressed, running trials get this long to reach their next report.
+INTERRUPT_GRACE_S = 5.0
+INFRASTRUCTURE_ERRORS = (
+    ray.exceptions.RayActorError,
+    ray.exceptions.NodeDiedError,
+    ray.exceptions.WorkerCrashedError,
+    ray.exceptions.ObjectLostError,
+)
+RunnerRemote: Any = ray.remote(Runner)
+
+
+@dataclass(frozen=True)
+class PoolResult:
+    """How the pool's run ended: every runner has returned or been ended."""
+
+    trials: int
+    # The error of an objective that stops the study (it is raised to the caller).
+    fatal: BaseException | None = None
+    # Why the run was stopped from outside (Ctrl-C, a detached run's stop), if it was.
+    stopped: str | None = None
+    # What happened to the runners, in order: the caller logs it at debug level (this pool's
+    # own log lines stay in its worker's log).
+    runner_log: tuple[str, ...] = ()
+
+
+@dataclass
+class _Live:
+    name: str
+    actor: RunnerHandle
+    serve: ObjectRef[ServeResult]
+    shape: Shape
+    nodes: tuple[str, ...]
+
+
+def runner_options(shape: Shape) -> dict[str, Any]:
+    """Ray actor options that reserve `shape` (one host) for a runner."""
+    wanted = shape.amounts()
+    options: dict[str, Any] = {
+        "num_cpus": wanted.pop("CPU", 0.0),
+        "num_gpus": wanted.pop("GPU", 0.0),
+    }
+    if "memory" in wanted:
+        options["memory"] = wanted.pop("memory")
+    if shape.accelerator_type is not None:
+        options["accelerator_type"] = shape.accelerator_type
+    if wanted:
+        options["resources"] = wanted
+    return options
+
+
+class RunnerPool:
+    """Created with `ray.remote(max_concurrency=2)`: `run` on one thread, `interrupt` on the
+    other."""
+
+    def __init__(self) -> None:
+        self._stop_reason: str | None = None
+        self._lock = threading.Lock()
+
+    def interrupt(self, reason: str) -> None:
+        """Stop the run: no new trials; running ones stop at their next report, or are ended
+        after `INTERRUPT_GRACE_S`. The caller then wakes the run (`stop_new_trials`)."""
+        with self._lock:
+            if self._stop_reason is None:
+                self._stop_reason = reason
+
+    def run(
+        self,
+        scheduler: TrialSchedulerHandle,
+        objective: ObjectRef[Callable[[Trial], Any]],
+        catch: tuple[type[BaseException], ...],
+        shapes: tuple[Shape, ...],
+        max_runners: int,
+        runtime_env: dict[str, Any] | None,
+    ) -> PoolResult:
+        run = _Run(scheduler, objective, catch, shapes, max_runners, runtime_env)
+        try:
+            while True:
+                reason = self._stop_reason
+                if reason is not None:
+                    run.stop(reason)
+                    return PoolResult(run.trials, stopped=reason, runner_log=tuple(run.said))
+                answer = run.place()
+                if answer.done and not run.live:
+                    return PoolResult(run.trials, runner_log=tuple(run.said))
+                fatal = run.wait(answer)
+                if fatal is not None:
+                    run.stop(
+                        f"stopped because trial {fatal.fatal_trial} raised "
+                        f"{type(fatal.fatal).__name__}"
+                    )
+                    return PoolResult(run.trials, fatal=fatal.fatal, runner_log=tuple(run.said))
+        except BaseException:
+            run.stop("the runner pool failed")
+            raise
+
+
+class _Run:
+    """One `run` of the pool: its runners and the scheduler's counter it last saw."""
+
+    def __init__(
+        self,
+        scheduler: TrialSchedulerHandle,
+        objective: ObjectRef[Callable[[Trial], Any]],
+        catch: tuple[type[BaseException], ...],
+        shapes: tuple[Shape, ...],
+        max_runners: int,
+        runtime_env: dict[str, Any] | None,
+    ) -> None:
+        self.scheduler = scheduler
+        self.objective = objective
+        self.catch = catch
+        self.shapes = shapes
+        self.max_runners = max_runners
+        self.runtime_env = runtime_env
+        self.live: dict[str, _Live] = {}
+        self.trials = 0
+        self.said: list[str] = []
+        self.cluster = ClusterView()
+        # The scheduler's `wait_for_work` call this pool waits on, and the version it waits past.
+        self._change: ObjectRef[int] | None = None
+        self._change_version: int | None = None
+
+    def place(self) -> PlacementAnswer:
+        ours = [(r.shape, r.nodes) for r in self.live.values()]
+        request = PlacementRequest(
+            self.cluster.nodes(ours),
+            tuple(PoolRunner(r.name, r.shape, r.nodes) for r in self.live.values()),
+            self.shapes,
+            self.max_runners,
+        )
+        answer = call_across_restarts(self.scheduler.place, request)
+        for name in answer.never_asked:
+            # Retired before it asked for a trial: it never holds one, so it can just go.
+            self._end(name, "retired before its first trial")
+        for start in answer.starts:
+            self._start(start)
+        return answer
+
+    def wait(self, answer: PlacementAnswer) -> ServeResult | None:
+        """Wait for a runner to return or a change at the scheduler; a runner's fatal result."""
+        if self._change is None or self._change_version != answer.version:
+            self._change = self.scheduler.wait_for_work.remote(
+                "pool", answer.version, answer.recheck_s
+            )
+            self._change_version = answer.version
+        refs: list[ObjectRef[Any]] = [r.serve for r in self.live.values()]
+        ready, _ = ray.wait([*refs, self._change], num_returns=1, timeout=answer.recheck_s + 5)
+        for ref in ready:
+            if ref == self._change:
+                self._change = None  # its value does not matter: the next place() reads all
+                continue
+            fatal = self._returned(ref)
+            if fatal is not None:
+                return fatal
+        return None
+
+    def stop(self, reason: str) -> None:
+        """No new trials; ask running ones to stop at their next report; end what lingers."""
+        _log.debug("runner pool stopping: %s", reason)
+        with contextlib.suppress(ray.exceptions.RayActorError):
+            call_across_restarts(self.scheduler.stop_new_trials, reason)
+        for r in self.live.values():
+            r.actor.interrupt.remote()
+        deadline = time.monotonic() + INTERRUPT_GRACE_S
+        while self.live and time.monotonic() < deadline:
+            by_ref = {r.serve: r for r in self.live.values()}
+            ready, _ = ray.wait(
+                list(by_ref), num_returns=1, timeout=max(0.0, deadline - time.monotonic())
+            )
+            for ref in ready:
+                # Already stopping: whatever the runner ended with, its trial is recorded.
+                with contextlib.suppress(Exception):
+                    call(ref)
+                self._end(by_ref[ref].name, reason)
+        for name in list(self.live):
+            self._end(name, f"{reason}; ended before the trial reached a report")
+
+    def _start(self, start: Start) -> None:
+        name = f"runner-{uuid.uuid4().hex[:8]}"
+        options = runner_options(start.shape)
+        options["scheduling_strategy"] = NodeAffinitySchedulingStrategy(
+            node_id=start.nodes[0], soft=False
+        )
+        if self.runtime_env is not None:
+            options["runtime_env"] = self.runtime_env
+        actor: RunnerHandle = RunnerRemote.options(max_concurrency=2, **options).remote()
+        serve = actor.serve.remote(self.scheduler, self.objective, self.catch, name)
+        self.live[name] = _Live(name, actor, serve, start.shape, start.nodes)
+        self._say(
+            f"runner {name} started with {start.shape} on {', '.join(start.nodes)} "
+            f"for {start.work} ({start.reason})"
+        )
+
+    def _returned(self, ref: ObjectRef[ServeResult]) -> ServeResult | None:
+        runner = next(r for r in self.live.values() if r.serve == ref)
+        try:
+            result = call(ref)
+        except INFRASTRUCTURE_ERRORS as exc:
+            self._say(f"runner {runner.name} lost: {describe(exc)}")
+            self.cluster.stale()
+            self.live.pop(runner.name)
+            with contextlib.suppress(ray.exceptions.RayActorError):
+                call_across_restarts(self.scheduler.runner_lost, runner.name, describe(exc), True)
+            return None
+        self.live.pop(runner.name)
+        self.trials += result.trials
+        self._say(f"runner {runner.name} returned after {result.trials} trials")
+        return result if result.fatal is not None else None
+
+    def _end(self, name: str, reason: str) -> None:
+        runner = self.live.pop(name, None)
+        if runner is None:
+            return
+        with contextlib.suppress(Exception):
+            ray.kill(runner.actor)  # type: ignore[arg-type]
+        self._say(f"runner {name} ended: {reason}")
+        # A trial it held (a hand-out on its way when it was ended) goes back to be re-run.
+        with contextlib.suppress(ray.exceptions.RayActorError):
+            call_across_restarts(self.scheduler.runner_lost, name, reason, False)
+
+    def _say(self, line: str) -> None:
+        _log.debug("%s", line)
+        self.said.append(line)
+
+
+def describe(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {text[0] if text else ''}"[:500]
