@@ -19,8 +19,9 @@ Rules, in the order they apply:
 - A shape of several hosts (a TPU slice) is placed whole, on every host of one slice, or not at
   all.
 - A trial whose first shape has waited `reserve_after_s` is given a node (or slice) that could
-  hold it: nothing else starts there, and idle runners there are retired, until it starts. So a
-  stream of small shapes cannot starve a large one.
+  hold it: nothing behind it in the queue starts there, and idle runners there are retired, until
+  it starts. So a stream of small shapes cannot starve a large one, and a new trial kept waiting
+  never holds up a re-run or a promotion.
 - Idle runners no pending trial takes are retired after `idle_grace_s`, at once when a waiting
   trial needs their room or their place under `max_runners`; a cluster's autoscaler can then
   remove the node.
@@ -375,6 +376,8 @@ class _Planner:
         self.retired: set[str] = set()
         # Work that waited too long -> the nodes kept for it.
         self.reserved: dict[str, tuple[str, ...]] = {}
+        # Queue position of each pending trial: a node kept for one blocks only those behind it.
+        self.rank: dict[str, int] = {}
 
     def plan(self, work: Sequence[Work]) -> Plan:
         # Re-runs and promotions first, higher rungs first among them, then the longest waiting.
@@ -382,6 +385,7 @@ class _Planner:
             work,
             key=lambda w: (w.kind is WorkKind.NEW, -w.rung, w.kind, w.waiting_since, w.key),
         )
+        self.rank = {item.key: index for index, item in enumerate(ordered)}
         for item in ordered:
             # Kept before anything is placed, so that what comes after cannot take it.
             if self._overdue(item) and not self._could_start_now(item):
@@ -498,7 +502,7 @@ class _Planner:
         freed), skipping nodes kept for another trial."""
 
         def usable(room: _Room) -> bool:
-            if room.reserved_for not in (None, item.key):
+            if self._kept_from(room, item):
                 return False
             return room.could_ever_fit(shape) if ever else room.fits(shape)
 
@@ -580,9 +584,18 @@ class _Planner:
         """The work another than `item` that a node of `runner` is kept for, if any."""
         for node in runner.nodes:
             room = self.rooms.get(node)
-            if room is not None and room.reserved_for not in (None, item.key if item else None):
+            if (room is not None and room.reserved_for is not None) and (
+                item is None or self._kept_from(room, item)
+            ):
                 return room.reserved_for
         return None
+
+    def _kept_from(self, room: _Room, item: Work) -> bool:
+        """Whether `room` is kept for a trial ahead of `item` in the queue."""
+        keeper = room.reserved_for
+        if keeper is None or keeper == item.key:
+            return False
+        return self.rank.get(keeper, -1) < self.rank.get(item.key, len(self.rank))
 
     def _wait(self, item: Work, ahead: int) -> Wait:
         first = item.shapes[0]
@@ -628,7 +641,7 @@ class _Planner:
             what += f" of type {shape.accelerator_type}"
         elif kinds == ["GPU"]:
             what = "GPU"
-        if all(room.reserved_for not in (None, item.key) for room in able):
+        if all(self._kept_from(room, item) for room in able):
             return f"the nodes with free {what} are kept for a trial that waited longer"
         return f"no free {what} for {shape}"
 

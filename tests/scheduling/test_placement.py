@@ -177,6 +177,21 @@ def test_a_large_shape_that_waited_too_long_gets_a_node_kept_for_it() -> None:
     assert Retire("idle", later.of_kind(Retire)[0].reason) in later.decisions
 
 
+def test_a_node_kept_for_a_new_trial_does_not_hold_up_a_re_run() -> None:
+    # Found by the property test below: the new trial's reservation kept the re-run off the
+    # idle runner it could take, and the new trial then took the re-run's room.
+    big = Shape.of({"CPU": 2})
+    nodes = [node("n", {"CPU": 0}, {"CPU": 2})]
+    runners = [
+        RunnerView("busy", CPU1, ("n",), RunnerState.BUSY, since=0.0),
+        RunnerView("idle", CPU1, ("n",), RunnerState.IDLE, since=0.0),
+    ]
+    work = [Work("rerun", WorkKind.RERUN, (CPU1,), waiting_since=0.0), new("big", big)]
+    decided = by_work(plan(work, nodes, runners, now=100.0))
+    assert decided["rerun"] == Reuse("idle", "rerun", decided["rerun"].reason)
+    assert isinstance(decided["big"], Wait) and decided["big"].reserved == ("n",)
+
+
 def test_idle_runners_retire_after_the_grace_and_at_once_when_their_room_is_needed() -> None:
     nodes = [node("n", {"CPU": 0, "GPU": 0}, {"CPU": 2, "GPU": 1})]
     idle_cpu = RunnerView("cpu", Shape.of({"CPU": 1}), ("n",), RunnerState.IDLE, since=95.0)
