@@ -19,6 +19,7 @@ reader never writes). `status`, `attach` and `stop` find a study started with
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 import time
@@ -51,11 +52,18 @@ def _load(directory: str | os.PathLike[str]) -> StudyState:
 def _trials(args: argparse.Namespace) -> int:
     state = _load(args.study)
     assert state.info is not None
-    table = trials_table(state.records(), len(state.info.directions))
+    table = trials_table(state.records(), len(state.info.directions), state.placements())
     if args.csv is not None:
+        import pyarrow as pa
         import pyarrow.csv as pa_csv
 
+        # CSV has no lists: the nodes as one text, separated by spaces.
+        nodes = pa.array(
+            [None if n is None else " ".join(n) for n in table["placement_nodes"].to_pylist()],
+            pa.string(),
+        )
         flat = table.drop_columns(["intermediate_values"])
+        flat = flat.set_column(flat.column_names.index("placement_nodes"), "placement_nodes", nodes)
         pa_csv.write_csv(flat, args.csv)
         print(f"wrote {flat.num_rows} trials to {args.csv}")
         return 0
@@ -65,7 +73,8 @@ def _trials(args: argparse.Namespace) -> int:
     )
     params = [c for c in table.column_names if c.startswith("params_")]
     values = [c for c in table.column_names if c == "value" or c.startswith("values_")]
-    for row in table.select(["number", "state", "attempt", *values, *params]).to_pylist():
+    columns = ["number", "state", "attempt", *values, *params]
+    for row in table.select([*columns, "placement_resources", "placement_nodes"]).to_pylist():
         shown = " ".join(
             f"{k.removeprefix('params_')}={_short(v)}"
             for k, v in row.items()
@@ -74,8 +83,17 @@ def _trials(args: argparse.Namespace) -> int:
         result = " ".join(_short(row[k]) for k in values)
         print(
             f"{row['number']:>6} {row['state']:<9} attempt {row['attempt']} {result:>10}  {shown}"
+            f"{_where(row['placement_resources'], row['placement_nodes'])}"
         )
     return 0
+
+
+def _where(resources: str | None, nodes: list[str] | None) -> str:
+    """Where a trial ran, shortly: its resources and its nodes' ids (first 8 characters)."""
+    if resources is None or nodes is None:
+        return ""
+    amounts = ", ".join(f"{k}: {_short(v)}" for k, v in json.loads(resources).items())
+    return f"  on {{{amounts}}} @ {' '.join(n[:8] for n in nodes)}"
 
 
 def _short(value: object) -> str:

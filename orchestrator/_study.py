@@ -377,8 +377,11 @@ class Study:
         return call(self._live().resource_usage.remote())
 
     def trials_table(self) -> pa.Table:
-        """One row per trial: state, value(s), times, `params_<name>`, curves, user attributes."""
-        return trials_table(self.trials, len(self.directions))
+        """One row per trial: state, value(s), times, `params_<name>`, curves, user attributes,
+        and where its latest attempt ran (`placement_resources` as JSON text,
+        `placement_nodes` as a list of Ray node ids)."""
+        placements = call(self._live().placements.remote())
+        return trials_table(self.trials, len(self.directions), placements)
 
     def close(self) -> None:
         """Commit the log, release the study's lease and stop its actors. Idempotent.

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import pyarrow as pa
@@ -43,7 +43,13 @@ def _timestamp(seconds: float | None) -> int | None:
     return None if seconds is None else round(seconds * 1_000_000)
 
 
-def trials_table(records: Sequence[TrialRecord], n_objectives: int) -> pa.Table:
+def trials_table(
+    records: Sequence[TrialRecord],
+    n_objectives: int,
+    placements: Mapping[int, Mapping[str, Any]] | None = None,
+) -> pa.Table:
+    """`placements`: where each trial's latest attempt ran (`Placement.to_json`), by number."""
+    where = placements or {}
     columns: dict[str, pa.Array] = {
         "number": pa.array([r.number for r in records], pa.int64()),
         "state": pa.array([r.state.value for r in records], pa.string()),
@@ -91,5 +97,16 @@ def trials_table(records: Sequence[TrialRecord], n_objectives: int) -> pa.Table:
             [json.dumps(r.user_attrs[key]) if key in r.user_attrs else None for r in records],
             pa.string(),
         )
+    columns["placement_resources"] = pa.array(
+        [
+            json.dumps(where[r.number]["resources"], sort_keys=True) if r.number in where else None
+            for r in records
+        ],
+        pa.string(),
+    )
+    columns["placement_nodes"] = pa.array(
+        [list(where[r.number]["nodes"]) if r.number in where else None for r in records],
+        pa.list_(pa.string()),
+    )
     columns["error"] = pa.array([r.error for r in records], pa.string())
     return pa.table(columns)

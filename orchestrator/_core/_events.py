@@ -22,13 +22,16 @@ kind                    trial  payload
                                ``proposal`` (the up-front proposal handed out with it: name ->
                                {``distribution``, ``value``}; absent: none), ``request`` (the
                                ``ask`` call's id; absent: none)
-``trial_started``       yes    ``attempt``, ``runner``, ``resume_step`` (absent: from scratch)
+``trial_started``       yes    ``attempt``, ``runner``, ``resume_step`` (absent: from scratch),
+                               ``placement`` (``runner``, ``resources``, ``nodes``,
+                               ``accelerator_type``; absent: not known)
 ``param``               yes    ``name``, ``distribution`` (its ``to_json()``), ``value``
 ``report``              yes    ``attempt``, ``step``, ``value``, ``judged`` (absent: true)
 ``decision``            yes    ``attempt``, ``action``, ``reason``, ``rung``
 ``user_attr``           yes    ``key``, ``value``
 ``trial_paused``        yes    ``attempt``, ``step``, ``checkpoint`` (str|null)
-``trial_resumed``       yes    ``trial``, ``rung``, ``reason`` (the promotion), and ``runner``,
+``trial_resumed``       yes    ``trial``, ``rung``, ``reason`` (the promotion), ``placement``
+                               (as in ``trial_started``; absent: not known), and ``runner``,
                                or ``skipped`` (why it was not run; logs of raysweep
                                before the promotion fix only: no longer written)
 ``trial_interrupted``   yes    ``attempt``, ``reason``, ``crash``
@@ -267,6 +270,8 @@ class TrialStarted(Payload):
     attempt: int
     runner: str | None = None
     resume_step: int | None = _optional()
+    # Where the attempt runs (`Placement.to_json`); absent: not known (ask/tell, older logs).
+    placement: dict[str, Any] | None = _optional()  # noqa: RUF009 (a dataclasses.field)
 
 
 @dataclass(frozen=True)
@@ -332,6 +337,7 @@ class TrialResumed(Payload):
     reason: str
     runner: str | None = _optional()
     skipped: str | None = _optional()
+    placement: dict[str, Any] | None = _optional()  # noqa: RUF009 (a dataclasses.field)
 
 
 @dataclass(frozen=True)

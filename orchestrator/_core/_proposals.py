@@ -133,6 +133,10 @@ class ProposalSource:
         if request is not None:
             self._send(*request)
 
+    def ready(self, number: int) -> ProposalOrNone | None:
+        """The proposal for `number` if it was fetched already (lock held); None if not."""
+        return self._ready.get(number)
+
     def discard(self, number: int) -> None:
         """The trial `number` was created with its proposal (lock held): stop holding it."""
         self._ready.pop(number, None)

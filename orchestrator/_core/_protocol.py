@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from raysweep.orchestrator._core._resources import ResourceRequest
 from raysweep.samplers import Distribution, TrialRecord, TrialState
 from raysweep.scheduling import ClusterNode, Retire, Scheduler, Shape, Start, Wait
 
@@ -78,6 +79,36 @@ class Resume:
 
 
 @dataclass(frozen=True)
+class Placement:
+    """Where an attempt of a trial runs: its runner, the resources it holds on each host, the
+    nodes (host 0 first) and their accelerator type. Recorded with the attempt in the log."""
+
+    runner: str
+    resources: dict[str, float]
+    nodes: tuple[str, ...]
+    accelerator_type: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        data: dict[str, Any] = {
+            "runner": self.runner,
+            "resources": dict(self.resources),
+            "nodes": list(self.nodes),
+        }
+        if self.accelerator_type is not None:
+            data["accelerator_type"] = self.accelerator_type
+        return data
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Placement:
+        return cls(
+            str(data["runner"]),
+            {str(k): float(v) for k, v in data["resources"].items()},
+            tuple(str(n) for n in data["nodes"]),
+            data.get("accelerator_type"),
+        )
+
+
+@dataclass(frozen=True)
 class Assignment:
     """A trial handed to a runner (or to an ask/tell caller)."""
 
@@ -97,6 +128,8 @@ class Assignment:
     # How checkpoints are stored and which ones may be loaded: "safe" (data only) or "pickle".
     # The trust of the process that opened the study, not a fact of the study: never logged.
     checkpoint_format: str = "safe"
+    # Where this attempt runs (None: an ask/tell trial, or a runner the pool never described).
+    placement: Placement | None = None
 
 
 @dataclass(frozen=True)
@@ -126,6 +159,8 @@ class Progress:
     target: int | None
     finished: int
     accepting: bool
+    # Why trials wait for hardware, as the last placement found (None: none does).
+    waiting: str | None = None
 
 
 @dataclass(frozen=True)
@@ -152,8 +187,8 @@ class PlacementRequest:
 
     nodes: tuple[ClusterNode, ...]
     runners: tuple[PoolRunner, ...]
-    # The shapes each trial of this optimize call accepts, most preferred first.
-    shapes: tuple[Shape, ...]
+    # What each trial of this optimize call accepts (shapes, or a function giving them).
+    resources: ResourceRequest
     max_runners: int
     idle_grace_s: float = 10.0
 
@@ -173,3 +208,7 @@ class PlacementAnswer:
     # Ask again once the version moves on (`wait_for_work`), or after this many seconds.
     version: int
     recheck_s: float
+    # The first new trial whose shapes wait for its proposal (a function of the parameters).
+    awaiting_proposal: int | None = None
+    # The name of the runner each start is for (the TrialScheduler knows its shape at once).
+    start_names: tuple[str, ...] = ()

@@ -278,9 +278,11 @@ class StudyRecorder:
             final=final, ready=lambda number: trials[number].state is TrialState.PAUSED
         )
 
-    def resume(self, promotion: Promotion, runner: str) -> None:
+    def resume(
+        self, promotion: Promotion, runner: str, placement: dict[str, Any] | None = None
+    ) -> None:
         """Start a promoted trial again on `runner` (same attempt: it continues)."""
-        self.emit(_resumed(promotion, runner=runner), promotion.trial)
+        self.emit(_resumed(promotion, runner=runner, placement=placement), promotion.trial)
         self.told.resume(promotion.trial)
         self._pruner.on_resume(promotion.trial)
 
@@ -422,5 +424,9 @@ def _bulk_load() -> Iterator[None]:
             gc.enable()
 
 
-def _resumed(promotion: Promotion, *, runner: str) -> ev.TrialResumed:
-    return ev.TrialResumed(promotion.trial, promotion.rung, promotion.reason, runner=runner)
+def _resumed(
+    promotion: Promotion, *, runner: str, placement: dict[str, Any] | None = None
+) -> ev.TrialResumed:
+    return ev.TrialResumed(
+        promotion.trial, promotion.rung, promotion.reason, runner=runner, placement=placement
+    )

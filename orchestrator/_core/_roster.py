@@ -9,11 +9,19 @@ retired only while it holds no trial, and a retired runner is never handed one.
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 import time
+import uuid
 from collections.abc import Callable, Mapping
 
-from raysweep.orchestrator._core._protocol import PlacementAnswer, PlacementRequest
+from raysweep.orchestrator._core._protocol import (
+    Placement,
+    PlacementAnswer,
+    PlacementRequest,
+    PoolRunner,
+)
+from raysweep.orchestrator._core._resources import ResourceRequest
 from raysweep.scheduling import (
     PlacementSettings,
     Retire,
@@ -39,9 +47,13 @@ class RunnerRoster:
         self._asked: set[str] = set()
         self._idle_since: dict[str, float] = {}
         self._retired: set[str] = set()
+        # Each runner as the pool last described it (shape, nodes).
+        self._described: dict[str, PoolRunner] = {}
         # When each pending piece of work was first seen (the planner's waiting_since).
         self._first_seen: dict[str, float] = {}
         self.last_waits: tuple[Wait, ...] = ()
+        # What the trials of the optimize call accept, as the pool last said (None: not yet).
+        self.request: ResourceRequest | None = None
 
     @property
     def version(self) -> int:
@@ -61,10 +73,28 @@ class RunnerRoster:
 
     def asked(self, runner: str) -> None:
         self._asked.add(runner)
-        self._idle_since.pop(runner, None)
 
     def went_idle(self, runner: str) -> None:
+        # Kept from the first time: a runner woken and idle again has waited all along.
         self._idle_since.setdefault(runner, time.monotonic())
+
+    def took_work(self, runner: str) -> bool:
+        """`runner` holds a trial now; whether other runners wait idle (they may want to know:
+        the trials after it may be theirs)."""
+        self._idle_since.pop(runner, None)
+        return bool(self._idle_since)
+
+    def placement(self, runner: str | None) -> Placement | None:
+        """Where `runner` runs, as the pool described it (None: not described)."""
+        described = self._described.get(runner) if runner is not None else None
+        if described is None:
+            return None
+        shape = described.shape
+        return Placement(described.name, shape.amounts(), described.nodes, shape.accelerator_type)
+
+    def shape_of(self, runner: str) -> Shape | None:
+        described = self._described.get(runner)
+        return None if described is None else described.shape
 
     def is_retired(self, runner: str) -> bool:
         return runner in self._retired
@@ -90,12 +120,13 @@ class RunnerRoster:
         request: PlacementRequest,
         *,
         busy: Mapping[str, object],
-        work: Callable[[float], list[Work]],
+        work: Callable[[float], tuple[list[Work], int | None]],
         done: bool,
     ) -> PlacementAnswer:
         """Decide what the pool starts and retires now; retirements are applied here."""
         now = time.monotonic()
         existing = {r.name for r in request.runners}
+        self._described = {r.name: r for r in request.runners}
         # Runners the pool no longer has are forgotten (it reported them lost, or they ended).
         for table in (self._asked, self._retired):
             table.intersection_update(existing)
@@ -115,7 +146,7 @@ class RunnerRoster:
             for r in request.runners
             if r.name not in self._retired
         ]
-        pending = work(now)
+        pending, unknown = work(now)
         keys = {item.key for item in pending}
         self._first_seen = {k: v for k, v in self._first_seen.items() if k in keys}
         for item in pending:
@@ -126,9 +157,18 @@ class RunnerRoster:
             d for d in plan.of_kind(Retire) if isinstance(d, Retire) and self.retire(d.runner, busy)
         )
         starts = tuple(d for d in plan.of_kind(Start) if isinstance(d, Start))
+        # Named here, so that a runner asking before the pool's next request is known.
+        names = tuple(f"runner-{uuid.uuid4().hex[:8]}" for _ in starts)
+        for name, start in zip(names, starts, strict=True):
+            self._described[name] = PoolRunner(name, start.shape, start.nodes)
         waits = tuple(d for d in plan.of_kind(Wait) if isinstance(d, Wait))
-        self.last_waits = waits
-        return self._answer(request, starts, retired, waits, plan.unmet, done=False)
+        # At max_concurrent, waiting is the rule, not news; below it, trials wait for hardware.
+        self.last_waits = waits if len(views) < request.max_runners else ()
+        answer = self._answer(request, starts, retired, waits, plan.unmet, done=False)
+        answer = dataclasses.replace(answer, start_names=names)
+        if unknown is not None:
+            answer = dataclasses.replace(answer, awaiting_proposal=unknown)
+        return answer
 
     def first_seen(self, key: str, now: float) -> float:
         return self._first_seen.get(key, now)

@@ -104,6 +104,8 @@ class _Trial:
     proposal: dict[str, tuple[Distribution, Any]] = field(default_factory=dict)
     # The id of the `tell` call that finished it (a retried one is answered, not applied).
     told_by: str | None = None
+    # Where its latest attempt ran or runs (`Placement.to_json`), if known.
+    placement: dict[str, Any] | None = None
 
     def record(self) -> TrialRecord:
         # Every value was checked on its way into the log, to TrialRecord's rules; the record
@@ -406,7 +408,9 @@ class StudyState:
             self._start(created, 0, event.ts, None)
 
     def _trial_started(self, event: Event, p: ev.TrialStarted) -> None:
-        self._start(self._trial(event), int(p.attempt), event.ts, p.runner, p.resume_step)
+        trial = self._trial(event)
+        self._start(trial, int(p.attempt), event.ts, p.runner, p.resume_step)
+        trial.placement = p.placement
 
     def _param(self, event: Event, p: ev.ParamDrawn) -> None:
         trial = self._trial(event)
@@ -460,6 +464,8 @@ class StudyState:
             return  # the promotion was not run: the trial was not paused
         self._set_state(trial, TrialState.RUNNING)
         trial.runner = p.runner
+        if p.placement is not None:
+            trial.placement = p.placement
         trial.paused_step = None
         self._count_resume(trial)
 
@@ -544,6 +550,10 @@ class StudyState:
             self.usage.resumed_from_checkpoint += 1
         else:
             self.usage.restarted_from_scratch += 1
+
+    def placements(self) -> dict[int, dict[str, Any]]:
+        """Where each trial's latest attempt ran, for the trials where it is known."""
+        return {n: t.placement for n, t in self.trials.items() if t.placement is not None}
 
     def records(self) -> list[TrialRecord]:
         with gc_paused():

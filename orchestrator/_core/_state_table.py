@@ -40,7 +40,7 @@ __all__ = [
 
 # Bump when what a row or the study part means changes: a state of another version is not
 # read, and the log is replayed instead (it is a cache, so nothing else is needed).
-_VERSION = 2
+_VERSION = 3
 
 # The trial columns and their kinds: "int", "float", "str", or a list of one of those
 # ("ints", "floats", "strs"); every value may be None. Numbers are columns of their own, not
@@ -79,6 +79,7 @@ COLUMN_KINDS: dict[str, str] = {
     "proposal_ints": "ints",
     "proposal_other": "str",
     "user_attrs": "str",  # JSON; None: none
+    "placement": "str",  # JSON (Placement.to_json); None: not known
 }
 _INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
 _TOLD_BLOBS = ("told_trials", "told_attempts", "told_steps", "told_values")
@@ -425,6 +426,7 @@ def _row(trial: _Trial, place: Callable[[Distribution], int]) -> tuple[Any, ...]
         *params,
         *proposal,
         json.dumps(trial.user_attrs) if trial.user_attrs else None,
+        None if trial.placement is None else json.dumps(trial.placement),
     )
 
 
@@ -610,6 +612,7 @@ class _TrialBuilder:
             proposal_ints,
             proposal_other,
             user_attrs,
+            placement,
         ) = self._row(row)
         join = self._join
         params, distributions = join(
@@ -646,4 +649,5 @@ class _TrialBuilder:
             high_step,
             proposal,
             told_by,
+            None if placement is None else json.loads(placement),
         )

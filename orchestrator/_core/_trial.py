@@ -19,6 +19,7 @@ from raysweep.orchestrator._core._protocol import (
     Assignment,
     Note,
     ParamNote,
+    Placement,
     ReportNote,
     UserAttrNote,
 )
@@ -95,6 +96,12 @@ class Trial:
     def attempt(self) -> int:
         """0 for the first run of this trial; higher when an interrupted trial is re-run."""
         return self._a.attempt
+
+    @property
+    def placement(self) -> Placement | None:
+        """Where this attempt runs: its runner, the resources it holds, its nodes and their
+        accelerator type. None for a trial from `ask`, which runs wherever its caller is."""
+        return self._a.placement
 
     @property
     def params(self) -> dict[str, Any]:

@@ -23,13 +23,16 @@ from raysweep.orchestrator._core._protocol import (
     Idle,
     NoProposal,
     Note,
+    Placement,
     PlacementAnswer,
     PlacementRequest,
     Progress,
+    Proposal,
     Resume,
     TrialOutcome,
 )
 from raysweep.orchestrator._core._recorder import StudyRecorder
+from raysweep.orchestrator._core._resources import check_holdable
 from raysweep.orchestrator._core._roster import RunnerRoster
 from raysweep.orchestrator._core._state import (
     ResourceUsage,
@@ -62,6 +65,13 @@ _HEARTBEAT_INTERVAL_S = 5.0
 # and save the study's state with it, so that a study killed before it closes reopens from that
 # state and at most this many events after it.
 SNAPSHOT_EVERY = 20_000
+
+
+class _Unsuited:
+    """The next new trial needs a runner of another shape than the one asking."""
+
+
+_UNSUITED = _Unsuited()
 
 
 class TrialSchedulerCore:
@@ -383,7 +393,7 @@ class TrialSchedulerCore:
             return None
         while True:
             started = self._new_trial(ev.ORIGIN_OPTIMIZE, runner)
-            if started is not None:
+            if isinstance(started, Assignment):
                 return started
             with self._lock:
                 if self._roster.is_retired(runner) or self._no_work_can_come():
@@ -391,7 +401,7 @@ class TrialSchedulerCore:
                 # A pause or a loss since the new trial was refused may have made work.
                 rerun, promoted = self._take_waiting_work(runner)
                 if rerun is None and promoted is None:
-                    if self._wants_more():
+                    if started is None and self._wants_more():
                         continue
                     self._roster.went_idle(runner)
                     return Idle(self._roster.version)
@@ -420,48 +430,93 @@ class TrialSchedulerCore:
             return self._roster.wait(version, timeout)
 
     def place(self, request: PlacementRequest) -> PlacementAnswer:
-        """Plan what the runner pool starts and retires now (retirements applied at once)."""
-        with self._lock:
-            self._check_writing()
-            return self._roster.plan(
-                request,
-                busy=self._runner_trials,
-                work=lambda now: self._pending_work(request.shapes, request.max_runners, now),
-                done=self._no_work_can_come(),
-            )
+        """Plan what the runner pool starts and retires now (retirements applied at once).
 
-    def waiting_reasons(self) -> tuple[str, ...]:
-        """Why trials wait for a runner, as the last placement found (empty: none waits)."""
-        with self._lock:
-            return tuple(w.reason for w in self._roster.last_waits)
+        With a function of the trial's parameters, new trials' shapes need their proposals:
+        one not fetched yet is asked for (outside the lock) and the plan made again.
+        """
+        for _ in range(2):
+            with self._lock:
+                self._check_writing()
+                self._roster.request = request.resources
+                answer = self._roster.plan(
+                    request,
+                    busy=self._runner_trials,
+                    work=lambda now: self._pending_work(request, now),
+                    done=self._no_work_can_come(),
+                )
+                refill = self._accepting
+            if answer.awaiting_proposal is None:
+                break
+            self._proposals.get(answer.awaiting_proposal, refill=refill, consume=False)
+        return answer
 
-    def _pending_work(self, shapes: tuple[Shape, ...], max_runners: int, now: float) -> list[Work]:
-        """What waits for a runner (lock held): re-runs, a promotion, the new trials wanted."""
+    def _pending_work(self, request: PlacementRequest, now: float) -> tuple[list[Work], int | None]:
+        """What waits for a runner (lock held): re-runs, a promotion, the new trials wanted;
+        and the first new trial whose shapes wait for its proposal, not fetched yet."""
         if not self._accepting:
-            return []
+            return [], None
         items: list[Work] = []
 
-        def add(key: str, kind: WorkKind, rung: int = 0) -> None:
+        def add(key: str, kind: WorkKind, shapes: tuple[Shape, ...], rung: int = 0) -> None:
+            check_holdable(shapes, request.nodes, key)
             items.append(Work(key, kind, shapes, rung, self._roster.first_seen(key, now)))
 
         reruns = self._rec.state.waiting_optimize_trials() if self._wants_more() else []
         for number in reruns:
-            add(f"rerun:{number}", WorkKind.RERUN)
+            rung = self._rec.state.trials[number].checkpoint_step or 0
+            add(f"trial {number} (re-run)", WorkKind.RERUN, self._shapes(number, rung), rung)
         promotion = self._rec.take_promotion(final=self._final())
         if promotion is not None:
-            add(f"promotion:{promotion.trial}", WorkKind.PROMOTION, promotion.rung)
+            number, rung = promotion.trial, promotion.rung
+            add(f"trial {number} (promoted)", WorkKind.PROMOTION, self._shapes(number, rung), rung)
+        unknown = None
         if self._target is not None:
             wanted = self._target - self._rec.state.settled_count() - len(self._runner_trials)
-            for index in range(min(max(0, wanted - len(reruns)), max_runners)):
-                add(f"new:{index}", WorkKind.NEW)
-        return items
+            first = self._rec.state.next_number
+            for number in range(
+                first, first + min(max(0, wanted - len(reruns)), request.max_runners)
+            ):
+                shapes = request.resources.shapes
+                if request.resources.function is not None:
+                    proposal = self._proposals.ready(number)
+                    if proposal is None or isinstance(proposal, NoProposal):
+                        unknown = number if proposal is None else None
+                        break
+                    shapes = self._shapes(number, 0, proposal)
+                add(f"trial {number}", WorkKind.NEW, shapes)
+        return items, unknown
+
+    def _shapes(
+        self, number: int, rung: int, proposal: Proposal | None = None
+    ) -> tuple[Shape, ...]:
+        """The shapes trial `number` accepts at `rung` (lock held; the pool's request set)."""
+        request = self._roster.request
+        assert request is not None
+        if request.function is None:
+            return request.shapes
+        trial = self._rec.state.trials.get(number)
+        if proposal is None:
+            proposal = trial.proposal if trial is not None else {}
+        params = {name: value for name, (_, value) in proposal.items()}
+        if trial is not None:
+            params.update(trial.params)
+        return request.for_trial(params, rung, number)
+
+    def _suits(self, runner: str, number: int, rung: int, proposal: Proposal | None = None) -> bool:
+        """Whether `runner` may run trial `number` at `rung` (lock held): its shape is one the
+        trial accepts. A runner the pool never described (a core driven directly) may."""
+        shape = self._roster.shape_of(runner)
+        if shape is None or self._roster.request is None:
+            return True
+        return shape in self._shapes(number, rung, proposal)
 
     def _assign_promotion(self, runner: str) -> Assignment | None:
         """Resume the paused trial the scheduler promotes now, if any (lock held)."""
         if not self._accepting:
             return None
         promotion = self._rec.take_promotion(final=self._final())
-        if promotion is None:
+        if promotion is None or not self._suits(runner, promotion.trial, promotion.rung):
             return None
         number = promotion.trial
         trial = self._rec.state.trials[number]
@@ -469,9 +524,10 @@ class TrialSchedulerCore:
         resume = Resume(
             trial.checkpoint_step or trial.paused_step, trial.checkpoint_step is not None
         )
-        self._rec.resume(promotion, runner)
-        self._runner_trials[runner] = (number, trial.attempt)
-        return self._handout(number, trial.attempt, resume)
+        placement, recorded = self._placement(runner)
+        self._rec.resume(promotion, runner, recorded)
+        self._holds(runner, number, trial.attempt)
+        return self._handout(number, trial.attempt, resume, placement)
 
     def _final(self) -> bool:
         """`optimize` has started all its trials: the scheduler should not wait for more."""
@@ -480,39 +536,65 @@ class TrialSchedulerCore:
         in_flight = len(self._runner_trials)
         return self._rec.state.settled_count() + in_flight >= self._target
 
-    def _handout(self, number: int, attempt: int, resume: Resume | None = None) -> Assignment:
+    def _handout(
+        self,
+        number: int,
+        attempt: int,
+        resume: Resume | None = None,
+        placement: Placement | None = None,
+    ) -> Assignment:
         return dataclasses.replace(
             self._assignment(number, attempt),
             resume=resume,
             checkpoint_root=self._store.checkpoint_root,
             checkpoint_format=self._checkpoint_format,
+            placement=placement,
         )
+
+    def _holds(self, runner: str, number: int, attempt: int) -> None:
+        """`runner` was handed trial `number` (lock held)."""
+        self._runner_trials[runner] = (number, attempt)
+        if self._roster.took_work(runner):
+            # Idle runners may take what comes after it (the next trial in number order).
+            self._roster.changed()
+
+    def _placement(self, runner: str | None) -> tuple[Placement | None, dict[str, Any] | None]:
+        """Where `runner` runs (lock held), and the same as the log records it."""
+        placement = self._roster.placement(runner)
+        return placement, None if placement is None else placement.to_json()
 
     def _assign_rerun(self, runner: str) -> Assignment | None:
         """A trial of `optimize` waiting to be re-run, started on `runner` (lock held)."""
-        waiting = self._rec.state.waiting_optimize_trials()
-        if not waiting:
+        trials = self._rec.state.trials
+        suited = (
+            n
+            for n in self._rec.state.waiting_optimize_trials()
+            if self._suits(runner, n, trials[n].checkpoint_step or 0)
+        )
+        number = next(suited, None)
+        if number is None:
             return None
-        number = waiting[0]
-        trial = self._rec.state.trials[number]
+        trial = trials[number]
         attempt = trial.attempt + 1
         resume = None
         if trial.checkpoint_step is not None:
             # Promote mode: the re-run picks up from the trial's last checkpoint.
             resume = Resume(trial.checkpoint_step, True)
         resume_step = resume.step if resume is not None else None
-        self._rec.emit(ev.TrialStarted(attempt, runner, resume_step), number)
-        self._runner_trials[runner] = (number, attempt)
-        return self._handout(number, attempt, resume)
+        placement, recorded = self._placement(runner)
+        self._rec.emit(ev.TrialStarted(attempt, runner, resume_step, recorded), number)
+        self._holds(runner, number, attempt)
+        return self._handout(number, attempt, resume, placement)
 
     def _new_trial(
         self, origin: str, runner: str | None, request: str | None = None
-    ) -> Assignment | None:
+    ) -> Assignment | _Unsuited | None:
         """Create and start the next trial once the sampler has a point for it.
 
         The proposal is fetched before the trial exists, so that a sampler with no point left
         (a finished grid) ends the study's run instead of leaving a trial that cannot start.
-        None: no trial is wanted (any more) for `optimize`.
+        None: no trial is wanted (any more) for `optimize`. `_UNSUITED`: the next trial is for a
+        runner of another shape (new trials start in number order).
         """
         while True:
             with self._lock:
@@ -536,6 +618,13 @@ class TrialSchedulerCore:
                     if promoted is not None:
                         self._commit()
                         return promoted
+                if (
+                    runner is not None
+                    and not isinstance(proposal, NoProposal)
+                    and not self._suits(runner, number, 0, proposal)
+                ):
+                    # The next trial needs another shape: it waits for a runner of one.
+                    return _UNSUITED
                 if isinstance(proposal, NoProposal):
                     self.exhausted_reason = proposal.reason
                     self.stop_new_trials(f"sampler exhausted: {proposal.reason}")
@@ -546,10 +635,13 @@ class TrialSchedulerCore:
                 bracket = self._rec.scheduler.bracket(number)
                 created = ev.TrialCreated(origin, bracket, encode_proposal(proposal), request)
                 self._rec.emit(created, number)
+                placement, recorded = self._placement(runner)
                 if runner is not None:
-                    self._rec.emit(ev.TrialStarted(0, runner), number)
-                    self._runner_trials[runner] = (number, 0)
-                started = dataclasses.replace(self._handout(number, 0), proposal=proposal)
+                    self._rec.emit(ev.TrialStarted(0, runner, None, recorded), number)
+                    self._holds(runner, number, 0)
+                started = dataclasses.replace(
+                    self._handout(number, 0, None, placement), proposal=proposal
+                )
             self._commit()
             return started
         self._commit()
@@ -648,6 +740,12 @@ class TrialSchedulerCore:
         """Why the sampler stopped proposing (a finished grid), or None."""
         return self.exhausted_reason
 
+    def placements(self) -> dict[int, dict[str, Any]]:
+        """Where each trial's latest attempt ran (`Placement.to_json`), where known."""
+        with self._lock:
+            self._check_writing()
+            return self._rec.state.placements()
+
     def records(self) -> list[TrialRecord]:
         with self._lock:
             self._check_writing()
@@ -714,7 +812,7 @@ class TrialSchedulerCore:
                 "the study with mode='stop' to use ask/tell"
             )
         assignment = self._new_trial(ev.ORIGIN_ASK, None, request)
-        assert assignment is not None  # ask always gets a trial, or raises
+        assert isinstance(assignment, Assignment)  # ask always gets a trial, or raises
         return assignment
 
     def tell(
@@ -805,4 +903,12 @@ class TrialSchedulerCore:
             # Paused trials count as done: they hold no runner, and run again only if promoted.
             finished=self._rec.state.settled_count(),
             accepting=self._accepting,
+            waiting=self._waiting_reason(),
         )
+
+    def _waiting_reason(self) -> str | None:
+        waits = self._roster.last_waits
+        if not waits or not self._accepting:
+            return None
+        more = f" (and {len(waits) - 1} more waiting)" if len(waits) > 1 else ""
+        return f"{waits[0].work} waits: {waits[0].reason}{more}"

@@ -31,11 +31,12 @@ from raysweep.orchestrator._core._protocol import (
     TrialOutcome,
     Updates,
 )
+from raysweep.orchestrator._core._resources import ResourceRequest
 from raysweep.orchestrator._core._state import ResourceUsage, StudyInfo
 from raysweep.orchestrator._core._trial import Trial
 from raysweep.orchestrator._errors import RaysweepError
 from raysweep.samplers import Distribution, SearchSpaceExhaustedError, TrialRecord, TrialState
-from raysweep.scheduling import Decision, Shape
+from raysweep.scheduling import Decision
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -84,8 +85,6 @@ class TrialSchedulerHandle(Protocol):
     @property
     def place(self) -> RemoteMethod[[PlacementRequest], PlacementAnswer]: ...
     @property
-    def waiting_reasons(self) -> RemoteMethod[[], tuple[str, ...]]: ...
-    @property
     def busy_runners(self) -> RemoteMethod[[], set[str]]: ...
     @property
     def runner_lost(self) -> RemoteMethod[[str, str, bool], None]: ...
@@ -101,6 +100,8 @@ class TrialSchedulerHandle(Protocol):
     ) -> RemoteMethod[[int, int, str, Distribution, tuple[Note, ...]], Any]: ...
     @property
     def exhausted(self) -> RemoteMethod[[], str | None]: ...
+    @property
+    def placements(self) -> RemoteMethod[[], dict[int, dict[str, Any]]]: ...
     @property
     def records(self) -> RemoteMethod[[], list[TrialRecord]]: ...
     @property
@@ -175,7 +176,7 @@ class RunnerPoolHandle(Protocol):
             TrialSchedulerHandle,
             ObjectRef[Callable[[Trial], Any]],
             tuple[type[BaseException], ...],
-            tuple[Shape, ...],
+            ResourceRequest,
             int,
             dict[str, Any] | None,
         ],

@@ -85,9 +85,7 @@ def run_optimize(
     if runtime_env is not None:
         options["runtime_env"] = runtime_env
     pool: RunnerPoolHandle = RunnerPoolRemote.options(**options).remote()
-    done = pool.run.remote(
-        scheduler, objective_ref, catch, request.shapes, max_concurrent, runtime_env
-    )
+    done = pool.run.remote(scheduler, objective_ref, catch, request, max_concurrent, runtime_env)
     progress: Progress | None = None
     display = ProgressDisplay(total=n_trials, already=n_trials - remaining, enabled=show_progress)
     deadline = None if timeout is None else time.monotonic() + timeout

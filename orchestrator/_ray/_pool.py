@@ -16,7 +16,6 @@ import contextlib
 import logging
 import threading
 import time
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -25,6 +24,7 @@ import ray
 from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
 from raysweep.orchestrator._core._protocol import PlacementAnswer, PlacementRequest, PoolRunner
+from raysweep.orchestrator._core._resources import ResourceRequest
 from raysweep.orchestrator._core._trial import Trial
 from raysweep.orchestrator._ray._cluster import ClusterView
 from raysweep.orchestrator._ray._handles import (
@@ -109,11 +109,11 @@ class RunnerPool:
         scheduler: TrialSchedulerHandle,
         objective: ObjectRef[Callable[[Trial], Any]],
         catch: tuple[type[BaseException], ...],
-        shapes: tuple[Shape, ...],
+        resources: ResourceRequest,
         max_runners: int,
         runtime_env: dict[str, Any] | None,
     ) -> PoolResult:
-        run = _Run(scheduler, objective, catch, shapes, max_runners, runtime_env)
+        run = _Run(scheduler, objective, catch, resources, max_runners, runtime_env)
         try:
             while True:
                 reason = self._stop_reason
@@ -143,14 +143,14 @@ class _Run:
         scheduler: TrialSchedulerHandle,
         objective: ObjectRef[Callable[[Trial], Any]],
         catch: tuple[type[BaseException], ...],
-        shapes: tuple[Shape, ...],
+        resources: ResourceRequest,
         max_runners: int,
         runtime_env: dict[str, Any] | None,
     ) -> None:
         self.scheduler = scheduler
         self.objective = objective
         self.catch = catch
-        self.shapes = shapes
+        self.resources = resources
         self.max_runners = max_runners
         self.runtime_env = runtime_env
         self.live: dict[str, _Live] = {}
@@ -166,15 +166,15 @@ class _Run:
         request = PlacementRequest(
             self.cluster.nodes(ours),
             tuple(PoolRunner(r.name, r.shape, r.nodes) for r in self.live.values()),
-            self.shapes,
+            self.resources,
             self.max_runners,
         )
         answer = call_across_restarts(self.scheduler.place, request)
         for name in answer.never_asked:
             # Retired before it asked for a trial: it never holds one, so it can just go.
             self._end(name, "retired before its first trial")
-        for start in answer.starts:
-            self._start(start)
+        for name, start in zip(answer.start_names, answer.starts, strict=True):
+            self._start(name, start)
         return answer
 
     def wait(self, answer: PlacementAnswer) -> ServeResult | None:
@@ -216,8 +216,7 @@ class _Run:
         for name in list(self.live):
             self._end(name, f"{reason}; ended before the trial reached a report")
 
-    def _start(self, start: Start) -> None:
-        name = f"runner-{uuid.uuid4().hex[:8]}"
+    def _start(self, name: str, start: Start) -> None:
         options = runner_options(start.shape)
         options["scheduling_strategy"] = NodeAffinitySchedulingStrategy(
             node_id=start.nodes[0], soft=False

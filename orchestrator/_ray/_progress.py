@@ -19,7 +19,8 @@ def _states(progress: Progress) -> str:
 
 def _summary(progress: Progress, elapsed: float, finished_here: int) -> str:
     rate = finished_here / elapsed if elapsed > 0 else 0.0
-    return f"{_states(progress)} | {rate:.2f} trials/s"
+    waiting = f" | {progress.waiting}" if progress.waiting else ""
+    return f"{_states(progress)} | {rate:.2f} trials/s{waiting}"
 
 
 class ProgressDisplay:
@@ -43,7 +44,9 @@ class ProgressDisplay:
         now = time.monotonic()
         if self._bar is not None:
             self._bar.n = progress.finished
-            self._bar.set_postfix_str(_states(progress), refresh=False)  # tqdm shows the rate
+            waiting = f" | {progress.waiting}" if progress.waiting else ""
+            # tqdm shows the rate
+            self._bar.set_postfix_str(_states(progress) + waiting, refresh=False)
             self._bar.refresh()
         elif now - self._last_line >= _LINE_EVERY_S:
             self._last_line = now

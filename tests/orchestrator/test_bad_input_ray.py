@@ -184,7 +184,13 @@ def test_resources_no_node_can_hold_are_an_error_not_a_hang(
         ({"GPU": 1.5}, "fraction"),
         ({"CPU": -1}, "≥ 0"),
         ({"CPU": "one"}, "number"),
-        ([("CPU", 1)], "dict"),
+        ([("CPU", 1)], r"resources\[0\] must be a dict"),
+        ([], "empty list"),
+        ({"GPU": 1, "accelerator_type": 100}, "Ray's name of an accelerator type"),
+        ({"CPU": 1, "accelerator_type": "H100"}, "but no GPU"),
+        ({"memory": 0.5}, "in bytes"),
+        ([{"CPU": 1}, {"CPU": 1}], "same alternative twice"),
+        ("CPU", "a list of such dicts"),
     ],
 )
 def test_malformed_resources(tmp_path: Path, resources: Any, message: str) -> None:

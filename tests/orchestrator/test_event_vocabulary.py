@@ -41,6 +41,15 @@ EXAMPLES: list[tuple[ev.Payload, int | None, dict[str, object]]] = [
     (ev.TrialStarted(0, "r1"), 0, {"attempt": 0, "runner": "r1"}),
     (ev.TrialStarted(1, "r1", 3), 0, {"attempt": 1, "runner": "r1", "resume_step": 3}),
     (
+        ev.TrialStarted(0, "r1", None, {"runner": "r1", "resources": {"GPU": 0.5}, "nodes": ["n"]}),
+        0,
+        {
+            "attempt": 0,
+            "runner": "r1",
+            "placement": {"runner": "r1", "resources": {"GPU": 0.5}, "nodes": ["n"]},
+        },
+    ),
+    (
         ev.ParamDrawn("x", {"type": "float"}, 0.5),
         0,
         {"name": "x", "distribution": {"type": "float"}, "value": 0.5},

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import io
 
 from raysweep.orchestrator._core._protocol import Progress
@@ -36,3 +37,17 @@ def test_show_progress_false_prints_nothing() -> None:
     display.update(_progress(3))
     display.close(_progress(10))
     assert stream.getvalue() == ""
+
+
+def test_the_line_says_why_trials_wait_for_hardware() -> None:
+    stream = io.StringIO()
+    display = ProgressDisplay(total=10, already=0, enabled=True, stream=stream)
+    waiting = dataclasses.replace(
+        _progress(4), waiting="trial 5 waits: no free GPU of type H100 for {GPU: 1}"
+    )
+    display.close(waiting)
+    assert (
+        stream.getvalue()
+        .strip()
+        .endswith("trials/s | trial 5 waits: no free GPU of type H100 for {GPU: 1}")
+    )

@@ -307,3 +307,32 @@ def test_ask_refuses_a_study_that_pauses(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match=r"promote mode.*optimize"):
         study.ask()
     study.close()
+
+
+def gpu_from_rung_3(params: dict[str, Any], rung: int) -> dict[str, float]:
+    return {"GPU": 1} if rung >= 3 else {"CPU": 1}
+
+
+def test_a_promoted_trial_moves_to_the_hardware_its_rung_asks_for(tmp_path: Path) -> None:
+    # Rungs at epochs 1, 3, 9: trials start on a CPU; promoted from rung 3 they need a GPU.
+    study = _study(tmp_path, "moves")
+    study.optimize(
+        earlier_is_better,
+        n_trials=9,
+        max_concurrent=2,
+        resources=gpu_from_rung_3,
+        show_progress=False,
+    )
+    moved = 0
+    for event in _events(study.directory):
+        placement = event.payload.get("placement")
+        if event.kind == ev.EventKind.TRIAL_STARTED and event.payload.get("attempt") == 0:
+            assert placement is not None and placement["resources"] == {"CPU": 1.0}
+        if event.kind == ev.EventKind.TRIAL_RESUMED:
+            wanted = {"GPU": 1.0} if event.payload["rung"] >= 3 else {"CPU": 1.0}
+            assert placement is not None and placement["resources"] == wanted
+            moved += event.payload["rung"] >= 3
+    assert moved >= 1
+    complete = [t for t in study.trials if t.state is TrialState.COMPLETE]
+    assert complete and all(sorted(t.intermediate_values) == list(range(1, 10)) for t in complete)
+    study.close()

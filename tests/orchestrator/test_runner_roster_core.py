@@ -11,6 +11,7 @@ from __future__ import annotations
 import random
 import tempfile
 import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,26 +19,29 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from raysweep.orchestrator import UnplaceableResourcesError
 from raysweep.orchestrator._core import _trial_scheduler as ts
 from raysweep.orchestrator._core._protocol import (
     Assignment,
     Idle,
+    PlacementAnswer,
     PlacementRequest,
     PoolRunner,
     ReportNote,
     TrialOutcome,
 )
+from raysweep.orchestrator._core._resources import ResourceRequest
 from raysweep.orchestrator._core._sampler_service import LocalSamplerClient, SamplerServiceCore
 from raysweep.orchestrator._core._state import StudyInfo
 from raysweep.orchestrator._storage._store import LocalStudyStore
-from raysweep.samplers import RandomSampler, StudyDirection, TrialState
+from raysweep.samplers import FloatDistribution, RandomSampler, StudyDirection, TrialState
 from raysweep.scheduling import ASHA, Action, ClusterNode, Shape
 
 RUNGS = (1, 2, 4, 8)
 PROMOTE = ASHA(min_resource=1, max_resource=8, reduction_factor=2, mode="promote")
 
 
-def _open(directory: Path) -> ts.TrialSchedulerCore:
+def _open(directory: Path, *, load: bool = False) -> ts.TrialSchedulerCore:
     info = StudyInfo(
         name="roster",
         directions=(StudyDirection.MAXIMIZE,),
@@ -47,7 +51,7 @@ def _open(directory: Path) -> ts.TrialSchedulerCore:
         scheduler=PROMOTE.to_json(),
     )
     core = ts.TrialSchedulerCore(
-        LocalStudyStore(directory), info, load_if_exists=False, given=frozenset({"seed"})
+        LocalStudyStore(directory), info, load_if_exists=load, given=frozenset({"seed"})
     )
     core.open()
     service = SamplerServiceCore(RandomSampler(seed=3), 3, (StudyDirection.MAXIMIZE,))
@@ -134,7 +138,7 @@ def _request(*runners: str, cpus: float = 4, idle_grace_s: float = 10.0) -> Plac
     return PlacementRequest(
         (node,),
         tuple(PoolRunner(name, CPU, ("n0",)) for name in runners),
-        (CPU,),
+        ResourceRequest((CPU,)),
         max_runners=3,
         idle_grace_s=idle_grace_s,
     )
@@ -222,4 +226,186 @@ def test_once_no_work_can_come_every_runner_not_holding_a_trial_is_retired(
     assert {d.runner for d in answer.retired} == {"r0", "r1", "r2"}
     # r2 never asked: the pool may end it; r0 and r1 leave by themselves.
     assert answer.never_asked == {"r2"}
+    core.close()
+
+
+def test_each_attempt_records_where_it_runs_and_a_reopen_keeps_it(tmp_path: Path) -> None:
+    core = _open(tmp_path)
+    core.start_optimize(2, 3)
+    gpu = Shape.of({"GPU": 0.5}, "H100")
+    node = ClusterNode("n7", {"GPU": 2.0}, {"GPU": 2.0}, accelerator_type="H100")
+    described = PlacementRequest(
+        (node,), (PoolRunner("g0", gpu, ("n7",)),), ResourceRequest((gpu,)), max_runners=3
+    )
+    core.place(described)
+    a = core.next_trial("g0", None)
+    assert isinstance(a, Assignment) and a.placement is not None
+    assert (a.placement.runner, a.placement.resources, a.placement.nodes) == (
+        "g0",
+        {"GPU": 0.5},
+        ("n7",),
+    )
+    assert a.placement.accelerator_type == "H100"
+    # A runner the pool never described (a core driven directly) runs with no placement known.
+    b = core.next_trial("other", None)
+    assert isinstance(b, Assignment) and b.placement is None
+    core.next_trial("g0", TrialOutcome(a.number, a.attempt, TrialState.COMPLETE, (1.0,)), False)
+    assert core.placements() == {a.number: a.placement.to_json()}
+    core.close()
+    # From the saved state, and from the events alone.
+    again = _open(tmp_path, load=True)
+    assert again.placements() == {a.number: a.placement.to_json()}
+    again.close()
+    for saved in tmp_path.glob("**/*state*"):
+        if saved.is_file():
+            saved.unlink()
+    replayed = _open(tmp_path, load=True)
+    assert replayed.placements() == {a.number: a.placement.to_json()}
+    replayed.close()
+
+
+GPU = Shape.of({"GPU": 1})
+X = FloatDistribution(0.0, 1.0)
+
+
+def _gpu_from_rung_1(params: dict, rung: int) -> dict:
+    return {"GPU": 1} if rung >= 1 else {"CPU": 1}
+
+
+def _gpu_for_large_x(params: dict, rung: int) -> dict:
+    return {"GPU": 1} if params.get("x", 0.0) > 0.5 else {"CPU": 1}
+
+
+def _mixed(resources: ResourceRequest, *runners: tuple[str, Shape]) -> PlacementRequest:
+    node = ClusterNode("n0", {"CPU": 4.0, "GPU": 1.0}, {"CPU": 3.0, "GPU": 1.0})
+    pool = tuple(PoolRunner(name, shape, ("n0",)) for name, shape in runners)
+    return PlacementRequest((node,), pool, resources, max_runners=2)
+
+
+def _place_until_known(core: ts.TrialSchedulerCore, request: PlacementRequest) -> PlacementAnswer:
+    answer = core.place(request)
+    # The proposals a function of the parameters needs were fetched within the call.
+    assert answer.awaiting_proposal is None
+    return answer
+
+
+def test_a_promotion_to_a_rung_that_needs_a_gpu_goes_to_a_gpu_runner(tmp_path: Path) -> None:
+    core = _open(tmp_path)
+    core.start_optimize(1, 2)
+    request = ResourceRequest((), _gpu_from_rung_1)
+    first = _place_until_known(core, _mixed(request))
+    assert [(s.shape, s.work) for s in first.starts] == [(CPU, "trial 0")]
+    core.place(_mixed(request, ("c0", CPU)))
+    a = core.next_trial("c0", None)
+    assert isinstance(a, Assignment) and a.placement is not None
+    assert a.placement.resources == {"CPU": 1.0}
+    paused = _pause(core, a, 0.5)
+    # Promoted at once (the only trial), to rung 1: a GPU's. The CPU runner does not get it.
+    assert isinstance(core.next_trial("c0", paused), Idle)
+    answer = core.place(_mixed(request, ("c0", CPU)))
+    assert [(s.shape, s.work) for s in answer.starts] == [(GPU, "trial 0 (promoted)")]
+    core.place(_mixed(request, ("c0", CPU), ("g0", GPU)))
+    promoted = core.next_trial("g0", None)
+    assert isinstance(promoted, Assignment) and promoted.number == a.number
+    assert promoted.resume is not None and promoted.placement is not None
+    assert promoted.placement.resources == {"GPU": 1.0}
+    core.close()
+
+
+def test_new_trials_go_to_runners_of_the_shape_their_parameters_ask_for(tmp_path: Path) -> None:
+    core = _open(tmp_path)
+    core.start_optimize(12, 2)
+    resources = ResourceRequest((), _gpu_for_large_x)
+    # The pool, as a dict: each start adds a runner, each retirement removes one.
+    pool: dict[str, Shape] = {}
+    order = random.Random(4)
+    ran: dict[int, tuple[float, dict[str, float]]] = {}
+
+    def place() -> None:
+        answer = _place_until_known(core, _mixed(resources, *pool.items()))
+        for decision in answer.retired:
+            pool.pop(decision.runner, None)
+        for name, start in zip(answer.start_names, answer.starts, strict=True):
+            pool[name] = start.shape
+
+    place()
+    for _ in range(400):
+        if len(ran) == 12:
+            break
+        name = order.choice(sorted(pool))
+        a = core.next_trial(name, None)
+        if not isinstance(a, Assignment):
+            if a is None:
+                pool.pop(name)
+            place()
+            continue
+        proposed = a.proposal.get("x")
+        x = core.suggest(a.number, a.attempt, "x", X, ())
+        assert a.placement is not None and a.placement.resources == pool[name].amounts()
+        # The first trials had no proposal (the space was unknown yet): x is drawn in them.
+        expected = _gpu_for_large_x({"x": proposed[1]} if proposed else {}, 0)
+        assert a.placement.resources == expected
+        ran[a.number] = (x, a.placement.resources)
+        done = TrialOutcome(a.number, a.attempt, TrialState.COMPLETE, (x,))
+        assert core.next_trial(name, done, False) is None
+        place()
+    assert len(ran) == 12
+    assert {tuple(r) for _, r in ran.values()} == {("GPU",), ("CPU",)}
+    core.close()
+
+
+def test_a_resources_function_that_fails_names_the_trial_and_what_to_return(
+    tmp_path: Path,
+) -> None:
+    core = _open(tmp_path)
+    core.start_optimize(2, 2)
+
+    def broken(params: dict, rung: int) -> dict:
+        return {"gpu": 1}
+
+    with pytest.raises(ValueError, match=r"for trial 0 \(rung 0\).*did you mean 'GPU'"):
+        _place_until_known(core, _mixed(ResourceRequest((), broken)))
+
+    def too_big(params: dict, rung: int) -> dict:
+        return {"GPU": 8}
+
+    with pytest.raises(UnplaceableResourcesError, match=r"trial 0 needs \{GPU: 8\}"):
+        _place_until_known(core, _mixed(ResourceRequest((), too_big)))
+    core.close()
+
+
+def test_progress_says_why_a_trial_waits_for_hardware(tmp_path: Path) -> None:
+    core = _open(tmp_path)
+    core.start_optimize(3, 3)
+    h100 = Shape.of({"GPU": 1}, "H100")
+    node = ClusterNode("n0", {"CPU": 2.0, "GPU": 1.0}, {"CPU": 2.0, "GPU": 0.0}, {}, "H100")
+    request = PlacementRequest((node,), (), ResourceRequest((h100,)), max_runners=3)
+    answer = core.place(request)
+    assert answer.starts == () and len(answer.waits) == 3
+    waiting = core.progress().waiting
+    assert waiting is not None
+    assert waiting.startswith("trial 0 waits: no free GPU of type H100")
+    assert waiting.endswith("(and 2 more waiting)")
+    core.close()
+
+
+def test_an_idle_runner_woken_again_and_again_still_ages_towards_its_retirement(
+    tmp_path: Path,
+) -> None:
+    core = _open(tmp_path)
+    core.start_optimize(2, 3)
+    assert isinstance(core.next_trial("r0", None), Assignment)
+    assert isinstance(core.next_trial("r1", None), Assignment)
+    idle = "r2"
+    assert isinstance(core.next_trial(idle, None), Idle)
+    grace = 0.3
+    deadline = time.monotonic() + grace
+    while time.monotonic() < deadline:
+        # Woken by every change, it asks again and is idle again: its wait goes on.
+        assert isinstance(core.next_trial(idle, None), Idle)
+        assert core.place(_request("r0", "r1", "r2", idle_grace_s=grace)).retired == ()
+        time.sleep(0.05)
+    time.sleep(0.05)
+    retired = core.place(_request("r0", "r1", "r2", idle_grace_s=grace)).retired
+    assert [d.runner for d in retired] == [idle]
     core.close()

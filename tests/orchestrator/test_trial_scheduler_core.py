@@ -20,6 +20,7 @@ from raysweep.orchestrator._core._protocol import (
     ReportNote,
     TrialOutcome,
 )
+from raysweep.orchestrator._core._resources import ResourceRequest
 from raysweep.orchestrator._core._sampler_service import LocalSamplerClient, SamplerServiceCore
 from raysweep.orchestrator._core._state import StudyInfo, StudyState
 from raysweep.orchestrator._storage._event import Event
@@ -44,7 +45,7 @@ def _request(*runners: str, cpus: float = 4, idle_grace_s: float = 10.0) -> Plac
     return PlacementRequest(
         (node,),
         tuple(PoolRunner(name, CPU, ("n0",)) for name in runners),
-        (CPU,),
+        ResourceRequest((CPU,)),
         max_runners=4,
         idle_grace_s=idle_grace_s,
     )
