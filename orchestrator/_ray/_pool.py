@@ -236,11 +236,15 @@ class _Run:
         try:
             result = call(ref)
         except INFRASTRUCTURE_ERRORS as exc:
-            self._say(f"runner {runner.name} lost: {describe(exc)}")
+            # A node taken back by its provider (drained as a preemption) is not the trial's
+            # fault: its re-run does not count towards the crashes that fail a trial.
+            preempted = bool(getattr(exc, "preempted", False))
+            reason = ("its node was preempted: " if preempted else "") + describe(exc)
+            self._say(f"runner {runner.name} lost: {reason}")
             self.cluster.stale()
             self.live.pop(runner.name)
             with contextlib.suppress(ray.exceptions.RayActorError):
-                call_across_restarts(self.scheduler.runner_lost, runner.name, describe(exc), True)
+                call_across_restarts(self.scheduler.runner_lost, runner.name, reason, not preempted)
             return None
         self.live.pop(runner.name)
         self.trials += result.trials

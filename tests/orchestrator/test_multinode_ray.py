@@ -1,0 +1,174 @@
+"""A study on a real multi-node Ray cluster (`ray.cluster_utils.Cluster`) loses the node a trial
+runs on: the trial resumes on another node from its checkpoint. A node removed counts as a crash
+of the trial; a node drained for preemption does not.
+
+One cluster for the module, kept by `cluster_host.py` in a process session of its own; the
+drivers are subprocesses too, so this test process never joins a Ray cluster.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from cluster_host import MARK
+
+from raysweep.orchestrator._core import _events as ev
+from raysweep.orchestrator._storage._log import read_events
+
+pytestmark = pytest.mark.ray
+
+HERE = Path(__file__).parent
+
+
+class ClusterHost:
+    def __init__(self, workers: list[dict[str, Any]]) -> None:
+        self.proc = subprocess.Popen(
+            [sys.executable, str(HERE / "cluster_host.py"), json.dumps({"workers": workers})],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+            env=dict(os.environ, RAY_ADDRESS=""),
+            start_new_session=True,
+        )
+        hello = self._answer()
+        self.address: str = hello["address"]
+        self.head: str = hello["head"]
+        self.workers: list[str] = hello["nodes"]
+
+    def _answer(self) -> dict[str, Any]:
+        assert self.proc.stdout is not None
+        for line in iter(self.proc.stdout.readline, ""):
+            if line.startswith(MARK):
+                return json.loads(line[len(MARK) :])
+        raise AssertionError(f"the cluster host exited ({self.proc.wait()})")
+
+    def ask(self, **command: Any) -> dict[str, Any]:
+        assert self.proc.stdin is not None
+        self.proc.stdin.write(json.dumps(command) + "\n")
+        self.proc.stdin.flush()
+        return self._answer()
+
+    def close(self) -> None:
+        with contextlib.suppress(Exception):
+            self.ask(op="quit")
+            self.proc.wait(timeout=60)
+        # Whatever the cluster left behind is in this session, and nothing else is.
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.proc.pid, signal.SIGKILL)
+
+
+@pytest.fixture(scope="module")
+def cluster() -> Iterator[ClusterHost]:
+    host = ClusterHost([{"num_cpus": 1}] * 3)
+    try:
+        yield host
+    finally:
+        host.close()
+
+
+def _run_until_stalled(cluster: ClusterHost, tmp_path: Path, name: str) -> tuple[Any, dict]:
+    marks = tmp_path / "marks"
+    marks.mkdir()
+    command = [
+        sys.executable,
+        str(HERE / "multinode_driver.py"),
+        "--address",
+        cluster.address,
+        "--storage",
+        str(tmp_path / "studies"),
+        "--name",
+        name,
+        "--marks",
+        str(marks),
+    ]
+    proc = subprocess.Popen(
+        command,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=dict(os.environ, RAY_ADDRESS="", PYTHONUNBUFFERED="1"),
+        start_new_session=True,
+    )
+    stalled = marks / "stalled.json"
+    deadline = time.monotonic() + 180
+    while not stalled.exists():
+        if proc.poll() is not None or time.monotonic() > deadline:
+            proc.kill()
+            raise AssertionError(f"no trial stalled; the driver said:\n{proc.communicate()[0]}")
+        time.sleep(0.2)
+    time.sleep(0.2)  # the file is written in one call; let it be complete
+    return proc, json.loads(stalled.read_text())
+
+
+def _finish(proc: Any) -> str:
+    try:
+        out = proc.communicate(timeout=240)[0]
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        raise AssertionError(f"the driver did not finish:\n{proc.communicate()[0]}") from None
+    assert proc.returncode == 0 and "finished" in out, out
+    return out
+
+
+def _attempts(directory: Path, trial: int) -> list[tuple[str, dict[str, Any]]]:
+    kinds = {
+        ev.EventKind.TRIAL_STARTED,
+        ev.EventKind.TRIAL_RESUMED,
+        ev.EventKind.TRIAL_INTERRUPTED,
+        ev.EventKind.TRIAL_PAUSED,
+        ev.EventKind.TRIAL_FINISHED,
+    }
+    return [
+        (str(e.kind), e.payload)
+        for e in read_events(directory)
+        if e.kind in kinds and (e.trial == trial or e.payload.get("trial") == trial)
+    ]
+
+
+def _check_resumed_elsewhere(
+    directory: Path, stalled: dict[str, Any], *, crash: bool
+) -> list[tuple[str, dict[str, Any]]]:
+    events = _attempts(directory, stalled["trial"])
+    kinds = [k for k, _ in events]
+    lost = kinds.index("trial_interrupted")
+    assert events[lost][1]["crash"] is crash, events[lost]
+    # Before the loss: resumed (a promotion) on the node that went; after: a re-run that
+    # resumes from the same checkpoint, on another node.
+    before = next(p for k, p in reversed(events[:lost]) if k == "trial_resumed")
+    assert before["placement"]["nodes"] == [stalled["node"]]
+    rerun = next(p for k, p in events[lost:] if k == "trial_started")
+    assert rerun["resume_step"] == stalled["first"] - 1
+    assert rerun["placement"]["nodes"] and stalled["node"] not in rerun["placement"]["nodes"]
+    assert kinds[-1] in ("trial_finished", "trial_paused")
+    return events
+
+
+def test_a_trial_whose_node_is_removed_resumes_on_another_node(
+    cluster: ClusterHost, tmp_path: Path
+) -> None:
+    proc, stalled = _run_until_stalled(cluster, tmp_path, "removed")
+    assert stalled["node"] in cluster.workers and stalled["node"] != cluster.head
+    assert cluster.ask(op="remove", node=stalled["node"]) == {"removed": stalled["node"]}
+    cluster.workers.remove(stalled["node"])
+    _finish(proc)
+    _check_resumed_elsewhere(tmp_path / "studies" / "removed", stalled, crash=True)
+
+
+def test_a_preempted_node_does_not_count_against_the_trial(
+    cluster: ClusterHost, tmp_path: Path
+) -> None:
+    proc, stalled = _run_until_stalled(cluster, tmp_path, "preempted")
+    assert cluster.ask(op="preempt", node=stalled["node"]) == {"preempted": stalled["node"]}
+    cluster.workers.remove(stalled["node"])
+    _finish(proc)
+    _check_resumed_elsewhere(tmp_path / "studies" / "preempted", stalled, crash=False)
