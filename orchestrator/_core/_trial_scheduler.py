@@ -659,6 +659,10 @@ class TrialSchedulerCore:
             proposal = {}  # a re-run keeps the parameters it drew; others are drawn as asked
         return dataclasses.replace(assignment, proposal=proposal)
 
+    def checkpoint_root(self) -> str:
+        """Where runners write and read checkpoints (the pool checks that its nodes reach it)."""
+        return self._store.checkpoint_root
+
     def busy_runners(self) -> set[str]:
         """Runners that hold a trial now."""
         with self._lock:

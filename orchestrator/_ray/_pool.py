@@ -26,6 +26,7 @@ from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 from raysweep.orchestrator._core._protocol import PlacementAnswer, PlacementRequest, PoolRunner
 from raysweep.orchestrator._core._resources import ResourceRequest
 from raysweep.orchestrator._core._trial import Trial
+from raysweep.orchestrator._errors import StorageError
 from raysweep.orchestrator._ray._cluster import ClusterView
 from raysweep.orchestrator._ray._handles import (
     ObjectRef,
@@ -35,6 +36,7 @@ from raysweep.orchestrator._ray._handles import (
     call_across_restarts,
 )
 from raysweep.orchestrator._ray._runner import Runner, ServeResult
+from raysweep.orchestrator._ray._shared_storage import SharedStorageCheck
 from raysweep.scheduling import Shape, Start
 
 _log = logging.getLogger(__name__)
@@ -157,6 +159,11 @@ class _Run:
         self.trials = 0
         self.said: list[str] = []
         self.cluster = ClusterView()
+        self.storage = SharedStorageCheck(
+            call_across_restarts(scheduler.checkpoint_root),
+            here=ray.get_runtime_context().get_node_id(),
+        )
+        self._placed_before = False
         # The scheduler's `wait_for_work` call this pool waits on, and the version it waits past.
         self._change: ObjectRef[int] | None = None
         self._change_version: int | None = None
@@ -169,7 +176,19 @@ class _Run:
             self.resources,
             self.max_runners,
         )
+        if not self._placed_before:
+            # Every node at the start, so that a study that cannot work across them stops
+            # before any trial runs; later, the nodes a runner is meant for (those that joined).
+            self.storage.check(n.id for n in request.nodes)
+            self._placed_before = True
         answer = call_across_restarts(self.scheduler.place, request)
+        try:
+            self.storage.check(node for start in answer.starts for node in start.nodes)
+        except StorageError as exc:
+            for name in answer.start_names:
+                with contextlib.suppress(ray.exceptions.RayActorError):
+                    call_across_restarts(self.scheduler.runner_lost, name, str(exc), False)
+            raise
         for name in answer.never_asked:
             # Retired before it asked for a trial: it never holds one, so it can just go.
             self._end(name, "retired before its first trial")
