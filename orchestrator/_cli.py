@@ -52,7 +52,9 @@ def _load(directory: str | os.PathLike[str]) -> StudyState:
 def _trials(args: argparse.Namespace) -> int:
     state = _load(args.study)
     assert state.info is not None
-    table = trials_table(state.records(), len(state.info.directions), state.placements())
+    table = trials_table(
+        state.records(), len(state.info.directions), state.placements(), state.hardware()
+    )
     if args.csv is not None:
         import pyarrow as pa
         import pyarrow.csv as pa_csv

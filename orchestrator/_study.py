@@ -21,6 +21,7 @@ import cloudpickle
 import pyarrow as pa
 
 from raysweep.orchestrator._best import pareto_front
+from raysweep.orchestrator._core._hardware_use import tally_sum
 from raysweep.orchestrator._core._recorder import check_reopen
 from raysweep.orchestrator._core._state import ResourceUsage, StudyInfo
 from raysweep.orchestrator._core._trial import Trial, constraint_values, objective_values
@@ -381,7 +382,15 @@ class Study:
         and where its latest attempt ran (`placement_resources` as JSON text,
         `placement_nodes` as a list of Ray node ids)."""
         placements = call(self._live().placements.remote())
-        return trials_table(self.trials, len(self.directions), placements)
+        hardware = call(self._live().hardware.remote())
+        return trials_table(self.trials, len(self.directions), placements, hardware)
+
+    def hardware_use(self) -> dict[str, float | int]:
+        """What the study's ended attempts held and used, over all trials: ``cpu_s``,
+        ``gpu_s``, ``tpu_chip_s`` (resource-seconds, exact), ``cpu_joules``, ``gpu_joules``
+        (summed over the trials whose energy is known) and ``energy_unknown_trials`` (how
+        many trials' energy the hardware did not report). Per trial: `trials_table`."""
+        return tally_sum(call(self._live().hardware.remote()).values())
 
     def close(self) -> None:
         """Commit the log, release the study's lease and stop its actors. Idempotent.

@@ -8,6 +8,7 @@ from typing import Any
 
 import pyarrow as pa
 
+from raysweep.orchestrator._core._hardware_use import TALLY_KEYS
 from raysweep.samplers import (
     CategoricalDistribution,
     Distribution,
@@ -47,9 +48,12 @@ def trials_table(
     records: Sequence[TrialRecord],
     n_objectives: int,
     placements: Mapping[int, Mapping[str, Any]] | None = None,
+    hardware: Mapping[int, Mapping[str, Any]] | None = None,
 ) -> pa.Table:
-    """`placements`: where each trial's latest attempt ran (`Placement.to_json`), by number."""
+    """`placements`: where each trial's latest attempt ran (`Placement.to_json`), by number;
+    `hardware`: what its ended attempts held and used (`_hardware_use` tallies), by number."""
     where = placements or {}
+    used = hardware or {}
     columns: dict[str, pa.Array] = {
         "number": pa.array([r.number for r in records], pa.int64()),
         "state": pa.array([r.state.value for r in records], pa.string()),
@@ -108,5 +112,10 @@ def trials_table(
         [list(where[r.number]["nodes"]) if r.number in where else None for r in records],
         pa.list_(pa.string()),
     )
+    for key in TALLY_KEYS:
+        columns[key] = pa.array(
+            [used[r.number].get(key) if r.number in used else None for r in records],
+            pa.float64(),
+        )
     columns["error"] = pa.array([r.error for r in records], pa.string())
     return pa.table(columns)

@@ -29,15 +29,20 @@ kind                    trial  payload
 ``report``              yes    ``attempt``, ``step``, ``value``, ``judged`` (absent: true)
 ``decision``            yes    ``attempt``, ``action``, ``reason``, ``rung``
 ``user_attr``           yes    ``key``, ``value``
-``trial_paused``        yes    ``attempt``, ``step``, ``checkpoint`` (str|null)
+``trial_paused``        yes    ``attempt``, ``step``, ``checkpoint`` (str|null), ``energy``
+                               (what the runner measured over the attempt, ``EnergyUse.
+                               to_json()``: ``cpu_joules``, ``gpu_joules`` (null: unknown),
+                               ``attribution``, the devices' own figures; absent: none sent)
 ``trial_resumed``       yes    ``trial``, ``rung``, ``reason`` (the promotion), ``placement``
                                (as in ``trial_started``; absent: not known), and ``runner``,
                                or ``skipped`` (why it was not run; logs of raysweep
                                before the promotion fix only: no longer written)
-``trial_interrupted``   yes    ``attempt``, ``reason``, ``crash``
+``trial_interrupted``   yes    ``attempt``, ``reason``, ``crash``, ``energy`` (as in
+                               ``trial_paused``)
 ``trial_finished``      yes    ``attempt``, ``state``, ``values`` (list|null), ``error``
                                (str|null), ``constraints`` (absent: none), ``request`` (the
-                               ``tell`` call's id; absent: none)
+                               ``tell`` call's id; absent: none), ``energy`` (as in
+                               ``trial_paused``)
 ======================  =====  ===============================================================
 
 Floats that JSON cannot carry (NaN, ±inf) are written as the strings ``"nan"``, ``"inf"`` and
@@ -320,6 +325,8 @@ class TrialPaused(Payload):
     # the checkpoint's place is made of the trial's number and `step`, so a crafted log cannot
     # point a runner or the TrialScheduler at another file.
     checkpoint: str | None = None
+    # What the runner measured over the attempt (`EnergyUse.to_json`); absent: none sent.
+    energy: dict[str, Any] | None = _optional()  # noqa: RUF009 (a dataclasses.field)
 
 
 @dataclass(frozen=True)
@@ -348,6 +355,7 @@ class TrialInterrupted(Payload):
     # The runner's process or node died (counts towards failing the trial), as opposed to a
     # stop the user asked for.
     crash: bool = False
+    energy: dict[str, Any] | None = _optional()  # noqa: RUF009 (a dataclasses.field)
 
 
 @dataclass(frozen=True)
@@ -360,6 +368,7 @@ class TrialFinished(Payload):
     constraints: tuple[float, ...] | None = _optional(floats=True)
     # The id of the `tell` call that finished it, so that a retried call is applied once.
     request: str | None = _optional()
+    energy: dict[str, Any] | None = _optional()  # noqa: RUF009 (a dataclasses.field)
 
 
 _BY_KIND: dict[str, type[Payload]] = {

@@ -130,6 +130,10 @@ class Assignment:
     checkpoint_format: str = "safe"
     # Where this attempt runs (None: an ask/tell trial, or a runner the pool never described).
     placement: Placement | None = None
+    # The energy the trial's earlier attempts were attributed ("cpu_joules", "gpu_joules";
+    # a value None: unknown), so that `trial.energy()` covers the whole trial. None: no
+    # earlier attempt.
+    energy_before: dict[str, float | None] | None = None
 
 
 @dataclass(frozen=True)
@@ -150,6 +154,8 @@ class TrialOutcome:
     checkpoint: str | None = None
     # The id of the `tell` call that reported it (None: a runner's outcome).
     request: str | None = None
+    # What the runner measured over the attempt (`EnergyUse.to_json`); None: nothing.
+    energy: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True)

@@ -306,11 +306,14 @@ class StudyRecorder:
         # the trial is not run again.
         self.apply_notes(outcome.number, outcome.attempt, outcome.notes)
         if outcome.state is None:
-            self.interrupt(outcome.number, outcome.error or "interrupted", crash=False)
+            reason = outcome.error or "interrupted"
+            self.interrupt(outcome.number, reason, crash=False, energy=outcome.energy)
             return None
         old = trial.checkpoint_step
         if outcome.state is TrialState.PAUSED and outcome.paused_at is not None:
-            paused = ev.TrialPaused(outcome.attempt, outcome.paused_at, outcome.checkpoint)
+            paused = ev.TrialPaused(
+                outcome.attempt, outcome.paused_at, outcome.checkpoint, outcome.energy
+            )
             self.emit(paused, outcome.number)
             return old if old != trial.checkpoint_step else None
         self._finish_outcome(outcome)
@@ -323,7 +326,15 @@ class StudyRecorder:
         problem = self.constraints_problem(constraints, state)
         if problem is not None:
             state, values, error, constraints = TrialState.FAILED, None, problem, None
-        self.finish(outcome.number, state, values, error, constraints, request=outcome.request)
+        self.finish(
+            outcome.number,
+            state,
+            values,
+            error,
+            constraints,
+            request=outcome.request,
+            energy=outcome.energy,
+        )
 
     def constraints_problem(
         self, constraints: tuple[float, ...] | None, state: TrialState
@@ -357,12 +368,17 @@ class StudyRecorder:
         constraints: tuple[float, ...] | None = None,
         *,
         request: str | None = None,
+        energy: dict[str, Any] | None = None,
     ) -> None:
         attempt = self.state.trials[number].attempt
-        finished = ev.TrialFinished(attempt, state.value, values, error, constraints, request)
+        finished = ev.TrialFinished(
+            attempt, state.value, values, error, constraints, request, energy
+        )
         self.emit(finished, number)
 
-    def interrupt(self, number: int, reason: str, *, crash: bool) -> None:
+    def interrupt(
+        self, number: int, reason: str, *, crash: bool, energy: dict[str, Any] | None = None
+    ) -> None:
         """End the attempt without a result, so that the trial is re-run.
 
         A stop the user asked for is not the trial's fault and never counts; a crash of the
@@ -371,9 +387,9 @@ class StudyRecorder:
         trial = self.state.trials[number]
         if crash and trial.crashes + 1 >= MAX_CRASHES:
             error = f"its runner crashed {MAX_CRASHES} times; the last time: {reason}"
-            self.finish(number, TrialState.FAILED, None, error)
+            self.finish(number, TrialState.FAILED, None, error, energy=energy)
             return
-        self.emit(ev.TrialInterrupted(trial.attempt, reason, crash), number)
+        self.emit(ev.TrialInterrupted(trial.attempt, reason, crash, energy), number)
 
 
 def _told(into: Told) -> Callable[[Event, ev.Payload], None]:

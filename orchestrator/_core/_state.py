@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from raysweep.orchestrator._core import _events as ev
+from raysweep.orchestrator._core._hardware_use import tally_close, tally_open
 from raysweep.orchestrator._errors import CorruptLogError
 from raysweep.orchestrator._storage._event import Event
 from raysweep.samplers import (
@@ -106,6 +107,9 @@ class _Trial:
     told_by: str | None = None
     # Where its latest attempt ran or runs (`Placement.to_json`), if known.
     placement: dict[str, Any] | None = None
+    # What its attempts held and used (`_hardware_use.tally_open/close`); None: no attempt
+    # with a known placement yet.
+    hardware: dict[str, Any] | None = None
 
     def record(self) -> TrialRecord:
         # Every value was checked on its way into the log, to TrialRecord's rules; the record
@@ -411,6 +415,8 @@ class StudyState:
         trial = self._trial(event)
         self._start(trial, int(p.attempt), event.ts, p.runner, p.resume_step)
         trial.placement = p.placement
+        if p.placement is not None:
+            trial.hardware = tally_open(trial.hardware, p.placement["resources"], event.ts)
 
     def _param(self, event: Event, p: ev.ParamDrawn) -> None:
         trial = self._trial(event)
@@ -447,6 +453,7 @@ class StudyState:
         trial.completed = event.ts
         trial.runner = None
         trial.told_by = p.request
+        trial.hardware = tally_close(trial.hardware, event.ts, p.energy)
         self._consider_best(trial)
 
     def _trial_paused(self, event: Event, p: ev.TrialPaused) -> None:
@@ -456,6 +463,7 @@ class StudyState:
         trial.paused_step = step
         trial.checkpoint_step = trial.paused_step if p.checkpoint else None
         trial.runner = None
+        trial.hardware = tally_close(trial.hardware, event.ts, p.energy)
         self.usage.pauses += 1
 
     def _trial_resumed(self, event: Event, p: ev.TrialResumed) -> None:
@@ -466,6 +474,7 @@ class StudyState:
         trial.runner = p.runner
         if p.placement is not None:
             trial.placement = p.placement
+            trial.hardware = tally_open(trial.hardware, p.placement["resources"], event.ts)
         trial.paused_step = None
         self._count_resume(trial)
 
@@ -475,6 +484,7 @@ class StudyState:
         trial.error = p.reason
         trial.crashes += bool(p.crash)
         trial.runner = None
+        trial.hardware = tally_close(trial.hardware, event.ts, p.energy)
 
     # By the kind's name, as the event carries it: a str hashes in C, an enum member does not.
     _HANDLERS: ClassVar[dict[str, Callable[[StudyState, Event, Any], None]]] = {
@@ -550,6 +560,10 @@ class StudyState:
             self.usage.resumed_from_checkpoint += 1
         else:
             self.usage.restarted_from_scratch += 1
+
+    def hardware(self) -> dict[int, dict[str, Any]]:
+        """What each trial's ended attempts held and used, for the trials where it is known."""
+        return {n: t.hardware for n, t in self.trials.items() if t.hardware is not None}
 
     def placements(self) -> dict[int, dict[str, Any]]:
         """Where each trial's latest attempt ran, for the trials where it is known."""

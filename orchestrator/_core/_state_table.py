@@ -40,7 +40,7 @@ __all__ = [
 
 # Bump when what a row or the study part means changes: a state of another version is not
 # read, and the log is replayed instead (it is a cache, so nothing else is needed).
-_VERSION = 3
+_VERSION = 4
 
 # The trial columns and their kinds: "int", "float", "str", or a list of one of those
 # ("ints", "floats", "strs"); every value may be None. Numbers are columns of their own, not
@@ -80,6 +80,7 @@ COLUMN_KINDS: dict[str, str] = {
     "proposal_other": "str",
     "user_attrs": "str",  # JSON; None: none
     "placement": "str",  # JSON (Placement.to_json); None: not known
+    "hardware": "str",  # JSON (the trial's tally, _hardware_use); None: none yet
 }
 _INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
 _TOLD_BLOBS = ("told_trials", "told_attempts", "told_steps", "told_values")
@@ -427,6 +428,7 @@ def _row(trial: _Trial, place: Callable[[Distribution], int]) -> tuple[Any, ...]
         *proposal,
         json.dumps(trial.user_attrs) if trial.user_attrs else None,
         None if trial.placement is None else json.dumps(trial.placement),
+        None if trial.hardware is None else json.dumps(trial.hardware),
     )
 
 
@@ -613,6 +615,7 @@ class _TrialBuilder:
             proposal_other,
             user_attrs,
             placement,
+            hardware,
         ) = self._row(row)
         join = self._join
         params, distributions = join(
@@ -650,4 +653,5 @@ class _TrialBuilder:
             proposal,
             told_by,
             None if placement is None else json.loads(placement),
+            None if hardware is None else json.loads(hardware),
         )

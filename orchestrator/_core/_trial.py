@@ -15,6 +15,7 @@ from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
 from raysweep.orchestrator._core import _limits
+from raysweep.orchestrator._core._hardware_use import EnergyMeter, TrialEnergy
 from raysweep.orchestrator._core._protocol import (
     Assignment,
     Note,
@@ -69,9 +70,12 @@ class TrialLink(Protocol):
 
 
 class Trial:
-    def __init__(self, assignment: Assignment, link: TrialLink) -> None:
+    def __init__(
+        self, assignment: Assignment, link: TrialLink, meter: EnergyMeter | None = None
+    ) -> None:
         self._a = assignment
         self._link = link
+        self._meter = meter
         self._params: dict[str, Any] = dict(assignment.params)
         self._distributions: dict[str, Distribution] = dict(assignment.distributions)
         self._notes: list[Note] = []
@@ -102,6 +106,16 @@ class Trial:
         """Where this attempt runs: its runner, the resources it holds, its nodes and their
         accelerator type. None for a trial from `ask`, which runs wherever its caller is."""
         return self._a.placement
+
+    def energy(self) -> TrialEnergy:
+        """The energy this trial is attributed so far, its earlier attempts included: CPU
+        (RAPL) and GPU (NVML) counters apportioned by the trial's share of the devices. A
+        figure is None where the hardware does not report it (no readable counter); it is
+        never guessed. Return it as an objective value (`directions=[..., "minimize"]`) or
+        a constraint to trade quality against energy."""
+        return TrialEnergy.of(
+            self._a.energy_before, None if self._meter is None else self._meter.read()
+        )
 
     @property
     def params(self) -> dict[str, Any]:

@@ -549,7 +549,14 @@ class TrialSchedulerCore:
             checkpoint_root=self._store.checkpoint_root,
             checkpoint_format=self._checkpoint_format,
             placement=placement,
+            energy_before=self._energy_before(number),
         )
+
+    def _energy_before(self, number: int) -> dict[str, float | None] | None:
+        tally = self._rec.state.trials[number].hardware
+        if tally is None:
+            return None
+        return {key: tally.get(key) for key in ("cpu_joules", "gpu_joules")}
 
     def _holds(self, runner: str, number: int, attempt: int) -> None:
         """`runner` was handed trial `number` (lock held)."""
@@ -743,6 +750,12 @@ class TrialSchedulerCore:
     def exhausted(self) -> str | None:
         """Why the sampler stopped proposing (a finished grid), or None."""
         return self.exhausted_reason
+
+    def hardware(self) -> dict[int, dict[str, Any]]:
+        """What each trial's ended attempts held and used (`_hardware_use` tallies)."""
+        with self._lock:
+            self._check_writing()
+            return self._rec.state.hardware()
 
     def placements(self) -> dict[int, dict[str, Any]]:
         """Where each trial's latest attempt ran (`Placement.to_json`), where known."""

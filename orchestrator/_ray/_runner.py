@@ -17,6 +17,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+import ray
+
+from raysweep.orchestrator._core._hardware_use import EnergyMeter, EnergyUse
 from raysweep.orchestrator._core._limits import MAX_TRACEBACK_CHARS, truncate_middle
 from raysweep.orchestrator._core._protocol import Assignment, Idle, TrialOutcome
 from raysweep.orchestrator._core._trial import Trial, objective_values
@@ -39,6 +42,9 @@ _log = logging.getLogger(__name__)
 # How long an idle runner waits before it asks again unwoken (a safety net: every change that
 # could give it work wakes it at once).
 IDLE_WAIT_S = 30.0
+# How often a running attempt's CPU counters are read, well inside the shortest time a RAPL
+# counter can wrap (about a minute on AMD; the meter says, and its figure wins when shorter).
+_SAMPLE_EVERY_S = 20.0
 
 
 @dataclass(frozen=True)
@@ -56,6 +62,7 @@ class Runner:
 
     def __init__(self) -> None:
         self._stop = threading.Event()
+        self._node_cpus: float | None = None
 
     def interrupt(self) -> None:
         self._stop.set()
@@ -109,7 +116,9 @@ class Runner:
         catch: tuple[type[BaseException], ...],
         a: Assignment,
     ) -> tuple[TrialOutcome, BaseException | None]:
-        trial = Trial(a, RunnerLink(scheduler, a, self._stop))
+        meter = self._meter(a)
+        sampling = _Sampling(meter)
+        trial = Trial(a, RunnerLink(scheduler, a, self._stop), meter)
         fatal: BaseException | None = None
         try:
             result = objective(trial)
@@ -135,6 +144,7 @@ class Runner:
                 )
             except ValueError as exc:
                 state, values, error = TrialState.FAILED, None, str(exc)
+        energy = sampling.stop()
         paused_at, checkpoint = trial.paused if trial.paused is not None else (None, None)
         if state is TrialState.PAUSED and trial.paused is None:
             state, error = TrialState.FAILED, "the objective raised TrialPaused itself"
@@ -148,8 +158,29 @@ class Runner:
             trial.constraints,
             paused_at,
             checkpoint,
+            energy=None if energy is None else energy.to_json(),
         )
         return outcome, fatal
+
+    def _meter(self, a: Assignment) -> EnergyMeter | None:
+        """A meter of the attempt's share of this node's CPUs and cards (None: no placement
+        to apportion by, or the node's figures are not there)."""
+        if a.placement is None:
+            return None
+        if self._node_cpus is None:
+            here = ray.get_runtime_context().get_node_id()
+            nodes = ray.nodes()  # type: ignore[no-untyped-call]
+            node = next((n for n in nodes if n.get("NodeID") == here), None)
+            self._node_cpus = float((node or {}).get("Resources", {}).get("CPU", 0.0))
+        try:
+            meter = EnergyMeter.for_this_process(
+                resources=a.placement.resources, node_cpus=self._node_cpus
+            )
+            meter.start()
+        except (ValueError, OSError) as exc:
+            _log.debug("no energy measured for trial %d: %s", a.number, exc)
+            return None
+        return meter
 
 
 def _is_usage_error(exc: BaseException) -> bool:
@@ -163,3 +194,39 @@ def _is_usage_error(exc: BaseException) -> bool:
             SamplerConfigurationError,
         ),
     )
+
+
+class _Sampling:
+    """Reads a meter's CPU counters every so often while the attempt runs, so that they do not
+    wrap unseen; `stop` ends it and gives the attempt's energy."""
+
+    def __init__(self, meter: EnergyMeter | None) -> None:
+        self._meter = meter
+        self._done = threading.Event()
+        self._thread: threading.Thread | None = None
+        if meter is not None and meter.sample_within_s is not None:
+            self._thread = threading.Thread(target=self._loop, name="energy", daemon=True)
+            self._thread.start()
+
+    def _loop(self) -> None:
+        assert self._meter is not None
+        while True:
+            within = self._meter.sample_within_s
+            if within is None or self._done.wait(min(_SAMPLE_EVERY_S, within / 2)):
+                return
+            try:
+                self._meter.sample()
+            except RuntimeError:
+                return  # stopped meanwhile
+
+    def stop(self) -> EnergyUse | None:
+        self._done.set()
+        if self._thread is not None:
+            self._thread.join()
+        if self._meter is None:
+            return None
+        try:
+            return self._meter.stop()
+        except (RuntimeError, OSError) as exc:
+            _log.debug("energy not measured: %s", exc)
+            return None
