@@ -10,9 +10,11 @@ Protocol: one JSON object per line, after `MARK`. On start it prints {"address",
 "nodes"}; then it reads commands from stdin and answers each with one line:
 
     {"op": "add", "num_cpus": 1, "resources": {...}}  -> {"node": id}
+      (a worker of the start spec also takes "num_gpus")
     {"op": "remove", "node": id}                       -> {"removed": id}
     {"op": "preempt", "node": id}                      -> {"preempted": id} (drained with reason
                                                           PREEMPTION first, then killed)
+    {"op": "nodes"}                                    -> {"nodes": {id: resources}} (alive)
     {"op": "quit"}                                     -> the cluster shuts down
 """
 
@@ -59,15 +61,19 @@ def main() -> None:
     )
     nodes: dict[str, Any] = {}
 
-    def add(num_cpus: float, resources: dict[str, float]) -> str:
+    def add(num_cpus: float, resources: dict[str, float], num_gpus: float = 0) -> str:
         node = cluster.add_node(
-            num_cpus=num_cpus, resources=resources, object_store_memory=_STORE, wait=True
+            num_cpus=num_cpus,
+            num_gpus=num_gpus,
+            resources=resources,
+            object_store_memory=_STORE,
+            wait=True,
         )
         nodes[node.node_id] = node
         return str(node.node_id)
 
     for worker in spec.get("workers", []):
-        add(worker.get("num_cpus", 1), worker.get("resources", {}))
+        add(worker.get("num_cpus", 1), worker.get("resources", {}), worker.get("num_gpus", 0))
     cluster.wait_for_nodes()
     _say({"address": cluster.address, "head": cluster.head_node.node_id, "nodes": list(nodes)})
     ray.init(address=cluster.address, log_to_driver=False)
@@ -78,7 +84,10 @@ def main() -> None:
             op = command["op"]
             if op == "quit":
                 break
-            if op == "add":
+            if op == "nodes":
+                alive = [n for n in ray.nodes() if n["Alive"]]
+                _say({"nodes": {n["NodeID"]: n["Resources"] for n in alive}})
+            elif op == "add":
                 _say({"node": add(command.get("num_cpus", 1), command.get("resources", {}))})
             elif op in ("remove", "preempt"):
                 node_id = command["node"]

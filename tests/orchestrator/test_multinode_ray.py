@@ -69,14 +69,25 @@ class ClusterHost:
 
 @pytest.fixture(scope="module")
 def cluster() -> Iterator[ClusterHost]:
-    host = ClusterHost([{"num_cpus": 1}] * 3)
+    # Three CPU nodes, and one GPU node each of two accelerator types.
+    host = ClusterHost(
+        [{"num_cpus": 1}] * 3
+        + [
+            {"num_cpus": 1, "num_gpus": 1, "resources": {f"accelerator_type:{kind}": 1}}
+            for kind in ("A100", "H100")
+        ]
+    )
     try:
         yield host
     finally:
         host.close()
 
 
-def _run_until_stalled(cluster: ClusterHost, tmp_path: Path, name: str) -> tuple[Any, dict]:
+def _node_resources(cluster: ClusterHost) -> dict[str, dict[str, float]]:
+    return cluster.ask(op="nodes")["nodes"]
+
+
+def _driver(cluster: ClusterHost, tmp_path: Path, name: str, *options: str) -> Any:
     marks = tmp_path / "marks"
     marks.mkdir()
     command = [
@@ -90,8 +101,9 @@ def _run_until_stalled(cluster: ClusterHost, tmp_path: Path, name: str) -> tuple
         name,
         "--marks",
         str(marks),
+        *options,
     ]
-    proc = subprocess.Popen(
+    return subprocess.Popen(
         command,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
@@ -99,7 +111,11 @@ def _run_until_stalled(cluster: ClusterHost, tmp_path: Path, name: str) -> tuple
         env=dict(os.environ, RAY_ADDRESS="", PYTHONUNBUFFERED="1"),
         start_new_session=True,
     )
-    stalled = marks / "stalled.json"
+
+
+def _run_until_stalled(cluster: ClusterHost, tmp_path: Path, name: str) -> tuple[Any, dict]:
+    proc = _driver(cluster, tmp_path, name)
+    stalled = tmp_path / "marks" / "stalled.json"
     deadline = time.monotonic() + 180
     while not stalled.exists():
         if proc.poll() is not None or time.monotonic() > deadline:
@@ -151,6 +167,29 @@ def _check_resumed_elsewhere(
     assert rerun["placement"]["nodes"] and stalled["node"] not in rerun["placement"]["nodes"]
     assert kinds[-1] in ("trial_finished", "trial_paused")
     return events
+
+
+def test_a_mixed_study_uses_every_kind_of_node_and_promotes_onto_the_h100(
+    cluster: ClusterHost, tmp_path: Path
+) -> None:
+    # First in the module: the tests after it take nodes away.
+    _finish(_driver(cluster, tmp_path, "mixed", "--mixed"))
+    nodes = _node_resources(cluster)
+    kind_of = {
+        node: next((k for k in ("A100", "H100") if f"accelerator_type:{k}" in have), "CPU")
+        for node, have in nodes.items()
+    }
+    started: list[str] = []
+    for event in read_events(tmp_path / "studies" / "mixed"):
+        placement = event.payload.get("placement")
+        if event.kind == "trial_resumed" and event.payload["rung"] >= 3:
+            assert placement["resources"] == {"GPU": 1.0, "CPU": 1.0}
+            assert placement["accelerator_type"] == "H100"
+            assert [kind_of[n] for n in placement["nodes"]] == ["H100"]
+        if event.kind == "trial_started":
+            started.append(kind_of[placement["nodes"][0]])
+    # New trials took the A100 when it was free and CPU nodes when not; never the H100.
+    assert "A100" in started and "CPU" in started and "H100" not in started
 
 
 def test_a_trial_whose_node_is_removed_resumes_on_another_node(
