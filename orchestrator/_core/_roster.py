@@ -31,11 +31,20 @@ from raysweep.scheduling import (
     Start,
     Wait,
     Work,
+    WorkKind,
     plan_placement,
 )
 
 # A pool that hears of no change asks again this often: idle graces run out, nodes come and go.
 RECHECK_S = 1.0
+
+
+_KEY_SUFFIX = {WorkKind.RERUN: " (re-run)", WorkKind.PROMOTION: " (promoted)", WorkKind.NEW: ""}
+
+
+def work_key(number: int, kind: WorkKind) -> str:
+    """How the planner, the progress line and runners' reasons name a piece of pending work."""
+    return f"trial {number}{_KEY_SUFFIX[kind]}"
 
 
 class RunnerRoster:
@@ -52,6 +61,8 @@ class RunnerRoster:
         # When each pending piece of work was first seen (the planner's waiting_since).
         self._first_seen: dict[str, float] = {}
         self.last_waits: tuple[Wait, ...] = ()
+        # Node -> the work the last plan keeps it for (`Wait.reserved`), and its kind.
+        self._kept: dict[str, tuple[str, WorkKind]] = {}
         # What the trials of the optimize call accept, as the pool last said (None: not yet).
         self.request: ResourceRequest | None = None
 
@@ -95,6 +106,23 @@ class RunnerRoster:
     def shape_of(self, runner: str) -> Shape | None:
         described = self._described.get(runner)
         return None if described is None else described.shape
+
+    def kept_from(self, runner: str, number: int, kind: WorkKind) -> str | None:
+        """The work a node of `runner` is kept for, when that keeps `runner` from taking trial
+        `number` as `kind`: a runner asking for work itself must not undo the planner's
+        reservation, or the node never drains. A node kept for a new trial holds up only new
+        trials, as in the planner."""
+        described = self._described.get(runner)
+        if described is None:
+            return None
+        work = work_key(number, kind)
+        for node in described.nodes:
+            keeper, keeper_kind = self._kept.get(node, (None, None))
+            if keeper is None or keeper == work:
+                continue
+            if kind is WorkKind.NEW or keeper_kind is not WorkKind.NEW:
+                return keeper
+        return None
 
     def is_retired(self, runner: str) -> bool:
         return runner in self._retired
@@ -162,6 +190,10 @@ class RunnerRoster:
         for name, start in zip(names, starts, strict=True):
             self._described[name] = PoolRunner(name, start.shape, start.nodes)
         waits = tuple(d for d in plan.of_kind(Wait) if isinstance(d, Wait))
+        kinds = {item.key: item.kind for item in pending}
+        self._kept = {
+            node: (wait.work, kinds[wait.work]) for wait in waits for node in wait.reserved
+        }
         # At max_concurrent, waiting is the rule, not news; below it, trials wait for hardware.
         self.last_waits = waits if len(views) < request.max_runners else ()
         answer = self._answer(request, starts, retired, waits, plan.unmet, done=False)

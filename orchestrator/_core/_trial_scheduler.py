@@ -33,7 +33,7 @@ from raysweep.orchestrator._core._protocol import (
 )
 from raysweep.orchestrator._core._recorder import StudyRecorder
 from raysweep.orchestrator._core._resources import check_holdable
-from raysweep.orchestrator._core._roster import RunnerRoster
+from raysweep.orchestrator._core._roster import RunnerRoster, work_key
 from raysweep.orchestrator._core._state import (
     ResourceUsage,
     StudyInfo,
@@ -465,11 +465,12 @@ class TrialSchedulerCore:
         reruns = self._rec.state.waiting_optimize_trials() if self._wants_more() else []
         for number in reruns:
             rung = self._rec.state.trials[number].checkpoint_step or 0
-            add(f"trial {number} (re-run)", WorkKind.RERUN, self._shapes(number, rung), rung)
+            add(work_key(number, WorkKind.RERUN), WorkKind.RERUN, self._shapes(number, rung), rung)
         promotion = self._rec.take_promotion(final=self._final())
         if promotion is not None:
             number, rung = promotion.trial, promotion.rung
-            add(f"trial {number} (promoted)", WorkKind.PROMOTION, self._shapes(number, rung), rung)
+            shapes = self._shapes(number, rung)
+            add(work_key(number, WorkKind.PROMOTION), WorkKind.PROMOTION, shapes, rung)
         unknown = None
         if self._target is not None:
             wanted = self._target - self._rec.state.settled_count() - len(self._runner_trials)
@@ -484,7 +485,7 @@ class TrialSchedulerCore:
                         unknown = number if proposal is None else None
                         break
                     shapes = self._shapes(number, 0, proposal)
-                add(f"trial {number}", WorkKind.NEW, shapes)
+                add(work_key(number, WorkKind.NEW), WorkKind.NEW, shapes)
         return items, unknown
 
     def _shapes(
@@ -517,6 +518,8 @@ class TrialSchedulerCore:
             return None
         promotion = self._rec.take_promotion(final=self._final())
         if promotion is None or not self._suits(runner, promotion.trial, promotion.rung):
+            return None
+        if self._roster.kept_from(runner, promotion.trial, WorkKind.PROMOTION):
             return None
         number = promotion.trial
         trial = self._rec.state.trials[number]
@@ -577,6 +580,7 @@ class TrialSchedulerCore:
             n
             for n in self._rec.state.waiting_optimize_trials()
             if self._suits(runner, n, trials[n].checkpoint_step or 0)
+            and not self._roster.kept_from(runner, n, WorkKind.RERUN)
         )
         number = next(suited, None)
         if number is None:
@@ -628,9 +632,13 @@ class TrialSchedulerCore:
                 if (
                     runner is not None
                     and not isinstance(proposal, NoProposal)
-                    and not self._suits(runner, number, 0, proposal)
+                    and (
+                        not self._suits(runner, number, 0, proposal)
+                        or self._roster.kept_from(runner, number, WorkKind.NEW)
+                    )
                 ):
-                    # The next trial needs another shape: it waits for a runner of one.
+                    # The next trial needs another shape, or the runner's node is kept for
+                    # work ahead of it: it waits for another runner.
                     return _UNSUITED
                 if isinstance(proposal, NoProposal):
                     self.exhausted_reason = proposal.reason

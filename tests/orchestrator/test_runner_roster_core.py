@@ -409,3 +409,37 @@ def test_an_idle_runner_woken_again_and_again_still_ages_towards_its_retirement(
     retired = core.place(_request("r0", "r1", "r2", idle_grace_s=grace)).retired
     assert [d.runner for d in retired] == [idle]
     core.close()
+
+
+def test_a_runner_on_a_node_kept_for_a_promotion_takes_no_new_trial(tmp_path: Path) -> None:
+    # Found by the simulated placement benchmark: runners asking for work themselves went on
+    # taking new trials on the node the planner kept for a waiting promotion, so it never
+    # drained and the promotion waited for as long as new trials came.
+    core = _open(tmp_path)
+    core.start_optimize(5, 2)
+    resources = ResourceRequest((), _gpu_from_rung_1)
+    # The node's GPU is held by work of another study: the promotion waits for it.
+    node = ClusterNode("n0", {"CPU": 2.0, "GPU": 1.0}, {"CPU": 0.0, "GPU": 0.0})
+
+    def place() -> PlacementAnswer:
+        runners = tuple(PoolRunner(name, CPU, ("n0",)) for name in ("c0", "c1"))
+        return _place_until_known(core, PlacementRequest((node,), runners, resources, 2))
+
+    place()
+    t0 = core.next_trial("c0", None)
+    t1 = core.next_trial("c1", None)
+    assert isinstance(t0, Assignment) and isinstance(t1, Assignment)
+    t2 = core.next_trial("c0", _pause(core, t0, 0.2))
+    # Trial 1 scores higher: promoted to rung 1, which asks for a GPU; c1 takes trial 3.
+    t3 = core.next_trial("c1", _pause(core, t1, 0.9))
+    assert isinstance(t2, Assignment) and isinstance(t3, Assignment) and t3.number == 3
+    waiting = {w.work: w for w in place().waits}
+    assert not waiting["trial 1 (promoted)"].reserved
+    # Once it has waited past the planner's delay, the node is kept for it ...
+    core._roster._first_seen["trial 1 (promoted)"] -= 60.0
+    assert {w.work: w for w in place().waits}["trial 1 (promoted)"].reserved == ("n0",)
+    # ... and a CPU runner there takes no new trial (trial 4): it waits, and is retired.
+    done = TrialOutcome(t2.number, t2.attempt, TrialState.COMPLETE, (0.5,))
+    assert isinstance(core.next_trial("c0", done), Idle)
+    assert [d.runner for d in place().retired] == ["c0"]
+    core.close()
