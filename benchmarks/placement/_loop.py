@@ -15,8 +15,8 @@ what where:
 - `runner-asks`: the same planner, and before it, the hand-out the orchestrator does without
   it: a runner whose trial ended (and every idle runner, whenever something changed) takes the
   promotion if its shape is one the promotion accepts, else the next new trial if its shape is
-  one new trials accept (`TrialScheduler.next_trial`); the planner then starts and retires
-  runners for what is left.
+  one new trials accept (`TrialScheduler.next_trial`), unless its node is kept for other work
+  (the planner's reservation); the planner then starts and retires runners for what is left.
 - `all-promotions` (a what-if): as `planner`, with every promotion ASHA would grant now pending,
   not only the first.
 - FCFS (`planner` false): one fixed shape for every trial at every rung; the promotion the
@@ -313,11 +313,26 @@ class _Run:
             (r for r in self.runners.values() if r.state is RunnerState.IDLE and r is not freed),
             key=lambda r: (r.since, r.name),
         )
+        # As the TrialScheduler does (`RunnerRoster.kept_from`): a runner on a node the last
+        # plan keeps for other work takes nothing that work goes before.
+        kept = {node: wait.work for wait in self.last_waits for node in wait.reserved}
         for runner in [freed, *idle] if freed is not None else idle:
+            keeper = kept.get(runner.node)
             promotion = self.state.promotion(final=self._final())
-            if promotion is not None and runner.shape in self.policy.resources(promotion.rung):
+            if (
+                promotion is not None
+                and runner.shape in self.policy.resources(promotion.rung)
+                and (
+                    keeper in (None, _promotion_item(promotion.trial, promotion.rung).key)
+                    or not keeper.endswith("(promoted)")  # a new trial's node: not ahead
+                )
+            ):
                 item = _promotion_item(promotion.trial, promotion.rung)
-            elif not self._final() and runner.shape in self.policy.resources(0):
+            elif (
+                not self._final()
+                and runner.shape in self.policy.resources(0)
+                and keeper in (None, f"trial {len(self.trials)}")
+            ):
                 item = _Item(f"trial {len(self.trials)}", WorkKind.NEW, 0, None)
             else:
                 continue

@@ -259,11 +259,11 @@ def reading_lines(runs: Runs) -> list[str]:
         lines.append(
             "Runners asking first (the TrialScheduler's own hand-out, before the planner): "
             f"makespan {_mean([r.makespan for r in asks]):.1f} against "
-            f"{_mean([r.makespan for r in ours]):.1f}. A runner whose trial ended takes any work "
-            "whose shapes include its own, without the planner: quarter runners on the H100 "
-            "node keep taking new trials while the planner keeps that node for a waiting rung-9 "
-            "promotion, so the node does not drain for it while new trials are left; its wait "
-            "reaches "
+            f"{_mean([r.makespan for r in ours]):.1f}. A runner whose trial ended takes the "
+            "work whose shapes include its own without waiting for the planner, except on a "
+            "node the planner keeps for work ahead of it (before that rule, quarter runners on "
+            "the H100 node went on taking new trials while it was kept for a rung-9 promotion, "
+            "and makespan was 107.5); the longest rung-9 wait is "
             f"{_waits(asks, 9).split(' / ')[-1]} time units (planner "
             f"{_waits(ours, 9).split(' / ')[-1]})."
         )
