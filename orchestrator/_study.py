@@ -28,6 +28,7 @@ from raysweep.orchestrator._core._trial import Trial, constraint_values, objecti
 from raysweep.orchestrator._detached import DetachedStudy
 from raysweep.orchestrator._errors import DetachedStudyError, DuplicatedStudyError, StorageError
 from raysweep.orchestrator._ray._actors import StudyActors, start_study_actors
+from raysweep.orchestrator._ray._cluster import autoscaler_can_launch
 from raysweep.orchestrator._ray._handles import TrialSchedulerHandle, call, call_across_restarts
 from raysweep.orchestrator._ray._links import AskLink
 from raysweep.orchestrator._ray._optimize import (
@@ -173,7 +174,8 @@ class Study:
         ):
             raise ValueError(f"max_concurrent must be an int ≥ 1, not {max_concurrent!r}")
         request = ResourceRequest.parse(resources)
-        check_placeable(request, live_nodes())
+        if not autoscaler_can_launch():
+            check_placeable(request, live_nodes())
         if self._host is not None and self._host.actors() is not None:
             raise DetachedStudyError(
                 f"study {self.name!r} runs detached on the Ray cluster; a second optimize "

@@ -197,6 +197,8 @@ class PlacementRequest:
     resources: ResourceRequest
     max_runners: int
     idle_grace_s: float = 10.0
+    # An autoscaler can launch nodes: a shape no live node holds waits for one, not an error.
+    autoscaling: bool = False
 
 
 @dataclass(frozen=True)

@@ -459,7 +459,8 @@ class TrialSchedulerCore:
         items: list[Work] = []
 
         def add(key: str, kind: WorkKind, shapes: tuple[Shape, ...], rung: int = 0) -> None:
-            check_holdable(shapes, request.nodes, key)
+            if not request.autoscaling:
+                check_holdable(shapes, request.nodes, key)
             items.append(Work(key, kind, shapes, rung, self._roster.first_seen(key, now)))
 
         reruns = self._rec.state.waiting_optimize_trials() if self._wants_more() else []

@@ -7,6 +7,7 @@ a runner just started may not be in Ray's figures yet.
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from collections.abc import Iterable, Mapping
@@ -106,3 +107,25 @@ def _available_per_node() -> dict[str, dict[str, float]]:
         for node in [*status.active_nodes, *status.idle_nodes]
         if node.node_id is not None
     }
+
+
+def autoscaler_can_launch() -> bool:
+    """Whether an autoscaler that launches nodes of its own types runs on this cluster.
+
+    Ray's monitor publishes its report in the GCS (`DEBUG_AUTOSCALING_STATUS`). On a cluster
+    without an autoscaling config its read-only provider names each live node's type
+    `node_<node id>`; an autoscaler names the types of its config (`ray.head.default`, `gpu`,
+    ...). Its config itself is not published, so what it could launch is not known here: with
+    one, a shape no live node holds waits (and is asked for) instead of being refused.
+    """
+    try:
+        from ray._private.ray_constants import DEBUG_AUTOSCALING_STATUS
+        from ray.experimental.internal_kv import _internal_kv_get
+
+        raw = _internal_kv_get(DEBUG_AUTOSCALING_STATUS)
+        report = (json.loads(raw) if raw else {}).get("autoscaler_report") or {}
+    except Exception as exc:
+        _log.debug("no autoscaler report: %s", exc)
+        return False
+    mapping = report.get("node_type_mapping") or {}
+    return any(kind != f"node_{node}" for node, kind in mapping.items())

@@ -19,6 +19,7 @@ from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
 from raysweep.orchestrator._core._protocol import Progress
 from raysweep.orchestrator._core._state import StudyInfo
+from raysweep.orchestrator._ray._autoscale import withdraw_demand
 from raysweep.orchestrator._ray._handles import (
     ObjectRef,
     RemoteMethod,
@@ -115,8 +116,14 @@ def run_optimize(
         raise
     finally:
         _ask(scheduler.stop_new_trials, None)
+        # A pool that returned withdrew the study's autoscaler demand itself.
+        returned = False
+        with contextlib.suppress(Exception):
+            returned = bool(ray.wait([done], num_returns=1, timeout=0)[0])
         with contextlib.suppress(Exception):
             ray.kill(pool)  # type: ignore[arg-type]
+        if not returned:
+            withdraw_demand()
         display.close(progress)
 
 

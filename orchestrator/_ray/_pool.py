@@ -27,7 +27,8 @@ from raysweep.orchestrator._core._protocol import PlacementAnswer, PlacementRequ
 from raysweep.orchestrator._core._resources import ResourceRequest
 from raysweep.orchestrator._core._trial import Trial
 from raysweep.orchestrator._errors import StorageError
-from raysweep.orchestrator._ray._cluster import ClusterView
+from raysweep.orchestrator._ray._autoscale import DemandPublisher, demand_bundles
+from raysweep.orchestrator._ray._cluster import ClusterView, autoscaler_can_launch
 from raysweep.orchestrator._ray._handles import (
     ObjectRef,
     RunnerHandle,
@@ -117,6 +118,13 @@ class RunnerPool:
     ) -> PoolResult:
         run = _Run(scheduler, objective, catch, resources, max_runners, runtime_env)
         try:
+            return self._run(run)
+        finally:
+            # However the run ended: its node groups may scale down.
+            run.demand.withdraw()
+
+    def _run(self, run: _Run) -> PoolResult:
+        try:
             while True:
                 reason = self._stop_reason
                 if reason is not None:
@@ -164,6 +172,8 @@ class _Run:
             here=ray.get_runtime_context().get_node_id(),
         )
         self._placed_before = False
+        self.demand = DemandPublisher()
+        self.autoscaling = autoscaler_can_launch()
         # The scheduler's `wait_for_work` call this pool waits on, and the version it waits past.
         self._change: ObjectRef[int] | None = None
         self._change_version: int | None = None
@@ -175,6 +185,7 @@ class _Run:
             tuple(PoolRunner(r.name, r.shape, r.nodes) for r in self.live.values()),
             self.resources,
             self.max_runners,
+            autoscaling=self.autoscaling,
         )
         if not self._placed_before:
             # Every node at the start, so that a study that cannot work across them stops
@@ -194,6 +205,10 @@ class _Run:
             self._end(name, "retired before its first trial")
         for name, start in zip(answer.start_names, answer.starts, strict=True):
             self._start(name, start)
+        held = [r.shape for r in self.live.values()]
+        # Only what could start: beyond max_concurrent a waiting trial needs no new node.
+        room = 0 if answer.done else max(0, self.max_runners - len(held))
+        self.demand.publish(demand_bundles(held, answer.unmet[:room]))
         return answer
 
     def wait(self, answer: PlacementAnswer) -> ServeResult | None:
