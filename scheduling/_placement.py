@@ -131,11 +131,14 @@ class ClusterNode:
     def cards(self) -> list[float]:
         if self.gpu_cards is not None:
             return list(self.gpu_cards)
-        # Unknown: whole free cards, then what is left of a shared one.
+        # Unknown: whole free cards, then what is left of a shared one, then full ones (one
+        # entry per card, so that a retired runner's share has a card to go back to).
         free = self.free.get("GPU", 0.0)
         whole = math.floor(free + _EPS)
         rest = free - whole
-        return [1.0] * whole + ([rest] if rest > _EPS else [])
+        cards = [1.0] * whole + ([rest] if rest > _EPS else [])
+        count = math.ceil(self.total.get("GPU", 0.0) - _EPS)
+        return cards + [0.0] * max(0, count - len(cards))
 
     @property
     def slice_name(self) -> str | None:
@@ -297,12 +300,23 @@ class _Room:
         self.free["GPU"] = self.free.get("GPU", 0.0) - shape.gpu
 
     def give_back(self, shape: Shape) -> None:
-        """Room a retired runner leaves (its card: the fullest one that can take it back)."""
+        """Room a retired runner leaves. Which card it held is not known. When the node's
+        cards are known, its share goes back onto the fullest card that can take it (a start
+        planned on that room surely fits). When only the node's free amount is known (what
+        Ray reports), onto the card it completes soonest: retiring the fewest runners that
+        could free a whole card; were the guess wrong, Ray holds the start until the room is
+        really there, and the next plan retires more once the grace is over."""
         for name, amount in shape.resources:
             if name != "GPU":
                 self.free[name] = self.free.get(name, 0.0) + amount
         left = shape.gpu
-        order = sorted(range(len(self.cards)), key=lambda i: self.cards[i])
+        if self.node.gpu_cards is not None:
+            order = sorted(range(len(self.cards)), key=lambda i: self.cards[i])
+        else:
+            order = sorted(
+                (i for i in range(len(self.cards)) if self.cards[i] < 1.0 - _EPS),
+                key=lambda i: (-self.cards[i], i),
+            )
         for index in order:
             if left <= _EPS:
                 break

@@ -177,6 +177,21 @@ def test_a_large_shape_that_waited_too_long_gets_a_node_kept_for_it() -> None:
     assert Retire("idle", later.of_kind(Retire)[0].reason) in later.decisions
 
 
+def test_idle_gpu_share_runners_are_retired_to_free_a_whole_card_for_a_promotion() -> None:
+    # Found by the live placement benchmark: with the cards' shares unknown (as Ray reports
+    # them) and none free, the room of retired half-GPU runners had no card to go back to, so
+    # a whole-GPU promotion waited for the idle grace instead of taking their place at once.
+    half = Shape.of({"GPU": 0.5, "CPU": 0.5})
+    nodes = [node("g", {"CPU": 0, "GPU": 0}, {"CPU": 2, "GPU": 2})]
+    runners = [RunnerView(f"h{i}", half, ("g",), RunnerState.IDLE, since=99.0) for i in range(4)]
+    promotion = Work("trial 7 (promoted)", WorkKind.PROMOTION, (GPU1,), 1, 99.0)
+    result = plan([promotion], nodes, runners, max_runners=4)
+    assert len(result.of_kind(Retire)) == 2
+    assert by_work(result)["trial 7 (promoted)"] == Start(
+        GPU1, ("g",), "trial 7 (promoted)", by_work(result)["trial 7 (promoted)"].reason
+    )
+
+
 def test_a_node_kept_for_a_new_trial_does_not_hold_up_a_re_run() -> None:
     # Found by the property test below: the new trial's reservation kept the re-run off the
     # idle runner it could take, and the new trial then took the re-run's room.
