@@ -112,7 +112,8 @@ def _available_per_node() -> dict[str, dict[str, float]]:
 def autoscaler_can_launch() -> bool:
     """Whether an autoscaler that launches nodes of its own types runs on this cluster.
 
-    Ray's monitor publishes its report in the GCS (`DEBUG_AUTOSCALING_STATUS`). On a cluster
+    Autoscaler v1's monitor publishes its report in the GCS (`DEBUG_AUTOSCALING_STATUS`); v2
+    marks itself there (`is_autoscaler_v2`) and publishes no such report. On a cluster
     without an autoscaling config its read-only provider names each live node's type
     `node_<node id>`; an autoscaler names the types of its config (`ray.head.default`, `gpu`,
     ...). Its config itself is not published, so what it could launch is not known here: with
@@ -128,4 +129,13 @@ def autoscaler_can_launch() -> bool:
         _log.debug("no autoscaler report: %s", exc)
         return False
     mapping = report.get("node_type_mapping") or {}
-    return any(kind != f"node_{node}" for node, kind in mapping.items())
+    if any(kind != f"node_{node}" for node, kind in mapping.items()):
+        return True
+    # Autoscaler v2 publishes no such report; the GCS says whether it runs.
+    try:
+        from ray.autoscaler.v2.utils import is_autoscaler_v2
+
+        return bool(is_autoscaler_v2(fetch_from_server=True))
+    except Exception as exc:
+        _log.debug("whether autoscaler v2 runs is not known: %s", exc)
+        return False
