@@ -59,6 +59,10 @@ from raysweep.scheduling import (
     plan_placement,
 )
 
+# The simulated cluster puts GPU shares onto cards as Ray does and as the planner assumes: a
+# share onto the fullest card it fits on, whole GPUs onto whole free cards.
+from raysweep.scheduling._placement import _card_choice
+
 MIN_RESOURCE, MAX_RESOURCE, ETA = 1, 27, 3
 _EPS = 1e-9
 CREATING, PROMOTIONS_ONLY = "new trials left", "promotions only"
@@ -118,7 +122,7 @@ class _Node:
         for name, amount in shape.resources:
             if name != "GPU" and self.free.get(name, 0.0) < amount - _EPS:
                 return False
-        return _cards_for(self.cards, shape.gpu) is not None
+        return _card_choice(self.cards, shape.gpu) is not None
 
 
 @dataclass
@@ -152,19 +156,6 @@ class _Item:
 def _promotion_item(trial: int, rung: int) -> _Item:
     # The TrialScheduler's key for it, so that its waiting time runs from when first offered.
     return _Item(f"trial {trial} (promoted)", WorkKind.PROMOTION, rung, trial)
-
-
-def _cards_for(cards: list[float], gpu: float) -> list[tuple[int, float]] | None:
-    if gpu <= _EPS:
-        return []
-    if gpu < 1.0 - _EPS:
-        fitting = [i for i, free in enumerate(cards) if free >= gpu - _EPS]
-        if not fitting:
-            return None
-        return [(min(fitting, key=lambda i: (cards[i], i)), gpu)]
-    whole = [i for i, free in enumerate(cards) if free >= 1.0 - _EPS]
-    need = round(gpu)
-    return [(i, 1.0) for i in whole[:need]] if len(whole) >= need else None
 
 
 class _Run:
@@ -451,7 +442,7 @@ class _Run:
             raise AssertionError(
                 f"{shape} does not fit on {node_id}: free {node.free}, {node.cards}"
             )
-        cards = _cards_for(node.cards, shape.gpu)
+        cards = _card_choice(node.cards, shape.gpu)
         assert cards is not None
         for index, share in cards:
             node.cards[index] -= share
