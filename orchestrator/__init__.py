@@ -1,6 +1,7 @@
 """raysweep.orchestrator: studies on Ray — the public API, the actors and the event log."""
 
 from raysweep.orchestrator._core._state import ResourceUsage
+from raysweep.orchestrator._core._tpu_slice import TPUSlice
 from raysweep.orchestrator._core._trial import Trial
 from raysweep.orchestrator._detached import DetachedStudy, attach_study, detached_studies
 from raysweep.orchestrator._errors import (
@@ -33,6 +34,7 @@ __all__ = [
     "StorageError",
     "Study",
     "StudyLockedError",
+    "TPUSlice",
     "Trial",
     "TrialPaused",
     "TrialPruned",

@@ -76,7 +76,8 @@ def _trials(args: argparse.Namespace) -> int:
     params = [c for c in table.column_names if c.startswith("params_")]
     values = [c for c in table.column_names if c == "value" or c.startswith("values_")]
     columns = ["number", "state", "attempt", *values, *params]
-    for row in table.select([*columns, "placement_resources", "placement_nodes"]).to_pylist():
+    placed = ["placement_resources", "placement_nodes", "placement_slice"]
+    for row in table.select([*columns, *placed]).to_pylist():
         shown = " ".join(
             f"{k.removeprefix('params_')}={_short(v)}"
             for k, v in row.items()
@@ -85,17 +86,19 @@ def _trials(args: argparse.Namespace) -> int:
         result = " ".join(_short(row[k]) for k in values)
         print(
             f"{row['number']:>6} {row['state']:<9} attempt {row['attempt']} {result:>10}  {shown}"
-            f"{_where(row['placement_resources'], row['placement_nodes'])}"
+            f"{_where(row['placement_resources'], row['placement_nodes'], row['placement_slice'])}"
         )
     return 0
 
 
-def _where(resources: str | None, nodes: list[str] | None) -> str:
-    """Where a trial ran, shortly: its resources and its nodes' ids (first 8 characters)."""
+def _where(resources: str | None, nodes: list[str] | None, slice_name: str | None) -> str:
+    """Where a trial ran, shortly: its resources (per host), its nodes' ids (first 8
+    characters) and, on a TPU slice, the slice's name and hosts."""
     if resources is None or nodes is None:
         return ""
     amounts = ", ".join(f"{k}: {_short(v)}" for k, v in json.loads(resources).items())
-    return f"  on {{{amounts}}} @ {' '.join(n[:8] for n in nodes)}"
+    on_slice = "" if slice_name is None else f" (slice {slice_name}, {len(nodes)} hosts)"
+    return f"  on {{{amounts}}}{on_slice} @ {' '.join(n[:8] for n in nodes)}"
 
 
 def _short(value: object) -> str:

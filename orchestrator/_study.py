@@ -24,6 +24,7 @@ from raysweep.orchestrator._best import pareto_front
 from raysweep.orchestrator._core._hardware_use import tally_sum
 from raysweep.orchestrator._core._recorder import check_reopen
 from raysweep.orchestrator._core._state import ResourceUsage, StudyInfo
+from raysweep.orchestrator._core._tpu_slice import TPUSlice
 from raysweep.orchestrator._core._trial import Trial, constraint_values, objective_values
 from raysweep.orchestrator._detached import DetachedStudy
 from raysweep.orchestrator._errors import DetachedStudyError, DuplicatedStudyError, StorageError
@@ -141,7 +142,11 @@ class Study:
         *,
         timeout: float | None = None,
         max_concurrent: int = 1,
-        resources: Mapping[str, Any] | Sequence[Mapping[str, Any]] | None = None,
+        resources: Mapping[str, Any]
+        | TPUSlice
+        | Sequence[Mapping[str, Any] | TPUSlice]
+        | Callable[[dict[str, Any], int], Any]
+        | None = None,
         catch: type[BaseException] | Sequence[type[BaseException]] = (Exception,),
         show_progress: bool = True,
         detach: bool = False,
@@ -152,7 +157,8 @@ class Study:
         just those of this call, so re-running a script after a crash continues the study
         instead of doubling it. `timeout` (seconds) bounds this call: no trial starts after
         it, and running trials finish. Each trial runs on a runner actor holding `resources`
-        (default one CPU; GPU shares and custom resources as Ray names them), with at most
+        (default one CPU; GPU shares and custom resources as Ray names them; a `TPUSlice`;
+        alternatives; a function of the parameters and rung: see the README), with at most
         `max_concurrent` at once. An exception of a type in `catch` marks its trial FAILED with
         the traceback and the study goes on; any other ends the study and is raised here.
         Ctrl-C stops new trials, asks running ones to stop at their next report, and records

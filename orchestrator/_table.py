@@ -112,6 +112,10 @@ def trials_table(
         [list(where[r.number]["nodes"]) if r.number in where else None for r in records],
         pa.list_(pa.string()),
     )
+    columns["placement_slice"] = pa.array(
+        [where[r.number].get("slice_name") if r.number in where else None for r in records],
+        pa.string(),
+    )
     for key in TALLY_KEYS:
         columns[key] = pa.array(
             [used[r.number].get(key) if r.number in used else None for r in records],

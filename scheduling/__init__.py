@@ -14,6 +14,9 @@ from raysweep.scheduling._hyperband import Hyperband
 from raysweep.scheduling._no_pruning import NoPruning
 from raysweep.scheduling._percentile import MedianStopping, PercentileStopping
 from raysweep.scheduling._placement import (
+    SLICE_NAME_LABEL,
+    SLICE_POD_TYPE_LABEL,
+    SLICE_WORKER_LABEL,
     ClusterNode,
     PlacementSettings,
     Plan,
@@ -26,6 +29,7 @@ from raysweep.scheduling._placement import (
     Wait,
     Work,
     WorkKind,
+    complete_slices,
     plan_placement,
 )
 from raysweep.scheduling._simulation import Completion, SimulatedTrial, Simulation, StepEvent
@@ -33,6 +37,9 @@ from raysweep.scheduling._simulator import simulate
 
 __all__ = [
     "ASHA",
+    "SLICE_NAME_LABEL",
+    "SLICE_POD_TYPE_LABEL",
+    "SLICE_WORKER_LABEL",
     "Action",
     "ClusterNode",
     "Completion",
@@ -58,6 +65,7 @@ __all__ = [
     "Wait",
     "Work",
     "WorkKind",
+    "complete_slices",
     "plan_placement",
     "scheduler_from_json",
     "simulate",

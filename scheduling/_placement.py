@@ -50,6 +50,7 @@ __all__ = [
     "Wait",
     "Work",
     "WorkKind",
+    "complete_slices",
     "plan_placement",
 ]
 
@@ -69,7 +70,8 @@ class Shape:
     """One way to run a trial: resources per host, on hosts of a given kind.
 
     `resources` are Ray's names and amounts per host ("CPU", "GPU", "memory" in bytes, custom
-    names). `hosts` > 1 is a gang on one TPU slice of `pod_type` (host 0 first).
+    names). With a `pod_type` it is a gang on every host of one TPU slice of that pod type
+    (`hosts` of them, host 0 first); without, one node.
     """
 
     resources: tuple[tuple[str, float], ...]
@@ -107,8 +109,9 @@ class Shape:
         if self.accelerator_type is not None:
             parts.append(f"accelerator_type: {self.accelerator_type}")
         text = "{" + ", ".join(parts) + "}"
-        if self.hosts > 1:
-            text = f"{self.pod_type} slice ({self.hosts} hosts of {text})"
+        if self.pod_type is not None:
+            hosts = f"{self.hosts} host{'s' if self.hosts != 1 else ''}"
+            text = f"{self.pod_type} slice ({hosts} of {text})"
         return text
 
 
@@ -143,6 +146,26 @@ class ClusterNode:
     @property
     def slice_name(self) -> str | None:
         return self.labels.get(SLICE_NAME_LABEL)
+
+
+def complete_slices(nodes: Iterable[ClusterNode], shape: Shape) -> dict[str, tuple[str, ...]]:
+    """The complete TPU slices of `shape`'s pod type among `nodes`: slice name -> its node ids
+    by worker id (host 0 first). A slice missing a host, or of another size, is left out."""
+    members: dict[str, list[tuple[int, str]]] = {}
+    for node in nodes:
+        name = node.labels.get(SLICE_NAME_LABEL)
+        if name is None or node.labels.get(SLICE_POD_TYPE_LABEL) != shape.pod_type:
+            continue
+        try:
+            worker = int(node.labels.get(SLICE_WORKER_LABEL, "0"))
+        except ValueError:
+            continue
+        members.setdefault(name, []).append((worker, node.id))
+    return {
+        name: tuple(node for _, node in sorted(hosts))
+        for name, hosts in sorted(members.items())
+        if sorted(w for w, _ in hosts) == list(range(shape.hosts))
+    }
 
 
 class RunnerState(enum.Enum):
@@ -195,12 +218,14 @@ class Reuse:
 
 @dataclass(frozen=True)
 class Start:
-    """Start a runner of `shape` on `nodes` (one per host, host 0 first) for `work`."""
+    """Start a runner of `shape` on `nodes` (one per host, host 0 first) for `work`; for a
+    slice shape, `slice_name` is the TPU slice they make up."""
 
     shape: Shape
     nodes: tuple[str, ...]
     work: str
     reason: str
+    slice_name: str | None = None
 
 
 @dataclass(frozen=True)
@@ -520,7 +545,7 @@ class _Planner:
                 return False
             return room.could_ever_fit(shape) if ever else room.fits(shape)
 
-        if shape.hosts == 1:
+        if shape.pod_type is None:
             for node_id, room in self.rooms.items():
                 if usable(room):
                     yield (node_id,)
@@ -530,23 +555,8 @@ class _Planner:
                 yield hosts
 
     def _slices(self, shape: Shape) -> dict[str, tuple[str, ...]]:
-        """The complete slices of `shape`'s pod type: slice name -> its hosts by worker id."""
-        members: dict[str, list[tuple[int, str]]] = {}
-        for node_id, room in self.rooms.items():
-            labels = room.node.labels
-            name = labels.get(SLICE_NAME_LABEL)
-            if name is None or labels.get(SLICE_POD_TYPE_LABEL) != shape.pod_type:
-                continue
-            try:
-                worker = int(labels.get(SLICE_WORKER_LABEL, "0"))
-            except ValueError:
-                continue
-            members.setdefault(name, []).append((worker, node_id))
-        return {
-            name: tuple(node for _, node in sorted(hosts))
-            for name, hosts in sorted(members.items())
-            if len(hosts) == shape.hosts and sorted(w for w, _ in hosts) == list(range(shape.hosts))
-        }
+        assert shape.pod_type is not None
+        return complete_slices((room.node for room in self.rooms.values()), shape)
 
     def _fits_all(self, shape: Shape, hosts: tuple[str, ...]) -> bool:
         return all(self.rooms[h].fits(shape) for h in hosts)
@@ -573,8 +583,17 @@ class _Planner:
             if self.rooms[node].reserved_for == item.key:
                 self.rooms[node].reserved_for = None
         self.count += 1
-        where = nodes[0] if len(nodes) == 1 else f"slice {self.rooms[nodes[0]].node.slice_name}"
-        self.decisions.append(Start(shape, nodes, item.key, f"{shape} fits best on {where}"))
+        host0 = self.rooms[nodes[0]].node
+        where = host0.id if shape.pod_type is None else f"slice {host0.slice_name}"
+        self.decisions.append(
+            Start(
+                shape,
+                nodes,
+                item.key,
+                f"{shape} fits best on {where}",
+                None if shape.pod_type is None else host0.slice_name,
+            )
+        )
 
     def _retire(self, runner: RunnerView, reason: str) -> None:
         self.retired.add(runner.name)
@@ -642,7 +661,7 @@ class _Planner:
 
     def _why_shape(self, shape: Shape, item: Work) -> str:
         able = [room for room in self.rooms.values() if room.could_ever_fit(shape)]
-        if shape.hosts > 1:
+        if shape.pod_type is not None:
             slices = self._slices(shape)
             if not slices:
                 return f"no {shape.pod_type} slice in the cluster"

@@ -158,6 +158,7 @@ def test_public_names_of_the_orchestrator() -> None:
         "StorageError",
         "Study",
         "StudyLockedError",
+        "TPUSlice",
         "Trial",
         "TrialPaused",
         "TrialPruned",

@@ -76,6 +76,7 @@ __all__ = [
     "RaplCounter",
     "RaplReader",
     "TrialEnergy",
+    "held_resources",
     "held_seconds",
     "load_pynvml",
     "nvml_joules_between",
@@ -105,6 +106,13 @@ def held_seconds(resources: Mapping[str, float], seconds: float) -> dict[str, fl
     if not math.isfinite(seconds) or seconds < 0:
         raise ValueError(f"an attempt holds its resources for a finite time ≥ 0, not {seconds}")
     return {key: _amount(resources, name) * seconds for name, key in _HELD_KEYS}
+
+
+def held_resources(placement: Mapping[str, Any]) -> dict[str, float]:
+    """What an attempt holds in all, from its placement's JSON: the resources on each host
+    times its hosts (on a TPU slice, every host's chips count)."""
+    hosts = max(1, len(placement.get("nodes") or ()))
+    return {name: float(amount) * hosts for name, amount in placement["resources"].items()}
 
 
 def _amount(resources: Mapping[str, float], name: str) -> float:

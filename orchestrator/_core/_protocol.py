@@ -81,12 +81,18 @@ class Resume:
 @dataclass(frozen=True)
 class Placement:
     """Where an attempt of a trial runs: its runner, the resources it holds on each host, the
-    nodes (host 0 first) and their accelerator type. Recorded with the attempt in the log."""
+    nodes (host 0 first), their accelerator type, and the TPU slice they make up (for a
+    `TPUSlice` trial). Recorded with the attempt in the log."""
 
     runner: str
     resources: dict[str, float]
     nodes: tuple[str, ...]
     accelerator_type: str | None = None
+    slice_name: str | None = None
+
+    @property
+    def hosts(self) -> int:
+        return len(self.nodes)
 
     def to_json(self) -> dict[str, Any]:
         data: dict[str, Any] = {
@@ -96,6 +102,8 @@ class Placement:
         }
         if self.accelerator_type is not None:
             data["accelerator_type"] = self.accelerator_type
+        if self.slice_name is not None:
+            data["slice_name"] = self.slice_name
         return data
 
     @classmethod
@@ -105,6 +113,7 @@ class Placement:
             {str(k): float(v) for k, v in data["resources"].items()},
             tuple(str(n) for n in data["nodes"]),
             data.get("accelerator_type"),
+            data.get("slice_name"),
         )
 
 
@@ -156,6 +165,9 @@ class TrialOutcome:
     request: str | None = None
     # What the runner measured over the attempt (`EnergyUse.to_json`); None: nothing.
     energy: dict[str, Any] | None = None
+    # state None: the attempt ended because its hardware failed (a host of its TPU slice was
+    # lost), which counts towards the crashes that fail a trial.
+    crash: bool = False
 
 
 @dataclass(frozen=True)
@@ -185,6 +197,8 @@ class PoolRunner:
     name: str
     shape: Shape
     nodes: tuple[str, ...]
+    # The TPU slice its nodes make up (a slice shape).
+    slice_name: str | None = None
 
 
 @dataclass(frozen=True)

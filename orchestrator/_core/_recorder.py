@@ -307,7 +307,7 @@ class StudyRecorder:
         self.apply_notes(outcome.number, outcome.attempt, outcome.notes)
         if outcome.state is None:
             reason = outcome.error or "interrupted"
-            self.interrupt(outcome.number, reason, crash=False, energy=outcome.energy)
+            self.interrupt(outcome.number, reason, crash=outcome.crash, energy=outcome.energy)
             return None
         old = trial.checkpoint_step
         if outcome.state is TrialState.PAUSED and outcome.paused_at is not None:

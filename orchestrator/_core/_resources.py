@@ -1,9 +1,9 @@
 """What each trial of an `optimize` call may run on (`optimize(resources=...)`), as shapes.
 
-Three forms: a dict (one shape), a list of dicts (alternatives, most preferred first), or a
-function of the trial's parameters and the rung it starts at, returning either. The function
-runs in the TrialScheduler, once per hand-out, so a promoted trial can move to bigger hardware.
-Pure: checking a request against the cluster's nodes is `_ray/_resources.py`'s.
+Three forms: a dict or a `TPUSlice` (one shape), a list of them (alternatives, most preferred
+first), or a function of the trial's parameters and the rung it starts at, returning either.
+The function runs in the TrialScheduler, once per hand-out, so a promoted trial can move to
+bigger hardware. Pure: checking a request against the cluster's nodes is `_ray/_resources.py`'s.
 """
 
 from __future__ import annotations
@@ -14,8 +14,15 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from raysweep.orchestrator._core._tpu_slice import TPUSlice
 from raysweep.orchestrator._errors import UnplaceableResourcesError
-from raysweep.scheduling import ClusterNode, Shape
+from raysweep.scheduling import (
+    SLICE_POD_TYPE_LABEL,
+    SLICE_WORKER_LABEL,
+    ClusterNode,
+    Shape,
+    complete_slices,
+)
 
 _SPELLINGS = {
     "cpu": "CPU",
@@ -30,8 +37,9 @@ _SPELLINGS = {
 # Keys of a resource dict that are not amounts.
 _ACCELERATOR_KEY = "accelerator_type"
 _FORMS = (
-    "a dict such as {'CPU': 1, 'GPU': 0.25, 'accelerator_type': 'H100'}, a list of such "
-    "dicts (alternatives, most preferred first), or a function (params, rung) -> either"
+    "a dict such as {'CPU': 1, 'GPU': 0.25, 'accelerator_type': 'H100'} or a "
+    "TPUSlice(version='v5p', topology='2x2x2'), a list of such (alternatives, most preferred "
+    "first), or a function (params, rung) -> either"
 )
 
 
@@ -79,10 +87,11 @@ class ResourceRequest:
 
 
 def parse_shapes(resources: Any, where: str) -> tuple[Shape, ...]:
-    """The shapes of a dict, or a list of dicts (alternatives); ValueError saying what to fix."""
+    """The shapes of a dict or a TPUSlice, or a list of them (alternatives); ValueError saying
+    what to fix."""
     if resources is None:
         return (Shape.of({"CPU": 1.0}),)
-    if isinstance(resources, Mapping):
+    if isinstance(resources, Mapping | TPUSlice):
         return (_parse_shape(resources, where),)
     if isinstance(resources, list | tuple):
         if not resources:
@@ -95,9 +104,11 @@ def parse_shapes(resources: Any, where: str) -> tuple[Shape, ...]:
 
 
 def _parse_shape(resources: Any, where: str) -> Shape:
+    if isinstance(resources, TPUSlice):
+        return resources.shape()
     if not isinstance(resources, Mapping):
         raise ValueError(
-            f"{where} must be a dict such as {{'CPU': 1, 'GPU': 0.25}}, not "
+            f"{where} must be a dict such as {{'CPU': 1, 'GPU': 0.25}} or a TPUSlice, not "
             f"{type(resources).__name__}"
         )
     amounts: dict[str, float] = {}
@@ -151,22 +162,41 @@ def could_hold(total: Mapping[str, float], accelerator: str | None, shape: Shape
     return all(total.get(name, 0.0) >= amount - 1e-9 for name, amount in shape.resources)
 
 
+def holdable(shape: Shape, nodes: Sequence[ClusterNode]) -> bool:
+    """Whether `nodes` could ever hold `shape`: a node for it, or for a slice shape every host
+    of one complete slice of its pod type."""
+    if shape.pod_type is None:
+        return any(could_hold(n.total, n.accelerator_type, shape) for n in nodes)
+    by_id = {n.id: n for n in nodes}
+    return any(
+        all(could_hold(by_id[h].total, by_id[h].accelerator_type, shape) for h in hosts)
+        for hosts in complete_slices(nodes, shape).values()
+    )
+
+
 def check_holdable(shapes: tuple[Shape, ...], nodes: Sequence[ClusterNode], what: str) -> None:
     """UnplaceableResourcesError when no node could ever hold any of `shapes` (`what` needs
     them). Nodes not known yet (none given) are not judged."""
-    if not nodes or any(
-        could_hold(n.total, n.accelerator_type, shape) for shape in shapes for n in nodes
-    ):
+    if not nodes or any(holdable(shape, nodes) for shape in shapes):
         return
-    have = "; ".join(
-        "{"
-        + ", ".join(f"{k}: {v:g}" for k, v in sorted(n.total.items()) if k != "memory")
-        + (f", accelerator_type: {n.accelerator_type}" if n.accelerator_type else "")
-        + "}"
-        for n in nodes
-    )
     wanted = " or ".join(str(shape) for shape in shapes)
     raise UnplaceableResourcesError(
         f"{what} needs {wanted}, which no node of this Ray cluster can hold; the nodes have: "
-        f"{have}. Make resources=... ask for what the cluster has, or add a node that has it"
+        f"{describe_nodes(nodes)}. Make resources=... ask for what the cluster has, or add a "
+        "node that has it"
     )
+
+
+def describe_nodes(nodes: Sequence[ClusterNode]) -> str:
+    """What each node has, for an error: its resources, accelerator type and TPU slice."""
+    described = []
+    for n in nodes:
+        parts = [f"{k}: {v:g}" for k, v in sorted(n.total.items()) if k != "memory"]
+        if n.accelerator_type:
+            parts.append(f"accelerator_type: {n.accelerator_type}")
+        if n.slice_name is not None:
+            pod = n.labels.get(SLICE_POD_TYPE_LABEL, "?")
+            worker = n.labels.get(SLICE_WORKER_LABEL, "?")
+            parts.append(f"host {worker} of {pod} slice {n.slice_name}")
+        described.append("{" + ", ".join(parts) + "}")
+    return "; ".join(described) or "no nodes"

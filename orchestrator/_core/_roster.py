@@ -101,7 +101,13 @@ class RunnerRoster:
         if described is None:
             return None
         shape = described.shape
-        return Placement(described.name, shape.amounts(), described.nodes, shape.accelerator_type)
+        return Placement(
+            described.name,
+            shape.amounts(),
+            described.nodes,
+            shape.accelerator_type,
+            described.slice_name,
+        )
 
     def shape_of(self, runner: str) -> Shape | None:
         described = self._described.get(runner)
@@ -188,7 +194,7 @@ class RunnerRoster:
         # Named here, so that a runner asking before the pool's next request is known.
         names = tuple(f"runner-{uuid.uuid4().hex[:8]}" for _ in starts)
         for name, start in zip(names, starts, strict=True):
-            self._described[name] = PoolRunner(name, start.shape, start.nodes)
+            self._described[name] = PoolRunner(name, start.shape, start.nodes, start.slice_name)
         waits = tuple(d for d in plan.of_kind(Wait) if isinstance(d, Wait))
         kinds = {item.key: item.kind for item in pending}
         self._kept = {

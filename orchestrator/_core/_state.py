@@ -11,12 +11,19 @@ import copy
 import gc
 import json
 import math
-from collections.abc import Callable, ItemsView, Iterable, Iterator, KeysView, ValuesView
+from collections.abc import (
+    Callable,
+    ItemsView,
+    Iterable,
+    Iterator,
+    KeysView,
+    ValuesView,
+)
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from raysweep.orchestrator._core import _events as ev
-from raysweep.orchestrator._core._hardware_use import tally_close, tally_open
+from raysweep.orchestrator._core._hardware_use import held_resources, tally_close, tally_open
 from raysweep.orchestrator._errors import CorruptLogError
 from raysweep.orchestrator._storage._event import Event
 from raysweep.samplers import (
@@ -416,7 +423,7 @@ class StudyState:
         self._start(trial, int(p.attempt), event.ts, p.runner, p.resume_step)
         trial.placement = p.placement
         if p.placement is not None:
-            trial.hardware = tally_open(trial.hardware, p.placement["resources"], event.ts)
+            trial.hardware = tally_open(trial.hardware, held_resources(p.placement), event.ts)
 
     def _param(self, event: Event, p: ev.ParamDrawn) -> None:
         trial = self._trial(event)
@@ -474,7 +481,7 @@ class StudyState:
         trial.runner = p.runner
         if p.placement is not None:
             trial.placement = p.placement
-            trial.hardware = tally_open(trial.hardware, p.placement["resources"], event.ts)
+            trial.hardware = tally_open(trial.hardware, held_resources(p.placement), event.ts)
         trial.paused_step = None
         self._count_resume(trial)
 

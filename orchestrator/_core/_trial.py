@@ -12,7 +12,7 @@ import json
 import math
 import numbers
 from collections.abc import Callable, Sequence
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from raysweep.orchestrator._core import _limits
 from raysweep.orchestrator._core._hardware_use import EnergyMeter, TrialEnergy
@@ -39,6 +39,8 @@ from raysweep.samplers import (
     IntDistribution,
 )
 from raysweep.scheduling import Action, Decision
+
+_T = TypeVar("_T")
 
 
 class TrialLink(Protocol):
@@ -71,11 +73,17 @@ class TrialLink(Protocol):
 
 class Trial:
     def __init__(
-        self, assignment: Assignment, link: TrialLink, meter: EnergyMeter | None = None
+        self,
+        assignment: Assignment,
+        link: TrialLink,
+        meter: EnergyMeter | None = None,
+        hosts: Callable[[Callable[[int], Any]], list[Any]] | None = None,
     ) -> None:
         self._a = assignment
         self._link = link
         self._meter = meter
+        # Runs a function on every host of the attempt's TPU slice (None: it has none).
+        self._hosts = hosts
         self._params: dict[str, Any] = dict(assignment.params)
         self._distributions: dict[str, Distribution] = dict(assignment.distributions)
         self._notes: list[Note] = []
@@ -103,9 +111,36 @@ class Trial:
 
     @property
     def placement(self) -> Placement | None:
-        """Where this attempt runs: its runner, the resources it holds, its nodes and their
-        accelerator type. None for a trial from `ask`, which runs wherever its caller is."""
+        """Where this attempt runs: its runner, the resources it holds (on each host), its nodes
+        (host 0 first), their accelerator type and TPU slice name. None for a trial from `ask`,
+        which runs wherever its caller is."""
         return self._a.placement
+
+    def run_on_hosts(self, fn: Callable[[int], _T]) -> list[_T]:
+        """Run `fn(host_index)` on every host of this trial's TPU slice at once, each call
+        holding that host's chips, and return the results in host order (host 0 first).
+
+        An error `fn` raises on a host is raised here (the other hosts' calls are ended); a
+        host lost meanwhile ends the attempt, which is re-run on a whole slice from its last
+        checkpoint. `fn` travels to the hosts by pickling, like any Ray task.
+        """
+        if not callable(fn):
+            raise TypeError(f"run_on_hosts takes a function of the host index, not {fn!r}")
+        if self._hosts is None:
+            raise ObjectiveUsageError(
+                f"trial {self.number} runs on {self._where()}, not on a TPU slice, so it has no "
+                "hosts to run on: ask for one with optimize(resources=TPUSlice(version=..., "
+                "topology=...)), or check trial.placement.slice_name before calling "
+                "run_on_hosts (a list of alternatives may place a trial elsewhere)"
+            )
+        return self._hosts(fn)
+
+    def _where(self) -> str:
+        placement = self._a.placement
+        if placement is None:
+            return "its caller's machine (a trial from ask)"
+        amounts = ", ".join(f"{k}: {v:g}" for k, v in sorted(placement.resources.items()))
+        return "{" + amounts + "}"
 
     def energy(self) -> TrialEnergy:
         """The energy this trial is attributed so far, its earlier attempts included: CPU

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import time
 from collections.abc import Iterable, Mapping
 
@@ -18,16 +19,20 @@ from raysweep.scheduling import ClusterNode, Shape
 
 _log = logging.getLogger(__name__)
 _ACCELERATOR_PREFIX = "accelerator_type:"
+_GROUP_RESOURCE = re.compile(r"_group_(?:\d+_)?[0-9a-f]{16,}$")
 # Fresh enough: nodes join and leave in seconds, and a plan is checked again at every change.
 _REFRESH_S = 0.5
 
 
 def planner_resources(resources: Mapping[str, float]) -> dict[str, float]:
-    """Resources a shape can ask for: without Ray's per-node bookkeeping ("node:<ip>")."""
+    """Resources a shape can ask for: without Ray's per-node bookkeeping ("node:<ip>") and the
+    resources it makes for the bundles of placement groups ("CPU_group_0_<id>")."""
     return {
         name: float(amount)
         for name, amount in resources.items()
-        if not name.startswith(("node:", _ACCELERATOR_PREFIX)) and name != "object_store_memory"
+        if not name.startswith(("node:", _ACCELERATOR_PREFIX))
+        and name != "object_store_memory"
+        and _GROUP_RESOURCE.search(name) is None
     }
 
 
@@ -66,6 +71,15 @@ def cluster_nodes(
     return tuple(nodes_out)
 
 
+def live_totals() -> list[tuple[str, dict[str, float], dict[str, str]]]:
+    """(node id, total resources, labels) of each live node, from `ray.nodes()`."""
+    return [
+        (n["NodeID"], dict(n["Resources"]), dict(n.get("Labels") or {}))
+        for n in ray.nodes()  # type: ignore[no-untyped-call]
+        if n["Alive"]
+    ]
+
+
 class ClusterView:
     """Reads the live nodes, at most every `_REFRESH_S` (or at once after `stale()`)."""
 
@@ -84,11 +98,7 @@ class ClusterView:
         return cluster_nodes(self._totals, self._available, ours)
 
     def _read(self) -> None:
-        self._totals = [
-            (n["NodeID"], dict(n["Resources"]), dict(n.get("Labels") or {}))
-            for n in ray.nodes()  # type: ignore[no-untyped-call]
-            if n["Alive"]
-        ]
+        self._totals = live_totals()
         self._available = _available_per_node()
         self._read_at = time.monotonic()
 

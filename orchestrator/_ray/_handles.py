@@ -54,6 +54,14 @@ __all__ = [
 # Raised inside the actors on purpose, with a message for the user.
 _OWN_ERRORS = (RaysweepError, ValueError, TypeError, SearchSpaceExhaustedError)
 
+# What a call's failure looks like when its process or node died, not its code.
+INFRASTRUCTURE_ERRORS = (
+    ray.exceptions.RayActorError,
+    ray.exceptions.NodeDiedError,
+    ray.exceptions.WorkerCrashedError,
+    ray.exceptions.ObjectLostError,
+)
+
 
 class RemoteMethod(Protocol[P, R]):
     def remote(self, *args: P.args, **kwargs: P.kwargs) -> ObjectRef[R]: ...
@@ -221,3 +229,9 @@ def call_across_restarts(method: RemoteMethod[P, R], *args: P.args, **kwargs: P.
             if time.monotonic() >= deadline:
                 raise
             time.sleep(_RESTART_POLL_S)
+
+
+def describe(exc: BaseException) -> str:
+    """An error in one line, for a log or a reason: its type and first line."""
+    text = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {text[0] if text else ''}"[:500]

@@ -21,20 +21,16 @@ from raysweep.orchestrator._core._protocol import Progress
 from raysweep.orchestrator._core._state import StudyInfo
 from raysweep.orchestrator._ray._autoscale import withdraw_demand
 from raysweep.orchestrator._ray._handles import (
+    INFRASTRUCTURE_ERRORS,
     ObjectRef,
     RemoteMethod,
     RunnerPoolHandle,
     TrialSchedulerHandle,
     call,
     call_across_restarts,
-)
-from raysweep.orchestrator._ray._pool import (
-    INFRASTRUCTURE_ERRORS,
-    INTERRUPT_GRACE_S,
-    PoolResult,
-    RunnerPool,
     describe,
 )
+from raysweep.orchestrator._ray._pool import INTERRUPT_GRACE_S, PoolResult, RunnerPool
 from raysweep.orchestrator._ray._progress import ProgressDisplay
 from raysweep.orchestrator._ray._resources import ResourceRequest
 from raysweep.samplers import TrialState

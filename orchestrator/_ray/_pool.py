@@ -21,7 +21,11 @@ from dataclasses import dataclass
 from typing import Any
 
 import ray
-from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+from ray.util.placement_group import PlacementGroup, placement_group, remove_placement_group
+from ray.util.scheduling_strategies import (
+    NodeAffinitySchedulingStrategy,
+    PlacementGroupSchedulingStrategy,
+)
 
 from raysweep.orchestrator._core._protocol import PlacementAnswer, PlacementRequest, PoolRunner
 from raysweep.orchestrator._core._resources import ResourceRequest
@@ -30,26 +34,22 @@ from raysweep.orchestrator._errors import StorageError
 from raysweep.orchestrator._ray._autoscale import DemandPublisher, demand_bundles
 from raysweep.orchestrator._ray._cluster import ClusterView, autoscaler_can_launch
 from raysweep.orchestrator._ray._handles import (
+    INFRASTRUCTURE_ERRORS,
     ObjectRef,
     RunnerHandle,
     TrialSchedulerHandle,
     call,
     call_across_restarts,
+    describe,
 )
 from raysweep.orchestrator._ray._runner import Runner, ServeResult
 from raysweep.orchestrator._ray._shared_storage import SharedStorageCheck
-from raysweep.scheduling import Shape, Start
+from raysweep.scheduling import SLICE_NAME_LABEL, SLICE_WORKER_LABEL, Shape, Start
 
 _log = logging.getLogger(__name__)
 
 # Once Ctrl-C is pressed, running trials get this long to reach their next report.
 INTERRUPT_GRACE_S = 5.0
-INFRASTRUCTURE_ERRORS = (
-    ray.exceptions.RayActorError,
-    ray.exceptions.NodeDiedError,
-    ray.exceptions.WorkerCrashedError,
-    ray.exceptions.ObjectLostError,
-)
 RunnerRemote: Any = ray.remote(Runner)
 
 
@@ -74,6 +74,28 @@ class _Live:
     serve: ObjectRef[ServeResult]
     shape: Shape
     nodes: tuple[str, ...]
+    slice_name: str | None = None
+    # The placement group that holds a TPU slice's hosts for the runner (removed with it).
+    group: PlacementGroup | None = None
+
+
+def slice_group(start: Start) -> PlacementGroup:
+    """A placement group of one bundle per host of the slice `start` names, each bundle bound
+    to its host by the slice's labels (Ray's TPU convention), so that the gang is the hosts the
+    planner chose and nothing less."""
+    assert start.slice_name is not None
+    bundle = start.shape.amounts()
+    selectors = [
+        {SLICE_NAME_LABEL: start.slice_name, SLICE_WORKER_LABEL: str(host)}
+        for host in range(start.shape.hosts)
+    ]
+    group: PlacementGroup = placement_group(
+        [dict(bundle) for _ in selectors],
+        strategy="STRICT_SPREAD",
+        name=f"raysweep-{start.work}-{start.slice_name}"[:100],
+        bundle_label_selector=selectors,
+    )
+    return group
 
 
 def runner_options(shape: Shape) -> dict[str, Any]:
@@ -182,7 +204,7 @@ class _Run:
         ours = [(r.shape, r.nodes) for r in self.live.values()]
         request = PlacementRequest(
             self.cluster.nodes(ours),
-            tuple(PoolRunner(r.name, r.shape, r.nodes) for r in self.live.values()),
+            tuple(PoolRunner(r.name, r.shape, r.nodes, r.slice_name) for r in self.live.values()),
             self.resources,
             self.max_runners,
             autoscaling=self.autoscaling,
@@ -251,15 +273,29 @@ class _Run:
             self._end(name, f"{reason}; ended before the trial reached a report")
 
     def _start(self, name: str, start: Start) -> None:
-        options = runner_options(start.shape)
-        options["scheduling_strategy"] = NodeAffinitySchedulingStrategy(
-            node_id=start.nodes[0], soft=False
-        )
+        group = None
+        if start.shape.pod_type is None:
+            options = runner_options(start.shape)
+            options["scheduling_strategy"] = NodeAffinitySchedulingStrategy(
+                node_id=start.nodes[0], soft=False
+            )
+        else:
+            # On host 0 of the slice, holding its CPUs; the chips go to the tasks that
+            # `trial.run_on_hosts` starts in the group's bundles, one per host.
+            group = slice_group(start)
+            options = {
+                "num_cpus": start.shape.amounts().get("CPU", 0.0),
+                "scheduling_strategy": PlacementGroupSchedulingStrategy(
+                    group, placement_group_bundle_index=0
+                ),
+            }
         if self.runtime_env is not None:
             options["runtime_env"] = self.runtime_env
         actor: RunnerHandle = RunnerRemote.options(max_concurrency=2, **options).remote()
         serve = actor.serve.remote(self.scheduler, self.objective, self.catch, name)
-        self.live[name] = _Live(name, actor, serve, start.shape, start.nodes)
+        self.live[name] = _Live(
+            name, actor, serve, start.shape, start.nodes, start.slice_name, group
+        )
         self._say(
             f"runner {name} started with {start.shape} on {', '.join(start.nodes)} "
             f"for {start.work} ({start.reason})"
@@ -276,21 +312,32 @@ class _Run:
             reason = ("its node was preempted: " if preempted else "") + describe(exc)
             self._say(f"runner {runner.name} lost: {reason}")
             self.cluster.stale()
-            self.live.pop(runner.name)
+            self._drop(runner.name)
             with contextlib.suppress(ray.exceptions.RayActorError):
                 call_across_restarts(self.scheduler.runner_lost, runner.name, reason, not preempted)
             return None
-        self.live.pop(runner.name)
+        self._drop(runner.name)
+        # A runner leaves early when its slice lost a host: read the nodes again.
+        self.cluster.stale()
         self.trials += result.trials
         self._say(f"runner {runner.name} returned after {result.trials} trials")
         return result if result.fatal is not None else None
 
-    def _end(self, name: str, reason: str) -> None:
+    def _drop(self, name: str) -> _Live | None:
+        """Forget runner `name`; the hosts of its slice, if it held one, go back."""
         runner = self.live.pop(name, None)
+        if runner is not None and runner.group is not None:
+            with contextlib.suppress(Exception):
+                remove_placement_group(runner.group)
+        return runner
+
+    def _end(self, name: str, reason: str) -> None:
+        runner = self.live.get(name)
         if runner is None:
             return
         with contextlib.suppress(Exception):
             ray.kill(runner.actor)  # type: ignore[arg-type]
+        self._drop(name)
         self._say(f"runner {name} ended: {reason}")
         # A trial it held (a hand-out on its way when it was ended) goes back to be re-run.
         with contextlib.suppress(ray.exceptions.RayActorError):
@@ -299,8 +346,3 @@ class _Run:
     def _say(self, line: str) -> None:
         _log.debug("%s", line)
         self.said.append(line)
-
-
-def describe(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return f"{type(exc).__name__}: {text[0] if text else ''}"[:500]

@@ -6,56 +6,30 @@ do, before anything starts.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Sequence
 
-from raysweep.orchestrator._core._resources import ResourceRequest, could_hold
+from raysweep.orchestrator._core._resources import ResourceRequest, describe_nodes, holdable
 from raysweep.orchestrator._errors import UnplaceableResourcesError
+from raysweep.scheduling import ClusterNode
 
 __all__ = ["ResourceRequest", "check_placeable", "live_nodes"]
 
 
-def live_nodes() -> list[tuple[dict[str, float], str | None]]:
-    """Total resources and accelerator type of each live node of the connected Ray cluster."""
-    import ray
+def live_nodes() -> tuple[ClusterNode, ...]:
+    """The live nodes of the connected Ray cluster: totals, labels, accelerator type."""
+    from raysweep.orchestrator._ray._cluster import cluster_nodes, live_totals
 
-    from raysweep.orchestrator._ray._cluster import accelerator_type
-
-    nodes = ray.nodes()  # type: ignore[no-untyped-call]
-    return [(dict(n["Resources"]), accelerator_type(n["Resources"])) for n in nodes if n["Alive"]]
+    return cluster_nodes(live_totals(), {}, ())
 
 
-def check_placeable(
-    request: ResourceRequest, nodes: Iterable[tuple[Mapping[str, float], str | None]]
-) -> None:
-    """Raise when no live node could ever hold any shape of `request`, naming what the nodes
-    have. `nodes`: each live node's total resources and accelerator type. A function's shapes
-    are known only per trial: the TrialScheduler checks those as it evaluates them."""
-    if request.function is not None:
+def check_placeable(request: ResourceRequest, nodes: Sequence[ClusterNode]) -> None:
+    """Raise when no live node (or TPU slice) could ever hold any shape of `request`, naming
+    what the nodes have. A function's shapes are known only per trial: the TrialScheduler
+    checks those as it evaluates them."""
+    if request.function is not None or any(holdable(s, nodes) for s in request.shapes):
         return
-    known = list(nodes)
-    if any(
-        could_hold(total, accelerator, shape)
-        for shape in request.shapes
-        for total, accelerator in known
-    ):
-        return
-    described = "; ".join(
-        "{"
-        + ", ".join(f"{k}: {v:g}" for k, v in sorted(total.items()) if _shown(k))
-        + (f", accelerator_type: {accelerator}" if accelerator else "")
-        + "}"
-        for total, accelerator in known
-    )
     raise UnplaceableResourcesError(
         f"no node of this Ray cluster can hold a trial that needs {request}; the nodes have: "
-        f"{described or 'no nodes'}. Ask for less per trial in resources=..., or add a node "
+        f"{describe_nodes(nodes)}. Ask for less per trial in resources=..., or add a node "
         "that has it"
     )
-
-
-def _shown(resource: str) -> bool:
-    # Ray adds per-node bookkeeping resources ("node:10.0.0.1", "memory"); they only confuse here.
-    return not resource.startswith(("node:", "accelerator_type:")) and resource not in {
-        "memory",
-        "object_store_memory",
-    }

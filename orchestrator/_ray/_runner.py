@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import ray
+from ray.util import get_current_placement_group
 
 from raysweep.orchestrator._core._hardware_use import EnergyMeter, EnergyUse
 from raysweep.orchestrator._core._limits import MAX_TRACEBACK_CHARS, truncate_middle
@@ -31,6 +32,7 @@ from raysweep.orchestrator._errors import (
 )
 from raysweep.orchestrator._ray._handles import TrialSchedulerHandle, call_across_restarts
 from raysweep.orchestrator._ray._links import RunnerLink
+from raysweep.orchestrator._ray._slice_hosts import SliceHostLost, SliceHosts
 from raysweep.samplers import (
     IncompatibleDistributionError,
     InvalidDistributionError,
@@ -63,6 +65,8 @@ class Runner:
     def __init__(self) -> None:
         self._stop = threading.Event()
         self._node_cpus: float | None = None
+        # Why this runner's TPU slice can take no more trials (a host was lost), if it cannot.
+        self._broken: str | None = None
 
     def interrupt(self) -> None:
         self._stop.set()
@@ -104,7 +108,9 @@ class Runner:
             done += 1
             if fatal is not None:
                 call_across_restarts(scheduler.stop_new_trials, None)
-            if fatal is not None or self._stop.is_set():
+            if self._broken is not None:
+                _log.debug("runner %s leaves: %s", runner, self._broken)
+            if fatal is not None or self._stop.is_set() or self._broken is not None:
                 # Hand the outcome back without taking a new trial.
                 call_across_restarts(scheduler.next_trial, runner, outcome, False)
                 return ServeResult(runner, done, fatal, assignment.number if fatal else None)
@@ -118,14 +124,20 @@ class Runner:
     ) -> tuple[TrialOutcome, BaseException | None]:
         meter = self._meter(a)
         sampling = _Sampling(meter)
-        trial = Trial(a, RunnerLink(scheduler, a, self._stop), meter)
+        trial = Trial(a, RunnerLink(scheduler, a, self._stop), meter, self._slice_hosts(a))
         fatal: BaseException | None = None
+        crash = False
         try:
             result = objective(trial)
         except TrialPaused:
             state, values, error = TrialState.PAUSED, None, None
         except TrialPruned:
             state, values, error = TrialState.PRUNED, None, None
+        except SliceHostLost as exc:
+            state, values, error = None, None, str(exc)
+            crash = not exc.preempted
+            # The slice is broken: leave, so that the pool gives it back.
+            self._broken = str(exc)
         except TrialInterrupted as exc:
             state, values, error = None, None, str(exc)
         except Exception as exc:
@@ -159,8 +171,19 @@ class Runner:
             paused_at,
             checkpoint,
             energy=None if energy is None else energy.to_json(),
+            crash=crash,
         )
         return outcome, fatal
+
+    def _slice_hosts(self, a: Assignment) -> Callable[[Callable[[int], Any]], list[Any]] | None:
+        """What runs a function on every host of the attempt's TPU slice (None: no slice)."""
+        placement = a.placement
+        if placement is None or placement.slice_name is None:
+            return None
+        group = get_current_placement_group()
+        if group is None:
+            return None
+        return SliceHosts(group, placement.resources, placement.hosts, placement.slice_name).run
 
     def _meter(self, a: Assignment) -> EnergyMeter | None:
         """A meter of the attempt's share of this node's CPUs and cards (None: no placement

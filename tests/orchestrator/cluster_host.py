@@ -10,22 +10,28 @@ Protocol: one JSON object per line, after `MARK`. On start it prints {"address",
 "nodes"}; then it reads commands from stdin and answers each with one line:
 
     {"op": "add", "num_cpus": 1, "resources": {...}}  -> {"node": id}
-      (a worker of the start spec also takes "num_gpus")
+      (a worker of the start spec also takes "num_gpus", and "env": a TPU host's metadata
+      variables, TPU_NAME, TPU_WORKER_ID, TPU_ACCELERATOR_TYPE, TPU_TOPOLOGY)
     {"op": "remove", "node": id}                       -> {"removed": id}
     {"op": "preempt", "node": id}                      -> {"preempted": id} (drained with reason
                                                           PREEMPTION first, then killed)
     {"op": "nodes"}                                    -> {"nodes": {id: resources}} (alive)
+    {"op": "labels"}                                   -> {"labels": {id: labels}} (alive)
     {"op": "quit"}                                     -> the cluster shuts down
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
+import signal
+import subprocess
 import sys
 import tempfile
 import time
+from pathlib import Path
 from typing import Any
 
 import ray
@@ -42,6 +48,45 @@ MARK = "@cluster "
 
 def _say(message: dict[str, Any]) -> None:
     print(MARK + json.dumps(message), flush=True)
+
+
+class ClusterHost:
+    """The tests' side: starts this script in a process session of its own and asks it."""
+
+    def __init__(self, workers: list[dict[str, Any]]) -> None:
+        self.proc = subprocess.Popen(
+            [sys.executable, str(Path(__file__)), json.dumps({"workers": workers})],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+            env=dict(os.environ, RAY_ADDRESS=""),
+            start_new_session=True,
+        )
+        hello = self._answer()
+        self.address: str = hello["address"]
+        self.head: str = hello["head"]
+        self.workers: list[str] = hello["nodes"]
+
+    def _answer(self) -> dict[str, Any]:
+        assert self.proc.stdout is not None
+        for line in iter(self.proc.stdout.readline, ""):
+            if line.startswith(MARK):
+                return json.loads(line[len(MARK) :])
+        raise AssertionError(f"the cluster host exited ({self.proc.wait()})")
+
+    def ask(self, **command: Any) -> dict[str, Any]:
+        assert self.proc.stdin is not None
+        self.proc.stdin.write(json.dumps(command) + "\n")
+        self.proc.stdin.flush()
+        return self._answer()
+
+    def close(self) -> None:
+        with contextlib.suppress(Exception):
+            self.ask(op="quit")
+            self.proc.wait(timeout=60)
+        # Whatever the cluster left behind is in this session, and nothing else is.
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.proc.pid, signal.SIGKILL)
 
 
 def main() -> None:
@@ -62,19 +107,41 @@ def main() -> None:
     )
     nodes: dict[str, Any] = {}
 
-    def add(num_cpus: float, resources: dict[str, float], num_gpus: float = 0) -> str:
-        node = cluster.add_node(
-            num_cpus=num_cpus,
-            num_gpus=num_gpus,
-            resources=resources,
-            object_store_memory=_STORE,
-            wait=True,
-        )
+    def add(
+        num_cpus: float,
+        resources: dict[str, float],
+        num_gpus: float = 0,
+        env: dict[str, str] | None = None,
+    ) -> str:
+        # A TPU host is simulated by its metadata variables: Ray reads them from this process
+        # when it starts the node (labels, the slice's head resource) and from the node's.
+        saved = {name: os.environ.get(name) for name in env or {}}
+        os.environ.update(env or {})
+        try:
+            node = cluster.add_node(
+                num_cpus=num_cpus,
+                num_gpus=num_gpus,
+                resources=resources,
+                object_store_memory=_STORE,
+                wait=True,
+                **({"env_vars": dict(env)} if env else {}),
+            )
+        finally:
+            for name, value in saved.items():
+                if value is None:
+                    os.environ.pop(name, None)
+                else:
+                    os.environ[name] = value
         nodes[node.node_id] = node
         return str(node.node_id)
 
     for worker in spec.get("workers", []):
-        add(worker.get("num_cpus", 1), worker.get("resources", {}), worker.get("num_gpus", 0))
+        add(
+            worker.get("num_cpus", 1),
+            worker.get("resources", {}),
+            worker.get("num_gpus", 0),
+            worker.get("env"),
+        )
     cluster.wait_for_nodes()
     _say({"address": cluster.address, "head": cluster.head_node.node_id, "nodes": list(nodes)})
     ray.init(address=cluster.address, log_to_driver=False)
@@ -88,6 +155,9 @@ def main() -> None:
             if op == "nodes":
                 alive = [n for n in ray.nodes() if n["Alive"]]
                 _say({"nodes": {n["NodeID"]: n["Resources"] for n in alive}})
+            elif op == "labels":
+                alive = [n for n in ray.nodes() if n["Alive"]]
+                _say({"labels": {n["NodeID"]: n.get("Labels") or {} for n in alive}})
             elif op == "add":
                 _say({"node": add(command.get("num_cpus", 1), command.get("resources", {}))})
             elif op in ("remove", "preempt"):

@@ -190,7 +190,7 @@ def test_resources_no_node_can_hold_are_an_error_not_a_hang(
         ({"CPU": 1, "accelerator_type": "H100"}, "but no GPU"),
         ({"memory": 0.5}, "in bytes"),
         ([{"CPU": 1}, {"CPU": 1}], "same alternative twice"),
-        ("CPU", "a list of such dicts"),
+        ("CPU", r"or a TPUSlice\(version='v5p', topology='2x2x2'\), a list of such"),
     ],
 )
 def test_malformed_resources(tmp_path: Path, resources: Any, message: str) -> None:

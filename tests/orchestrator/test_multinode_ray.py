@@ -8,7 +8,6 @@ drivers are subprocesses too, so this test process never joins a Ray cluster.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import signal
@@ -20,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from cluster_host import MARK
+from cluster_host import ClusterHost
 
 from raysweep.orchestrator._core import _events as ev
 from raysweep.orchestrator._storage._log import read_events
@@ -28,43 +27,6 @@ from raysweep.orchestrator._storage._log import read_events
 pytestmark = pytest.mark.ray
 
 HERE = Path(__file__).parent
-
-
-class ClusterHost:
-    def __init__(self, workers: list[dict[str, Any]]) -> None:
-        self.proc = subprocess.Popen(
-            [sys.executable, str(HERE / "cluster_host.py"), json.dumps({"workers": workers})],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            text=True,
-            env=dict(os.environ, RAY_ADDRESS=""),
-            start_new_session=True,
-        )
-        hello = self._answer()
-        self.address: str = hello["address"]
-        self.head: str = hello["head"]
-        self.workers: list[str] = hello["nodes"]
-
-    def _answer(self) -> dict[str, Any]:
-        assert self.proc.stdout is not None
-        for line in iter(self.proc.stdout.readline, ""):
-            if line.startswith(MARK):
-                return json.loads(line[len(MARK) :])
-        raise AssertionError(f"the cluster host exited ({self.proc.wait()})")
-
-    def ask(self, **command: Any) -> dict[str, Any]:
-        assert self.proc.stdin is not None
-        self.proc.stdin.write(json.dumps(command) + "\n")
-        self.proc.stdin.flush()
-        return self._answer()
-
-    def close(self) -> None:
-        with contextlib.suppress(Exception):
-            self.ask(op="quit")
-            self.proc.wait(timeout=60)
-        # Whatever the cluster left behind is in this session, and nothing else is.
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(self.proc.pid, signal.SIGKILL)
 
 
 @pytest.fixture(scope="module")

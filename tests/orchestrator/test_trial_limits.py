@@ -126,3 +126,22 @@ def test_a_short_traceback_is_kept_whole() -> None:
     assert _limits().truncate_middle("abc", 10) == "abc"
     cut = _limits().truncate_middle("a" * 50 + "b" * 50, 60)
     assert len(cut) <= 60 and cut.startswith("a") and cut.endswith("b")
+
+
+def test_run_on_hosts_outside_a_tpu_slice_says_how_to_get_one() -> None:
+    with pytest.raises(ObjectiveUsageError, match=r"not on a TPU slice.*resources=TPUSlice"):
+        _trial().run_on_hosts(lambda host: host)
+    with pytest.raises(TypeError, match="function of the host index"):
+        _trial().run_on_hosts(3)  # type: ignore[arg-type]
+
+
+def test_run_on_hosts_on_a_slice_gives_the_hosts_results_in_order() -> None:
+    calls: list[object] = []
+
+    def hosts(fn: Any) -> list[Any]:
+        calls.append(fn)
+        return [fn(i) for i in range(2)]
+
+    trial = Trial(_assignment(), _Link(), None, hosts)
+    assert trial.run_on_hosts(lambda host: host * 10) == [0, 10]
+    assert len(calls) == 1

@@ -24,6 +24,7 @@ from raysweep.scheduling._placement import (
     Wait,
     Work,
     WorkKind,
+    complete_slices,
     plan_placement,
 )
 
@@ -117,16 +118,19 @@ def test_re_runs_and_promotions_go_first_higher_rungs_first() -> None:
     assert decided["new"].reason.endswith("1 trial ahead")
 
 
+def tpu_host(slice_name: str, worker: int, pod_type: str, tpu: float = 4) -> ClusterNode:
+    labels = {
+        SLICE_NAME_LABEL: slice_name,
+        SLICE_WORKER_LABEL: str(worker),
+        SLICE_POD_TYPE_LABEL: pod_type,
+    }
+    free, total = {"CPU": 2, "TPU": tpu}, {"CPU": 2, "TPU": 4}
+    return node(f"{slice_name}-{worker}", free, total, labels=labels)
+
+
 def test_a_gang_takes_every_host_of_one_slice_or_nothing() -> None:
     def host(slice_name: str, worker: int, tpu: float) -> ClusterNode:
-        labels = {
-            SLICE_NAME_LABEL: slice_name,
-            SLICE_WORKER_LABEL: str(worker),
-            SLICE_POD_TYPE_LABEL: "v5p-16",
-        }
-        return node(
-            f"{slice_name}-{worker}", {"CPU": 2, "TPU": tpu}, {"CPU": 2, "TPU": 4}, labels=labels
-        )
+        return tpu_host(slice_name, worker, "v5p-16", tpu)
 
     # Slice a has a busy host; slice b is free, its hosts listed out of order.
     nodes = [host("a", 0, 4), host("a", 1, 0), host("b", 1, 4), host("b", 0, 4)]
@@ -140,6 +144,38 @@ def test_a_gang_takes_every_host_of_one_slice_or_nothing() -> None:
     assert by_work(plan([new("g", SLICE)], [node("cpu", {"CPU": 8})]))["g"].reason.startswith(
         "no v5p-16 slice"
     )
+
+
+def test_a_one_host_slice_goes_only_onto_a_host_of_its_pod_type() -> None:
+    # A plain node with four TPU chips, and a host of a v4-8 slice: a v4-8 slice shape is
+    # placed on the slice, named in the decision; a plain {"TPU": 4} shape may go on either.
+    v4_8 = Shape.of({"TPU": 4, "CPU": 1}, hosts=1, pod_type="v4-8")
+    plain = node("plain", {"CPU": 2, "TPU": 4})
+    decided = by_work(plan([new("s", v4_8)], [plain, tpu_host("x", 0, "v4-8")]))
+    assert isinstance(decided["s"], Start)
+    assert decided["s"].nodes == ("x-0",) and decided["s"].slice_name == "x"
+    # With only the plain node, it waits and says why.
+    waiting = by_work(plan([new("s", v4_8)], [plain]))
+    assert isinstance(waiting["s"], Wait)
+    assert "no v4-8 slice in the cluster" in waiting["s"].reason
+    assert str(v4_8) == "v4-8 slice (1 host of {CPU: 1, TPU: 4})"
+
+
+def test_only_complete_slices_of_the_pod_type_count() -> None:
+    nodes = [
+        tpu_host("a", 0, "v5p-16"),
+        tpu_host("a", 1, "v5p-16"),
+        tpu_host("b", 0, "v5p-16"),  # missing its host 1
+        tpu_host("c", 0, "v5p-16"),
+        tpu_host("c", 0, "v5p-16"),  # two hosts claim worker 0
+        tpu_host("d", 0, "v5p-32"),
+        tpu_host("d", 1, "v5p-32"),
+    ]
+    nodes[4] = ClusterNode("c-0b", nodes[4].total, nodes[4].free, nodes[4].labels)
+    assert complete_slices(nodes, SLICE) == {"a": ("a-0", "a-1")}
+    decided = by_work(plan([new("g", SLICE)], nodes))
+    assert isinstance(decided["g"], Start) and decided["g"].slice_name == "a"
+    assert decided["g"].reason.endswith("on slice a")
 
 
 def test_accelerator_types_are_matched_and_named_in_the_reason() -> None:

@@ -26,6 +26,9 @@ def test_exported_names_are_pinned() -> None:
         "Reuse",
         "RunnerState",
         "RunnerView",
+        "SLICE_NAME_LABEL",
+        "SLICE_POD_TYPE_LABEL",
+        "SLICE_WORKER_LABEL",
         "Scheduler",
         "SchedulerState",
         "Shape",
@@ -36,11 +39,15 @@ def test_exported_names_are_pinned() -> None:
         "Wait",
         "Work",
         "WorkKind",
+        "complete_slices",
         "plan_placement",
         "scheduler_from_json",
         "simulate",
     ]
     for name in scheduling.__all__:
+        if name.startswith("SLICE_"):  # Ray's label names, as text
+            assert getattr(scheduling, name).startswith("ray.io/tpu-")
+            continue
         assert getattr(scheduling, name).__module__.startswith("raysweep.scheduling")
 
 

@@ -1,0 +1,176 @@
+"""TPU slices on a real multi-node Ray cluster of simulated TPU hosts: two v5p-16 slices of two
+hosts each (Ray labels them from the TPU metadata variables each host is started with) and a
+CPU node. A slice trial gets every host of one slice as a gang, runs a function on each, and
+is re-run on a whole slice when a host of its own is lost.
+
+One cluster for the module (`cluster_host.py`, a process session of its own); the drivers are
+subprocesses, so this test process never joins a Ray cluster.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from cluster_host import ClusterHost
+
+from raysweep.orchestrator._cli import main
+from raysweep.orchestrator._storage._log import read_events
+from raysweep.scheduling import SLICE_NAME_LABEL, SLICE_WORKER_LABEL
+
+pytestmark = pytest.mark.ray
+
+HERE = Path(__file__).parent
+
+
+def _tpu_host(slice_name: str, worker: int) -> dict[str, Any]:
+    env = {
+        "TPU_NAME": slice_name,
+        "TPU_WORKER_ID": str(worker),
+        "TPU_ACCELERATOR_TYPE": "v5p-16",
+        "TPU_TOPOLOGY": "2x2x2",
+    }
+    return {"num_cpus": 2, "resources": {"TPU": 4}, "env": env}
+
+
+@pytest.fixture(scope="module")
+def cluster() -> Iterator[ClusterHost]:
+    host = ClusterHost(
+        [_tpu_host(name, worker) for name in ("slice-a", "slice-b") for worker in (0, 1)]
+        + [{"num_cpus": 1}]
+    )
+    try:
+        yield host
+    finally:
+        host.close()
+
+
+def _slices(cluster: ClusterHost) -> dict[str, list[str]]:
+    """Slice name -> its node ids by worker id, as Ray labelled them."""
+    labels = cluster.ask(op="labels")["labels"]
+    slices: dict[str, dict[int, str]] = {}
+    for node, have in labels.items():
+        if SLICE_NAME_LABEL in have:
+            slices.setdefault(have[SLICE_NAME_LABEL], {})[int(have[SLICE_WORKER_LABEL])] = node
+    return {name: [hosts[w] for w in sorted(hosts)] for name, hosts in slices.items()}
+
+
+def _driver(cluster: ClusterHost, tmp_path: Path, name: str, mode: str) -> Any:
+    marks = tmp_path / "marks"
+    marks.mkdir()
+    command = [
+        sys.executable,
+        str(HERE / "tpu_driver.py"),
+        *("--address", cluster.address, "--storage", str(tmp_path / "studies")),
+        *("--name", name, "--marks", str(marks), "--mode", mode),
+    ]
+    return subprocess.Popen(
+        command,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=dict(os.environ, RAY_ADDRESS="", PYTHONUNBUFFERED="1"),
+        start_new_session=True,
+    )
+
+
+def _finish(proc: Any) -> str:
+    try:
+        out = proc.communicate(timeout=240)[0]
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        raise AssertionError(f"the driver did not finish:\n{proc.communicate()[0]}") from None
+    assert proc.returncode == 0 and "finished" in out, out
+    return out
+
+
+def _events(directory: Path, kind: str) -> list[tuple[int, dict[str, Any]]]:
+    return [(e.trial, e.payload) for e in read_events(directory) if e.kind == kind]
+
+
+def test_a_slice_trial_gets_every_host_of_one_slice_and_runs_on_each(
+    cluster: ClusterHost, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # First in the module: the test after it takes a host away.
+    slices = _slices(cluster)
+    assert sorted(slices) == ["slice-a", "slice-b"] and all(len(h) == 2 for h in slices.values())
+    _finish(_driver(cluster, tmp_path, "mixed", "mixed"))
+    directory = tmp_path / "studies" / "mixed"
+    started = dict(_events(directory, "trial_started"))
+    attrs: dict[int, dict[str, Any]] = {}
+    for trial, payload in _events(directory, "user_attr"):
+        attrs.setdefault(trial, {})[payload["key"]] = payload["value"]
+    assert len(started) == 6
+    used = set()
+    for trial, placement in ((t, p["placement"]) for t, p in started.items()):
+        name = placement.get("slice_name")
+        used.add(name)
+        if name is None:
+            # The alternative: one CPU on the CPU node, no hosts to run on.
+            assert placement["resources"] == {"CPU": 1.0}
+            assert "hosts" not in attrs[trial]
+            continue
+        # The gang: both hosts of one slice, host 0 first; the objective runs on host 0.
+        assert placement["resources"] == {"CPU": 1.0, "TPU": 4.0}
+        assert placement["nodes"] == slices[name]
+        assert attrs[trial]["runner_node"] == slices[name][0]
+        hosts = attrs[trial]["hosts"]
+        assert [h["host"] for h in hosts] == [0, 1]
+        assert [h["node"] for h in hosts] == slices[name]
+        # Each host's call holds that host's four chips, and Ray shows them to it.
+        assert all(h["tpu"] == 4.0 and h["visible_chips"] == "0,1,2,3" for h in hosts), hosts
+    # Three at once: both slices, and the CPU node while both slices were taken.
+    assert used == {"slice-a", "slice-b", None}
+    # The facts as the table and `raysweep trials` give them (read from the log, no Ray).
+    assert main(["trials", str(directory), "--csv", str(tmp_path / "t.csv")]) == 0
+    with open(tmp_path / "t.csv") as f:
+        rows = {int(r["number"]): r for r in csv.DictReader(f)}
+    for trial, payload in started.items():
+        name = payload["placement"].get("slice_name")
+        assert rows[trial]["placement_slice"] == (name or "")
+        if name is not None:
+            assert rows[trial]["placement_nodes"] == " ".join(slices[name])
+            # Every host's chips count: 8 chip-seconds per second, beside 2 CPU-seconds.
+            assert float(rows[trial]["tpu_chip_s"]) == pytest.approx(
+                4 * float(rows[trial]["cpu_s"])
+            )
+    capsys.readouterr()
+    assert main(["trials", str(directory)]) == 0
+    shown = capsys.readouterr().out
+    assert "(slice slice-a, 2 hosts) @ " in shown and "(slice slice-b, 2 hosts) @ " in shown
+
+
+def test_a_slice_trial_whose_host_is_lost_is_re_run_on_a_whole_slice(
+    cluster: ClusterHost, tmp_path: Path
+) -> None:
+    slices = _slices(cluster)
+    proc = _driver(cluster, tmp_path, "lost", "lost")
+    stalled_file = tmp_path / "marks" / "stalled.json"
+    deadline = time.monotonic() + 180
+    while not stalled_file.exists():
+        if proc.poll() is not None or time.monotonic() > deadline:
+            proc.kill()
+            raise AssertionError(f"no host stalled; the driver said:\n{proc.communicate()[0]}")
+        time.sleep(0.2)
+    time.sleep(0.2)
+    stalled = json.loads(stalled_file.read_text())
+    lost_slice = next(name for name, hosts in slices.items() if hosts[1] == stalled["node"])
+    assert cluster.ask(op="remove", node=stalled["node"]) == {"removed": stalled["node"]}
+    _finish(proc)
+    directory = tmp_path / "studies" / "lost"
+    interrupted = [p for t, p in _events(directory, "trial_interrupted") if t == 0]
+    assert len(interrupted) == 1 and interrupted[0]["crash"] is True, interrupted
+    assert f"host 1 of TPU slice {lost_slice} was lost" in interrupted[0]["reason"]
+    runs = [p["placement"] for t, p in _events(directory, "trial_started") if t == 0]
+    assert [r["slice_name"] for r in runs] == [lost_slice, next(iter(set(slices) - {lost_slice}))]
+    finished = {t: p for t, p in _events(directory, "trial_finished")}
+    assert finished[0]["state"] == finished[1]["state"] == "complete"
