@@ -23,8 +23,9 @@ kind                    trial  payload
                                {``distribution``, ``value``}; absent: none), ``request`` (the
                                ``ask`` call's id; absent: none)
 ``trial_started``       yes    ``attempt``, ``runner``, ``resume_step`` (absent: from scratch),
-                               ``placement`` (``runner``, ``resources``, ``nodes``,
-                               ``accelerator_type``; absent: not known)
+                               ``placement`` (``runner``, ``resources`` per host, ``nodes``,
+                               ``accelerator_type``, ``slice_name`` (absent: not a TPU
+                               slice); absent: not known)
 ``param``               yes    ``name``, ``distribution`` (its ``to_json()``), ``value``
 ``report``              yes    ``attempt``, ``step``, ``value``, ``judged`` (absent: true)
 ``decision``            yes    ``attempt``, ``action``, ``reason``, ``rung``
