@@ -1,7 +1,8 @@
-"""TPU slices on a real multi-node Ray cluster of simulated TPU hosts: two v5p-16 slices of two
-hosts each (Ray labels them from the TPU metadata variables each host is started with) and a
-CPU node. A slice trial gets every host of one slice as a gang, runs a function on each, and
-is re-run on a whole slice when a host of its own is lost.
+"""TPU slices on a real multi-node Ray cluster of simulated hosts: two v5p-16 slices of two hosts
+each (Ray labels them from the TPU metadata variables each host is started with), a CPU node
+and a fake GPU of each of two accelerator types. A mixed study uses all of them; a slice trial
+gets every host of one slice as a gang and runs a function on each, and is re-run on a whole
+slice when a host of its own is lost.
 
 One cluster for the module (`cluster_host.py`, a process session of its own); the drivers are
 subprocesses, so this test process never joins a Ray cluster.
@@ -47,6 +48,10 @@ def cluster() -> Iterator[ClusterHost]:
     host = ClusterHost(
         [_tpu_host(name, worker) for name in ("slice-a", "slice-b") for worker in (0, 1)]
         + [{"num_cpus": 1}]
+        + [
+            {"num_cpus": 1, "num_gpus": 1, "resources": {f"accelerator_type:{kind}": 1}}
+            for kind in ("A100", "H100")
+        ]
     )
     try:
         yield host
@@ -97,7 +102,7 @@ def _events(directory: Path, kind: str) -> list[tuple[int, dict[str, Any]]]:
     return [(e.trial, e.payload) for e in read_events(directory) if e.kind == kind]
 
 
-def test_a_slice_trial_gets_every_host_of_one_slice_and_runs_on_each(
+def test_a_mixed_study_uses_every_kind_and_a_slice_trial_runs_on_each_host(
     cluster: ClusterHost, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     # First in the module: the test after it takes a host away.
@@ -109,16 +114,17 @@ def test_a_slice_trial_gets_every_host_of_one_slice_and_runs_on_each(
     attrs: dict[int, dict[str, Any]] = {}
     for trial, payload in _events(directory, "user_attr"):
         attrs.setdefault(trial, {})[payload["key"]] = payload["value"]
-    assert len(started) == 6
+    assert len(started) == 10
     used = set()
     for trial, placement in ((t, p["placement"]) for t, p in started.items()):
         name = placement.get("slice_name")
-        used.add(name)
         if name is None:
-            # The alternative: one CPU on the CPU node, no hosts to run on.
-            assert placement["resources"] == {"CPU": 1.0}
-            assert "hosts" not in attrs[trial]
+            # An alternative: a GPU of either type, or a CPU; no hosts to run on.
+            used.add(placement.get("accelerator_type") or "CPU")
+            assert placement["resources"] in ({"CPU": 1.0, "GPU": 1.0}, {"CPU": 1.0})
+            assert len(placement["nodes"]) == 1 and "hosts" not in attrs[trial]
             continue
+        used.add(name)
         # The gang: both hosts of one slice, host 0 first; the objective runs on host 0.
         assert placement["resources"] == {"CPU": 1.0, "TPU": 4.0}
         assert placement["nodes"] == slices[name]
@@ -128,8 +134,8 @@ def test_a_slice_trial_gets_every_host_of_one_slice_and_runs_on_each(
         assert [h["node"] for h in hosts] == slices[name]
         # Each host's call holds that host's four chips, and Ray shows them to it.
         assert all(h["tpu"] == 4.0 and h["visible_chips"] == "0,1,2,3" for h in hosts), hosts
-    # Three at once: both slices, and the CPU node while both slices were taken.
-    assert used == {"slice-a", "slice-b", None}
+    # Five at once: both slices, then both GPUs, then a CPU while the rest were taken.
+    assert used == {"slice-a", "slice-b", "A100", "H100", "CPU"}
     # The facts as the table and `raysweep trials` give them (read from the log, no Ray).
     assert main(["trials", str(directory), "--csv", str(tmp_path / "t.csv")]) == 0
     with open(tmp_path / "t.csv") as f:

@@ -1,7 +1,7 @@
 """A driver for the TPU slice tests, run against a cluster of simulated TPU hosts.
 
-`--mode mixed`: trials take a v5p-16 slice (two hosts) when one is free, else a CPU; a slice
-trial runs a function on every host of its slice and keeps what each host saw.
+`--mode mixed`: trials take a v5p-16 slice (two hosts) when one is free, else a GPU, else a
+CPU; a slice trial runs a function on every host of its slice and keeps what each host saw.
 `--mode lost`: the first attempt of trial 0 stalls on host 1 of its slice (after writing where)
 until the test takes that host away.
 """
@@ -21,6 +21,13 @@ from raysweep.orchestrator import TPUSlice, Trial, create_study
 from raysweep.samplers import RandomSampler
 
 SLICE = TPUSlice(version="v5p", topology="2x2x2")
+# A slice when one is free, else a GPU of either type, else a CPU.
+EVERY_KIND = [
+    SLICE,
+    {"GPU": 1, "CPU": 1, "accelerator_type": "A100"},
+    {"GPU": 1, "CPU": 1, "accelerator_type": "H100"},
+    {"CPU": 1},
+]
 
 
 def host_facts(host: int) -> dict[str, Any]:
@@ -40,7 +47,7 @@ def mixed(trial: Trial) -> float:
     trial.set_user_attr("runner_node", ray.get_runtime_context().get_node_id())
     if placement.slice_name is not None:
         trial.set_user_attr("hosts", trial.run_on_hosts(host_facts))
-    time.sleep(1.5)  # long enough for trials to overlap: both slices and the CPU are used
+    time.sleep(1.5)  # long enough for trials to overlap: every kind of node is used
     return x
 
 
@@ -77,7 +84,7 @@ def main() -> None:
     )
     if args.mode == "mixed":
         study.optimize(
-            mixed, n_trials=6, max_concurrent=3, resources=[SLICE, {"CPU": 1}], show_progress=False
+            mixed, n_trials=10, max_concurrent=5, resources=EVERY_KIND, show_progress=False
         )
     else:
         study.optimize(
