@@ -665,6 +665,14 @@ class _Planner:
             slices = self._slices(shape)
             if not slices:
                 return f"no {shape.pod_type} slice in the cluster"
+            hosts = [
+                h for h in slices.values() if all(self.rooms[x].could_ever_fit(shape) for x in h)
+            ]
+            if not hosts:
+                per_host = Shape(shape.resources, shape.accelerator_type)
+                return f"no {shape.pod_type} slice has hosts that can hold {per_host}"
+            if all(any(self._kept_from(self.rooms[x], item) for x in h) for h in hosts):
+                return f"the {shape.pod_type} slices are kept for a trial that waited longer"
             return f"every {shape.pod_type} slice is taken"
         if not able:
             return f"no node can hold {shape}"

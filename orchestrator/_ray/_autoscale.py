@@ -29,15 +29,19 @@ _ACCELERATOR_AMOUNT = 0.001
 
 
 def demand_bundles(held: Iterable[Shape], waiting: Iterable[Shape]) -> list[dict[str, float]]:
-    """Bundles for `request_resources`: one per shape held and per shape waited for, in
-    Ray's resource names; `memory` is left out (node types seldom declare it, and a bundle
+    """Bundles for `request_resources`: one per shape held and per shape waited for (per host
+    of a TPU slice), in Ray's resource names; `memory` is left out (node types seldom declare it, and a bundle
     no node type has is dropped by the autoscaler as infeasible)."""
     bundles = []
     for shape in [*held, *waiting]:
-        for _ in range(shape.hosts):
+        for host in range(shape.hosts):
             bundle = {name: amount for name, amount in shape.resources if name != "memory"}
             if shape.accelerator_type is not None:
                 bundle[f"accelerator_type:{shape.accelerator_type}"] = _ACCELERATOR_AMOUNT
+            if shape.pod_type is not None and host == 0:
+                # Ray gives worker 0 of each slice `TPU-<pod type>-head`; asking for it is how
+                # an autoscaler is told to launch a whole slice, not loose hosts.
+                bundle[f"TPU-{shape.pod_type}-head"] = 1.0
             if bundle:
                 bundles.append(bundle)
     return bundles

@@ -17,7 +17,9 @@ def test_the_autoscaler_is_asked_for_what_runners_hold_and_trials_wait_for() -> 
         {"CPU": 1.0, "GPU": 0.5},
         {"CPU": 1.0, "GPU": 1.0, "accelerator_type:H100": 0.001},
         {"CPU": 2.0},  # node types seldom declare memory: such a bundle would be infeasible
+        # A gang: one bundle per host; host 0's names the slice's head resource, which Ray
+        # gives worker 0 of every slice, so that an autoscaler launches a whole slice.
+        {"CPU": 1.0, "TPU": 4.0, "TPU-v5p-16-head": 1.0},
         {"CPU": 1.0, "TPU": 4.0},
-        {"CPU": 1.0, "TPU": 4.0},  # a gang: one bundle per host
     ]
     assert demand_bundles([], []) == []

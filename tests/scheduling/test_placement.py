@@ -161,6 +161,16 @@ def test_a_one_host_slice_goes_only_onto_a_host_of_its_pod_type() -> None:
     assert str(v4_8) == "v4-8 slice (1 host of {CPU: 1, TPU: 4})"
 
 
+def test_a_slice_whose_hosts_are_too_small_is_named_as_such_not_as_taken() -> None:
+    small = [
+        ClusterNode(n.id, {"CPU": 2, "TPU": 2}, {"CPU": 2, "TPU": 2}, n.labels)
+        for n in (tpu_host("a", 0, "v5p-16"), tpu_host("a", 1, "v5p-16"))
+    ]
+    waiting = by_work(plan([new("g", SLICE)], small))["g"]
+    assert isinstance(waiting, Wait)
+    assert waiting.reason.startswith("no v5p-16 slice has hosts that can hold {CPU: 1, TPU: 4}")
+
+
 def test_only_complete_slices_of_the_pod_type_count() -> None:
     nodes = [
         tpu_host("a", 0, "v5p-16"),
