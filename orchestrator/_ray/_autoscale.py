@@ -30,8 +30,8 @@ _ACCELERATOR_AMOUNT = 0.001
 
 def demand_bundles(held: Iterable[Shape], waiting: Iterable[Shape]) -> list[dict[str, float]]:
     """Bundles for `request_resources`: one per shape held and per shape waited for (per host
-    of a TPU slice), in Ray's resource names; `memory` is left out (node types seldom declare it, and a bundle
-    no node type has is dropped by the autoscaler as infeasible)."""
+    of a TPU slice), in Ray's resource names; `memory` is left out (node types seldom declare
+    it, and a bundle no node type has is dropped by the autoscaler as infeasible)."""
     bundles = []
     for shape in [*held, *waiting]:
         for host in range(shape.hosts):
