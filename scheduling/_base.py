@@ -156,6 +156,34 @@ class SchedulerState(abc.ABC):
         """
         return None
 
+    def promotions(
+        self,
+        *,
+        final: bool = False,
+        ready: Callable[[int], bool] | None = None,
+        limit: int = 16,
+    ) -> list[Promotion]:
+        """Every paused trial that could be resumed now (at most ``limit``), in the order
+        :meth:`promotion` names them: the first is its answer, each next one its answer were
+        those before it not ready. A query, like :meth:`promotion`.
+
+        The orchestrator places several at once: a promotion waiting for hardware that is
+        busy must not hold up one that an idle runner can take.
+        """
+        found: list[Promotion] = []
+        named: set[int] = set()
+
+        def still_ready(number: int) -> bool:
+            return number not in named and (ready is None or ready(number))
+
+        while len(found) < limit:
+            promotion = self.promotion(final=final, ready=still_ready)
+            if promotion is None:
+                break
+            found.append(promotion)
+            named.add(promotion.trial)
+        return found
+
     def on_resume(self, trial: int) -> None:
         """Record that paused trial ``trial`` was resumed (named by :meth:`promotion`).
 

@@ -84,6 +84,7 @@ def resources(params, rung):
     return [{"GPU": 0.5, "CPU": 0.5}, {"CPU": 1}]
 
 study = create_study(name="live", storage=workdir, sampler=GridSampler({"i": list(range(N))}),
+                     direction="maximize",
                      scheduler=ASHA(min_resource=1, max_resource=EPOCHS, reduction_factor=3,
                                     mode="promote"))
 study.optimize(objective, n_trials=N, max_concurrent=CONC, resources=resources,

@@ -278,6 +278,14 @@ class StudyRecorder:
             final=final, ready=lambda number: trials[number].state is TrialState.PAUSED
         )
 
+    def promotions(self, *, final: bool = False, limit: int = 16) -> list[Promotion]:
+        """The paused trials the scheduler could promote now, first `take_promotion`'s; a
+        query, like it."""
+        trials = self.state.trials
+        return self._pruner.promotions(
+            final=final, ready=lambda number: trials[number].state is TrialState.PAUSED, limit=limit
+        )
+
     def resume(
         self, promotion: Promotion, runner: str, placement: dict[str, Any] | None = None
     ) -> None:

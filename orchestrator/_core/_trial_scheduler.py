@@ -60,6 +60,9 @@ from raysweep.scheduling import Decision, Shape, Work, WorkKind
 
 _FLUSH_INTERVAL_S = 0.25
 _HEARTBEAT_INTERVAL_S = 5.0
+# How far down the promotions possible now a runner looks for one its shape may run (each
+# looked at costs a scan of its rung's paused trials, under the lock).
+_PROMOTIONS_LOOKED_AT = 32
 # Replay reads the snapshot chain and the segments after it: add a snapshot every so many
 # events, so that reopening a long study reads a few large batches rather than one per commit;
 # and save the study's state with it, so that a study killed before it closes reopens from that
@@ -467,8 +470,9 @@ class TrialSchedulerCore:
         for number in reruns:
             rung = self._rec.state.trials[number].checkpoint_step or 0
             add(work_key(number, WorkKind.RERUN), WorkKind.RERUN, self._shapes(number, rung), rung)
-        promotion = self._rec.take_promotion(final=self._final())
-        if promotion is not None:
+        # Every promotion possible now, up to a runner each: one waiting for busy hardware
+        # must not keep the others from runners that are free.
+        for promotion in self._rec.promotions(final=self._final(), limit=request.max_runners):
             number, rung = promotion.trial, promotion.rung
             shapes = self._shapes(number, rung)
             add(work_key(number, WorkKind.PROMOTION), WorkKind.PROMOTION, shapes, rung)
@@ -514,13 +518,21 @@ class TrialSchedulerCore:
         return shape in self._shapes(number, rung, proposal)
 
     def _assign_promotion(self, runner: str) -> Assignment | None:
-        """Resume the paused trial the scheduler promotes now, if any (lock held)."""
+        """Resume the first paused trial the scheduler would promote now that `runner` may
+        run, if any (lock held): one that needs other hardware waits for a runner of it, and
+        does not keep this one idle."""
         if not self._accepting:
             return None
-        promotion = self._rec.take_promotion(final=self._final())
-        if promotion is None or not self._suits(runner, promotion.trial, promotion.rung):
-            return None
-        if self._roster.kept_from(runner, promotion.trial, WorkKind.PROMOTION):
+        promotion = next(
+            (
+                p
+                for p in self._rec.promotions(final=self._final(), limit=_PROMOTIONS_LOOKED_AT)
+                if self._suits(runner, p.trial, p.rung)
+                and not self._roster.kept_from(runner, p.trial, WorkKind.PROMOTION)
+            ),
+            None,
+        )
+        if promotion is None:
             return None
         number = promotion.trial
         trial = self._rec.state.trials[number]

@@ -188,6 +188,7 @@ class _Run:
         self.live: dict[str, _Live] = {}
         self.trials = 0
         self.said: list[str] = []
+        self.began = time.monotonic()
         self.cluster = ClusterView()
         self.storage = SharedStorageCheck(
             call_across_restarts(scheduler.checkpoint_root),
@@ -222,6 +223,8 @@ class _Run:
                 with contextlib.suppress(ray.exceptions.RayActorError):
                     call_across_restarts(self.scheduler.runner_lost, name, str(exc), False)
             raise
+        for retired in answer.retired:
+            self._say(f"runner {retired.runner} retired: {retired.reason}")
         for name in answer.never_asked:
             # Retired before it asked for a trial: it never holds one, so it can just go.
             self._end(name, "retired before its first trial")
@@ -344,5 +347,7 @@ class _Run:
             call_across_restarts(self.scheduler.runner_lost, name, reason, False)
 
     def _say(self, line: str) -> None:
+        # Stamped with the time into the run, so that a slow start or a late retirement shows.
+        line = f"+{time.monotonic() - self.began:.2f} s {line}"
         _log.debug("%s", line)
         self.said.append(line)

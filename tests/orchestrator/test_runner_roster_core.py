@@ -443,3 +443,40 @@ def test_a_runner_on_a_node_kept_for_a_promotion_takes_no_new_trial(tmp_path: Pa
     assert isinstance(core.next_trial("c0", done), Idle)
     assert [d.runner for d in place().retired] == ["c0"]
     core.close()
+
+
+def _gpu_from_rung_2(params: dict, rung: int) -> dict:
+    return {"GPU": 1} if rung >= 2 else {"CPU": 1}
+
+
+def _pause_at(core: ts.TrialSchedulerCore, a: Assignment, step: int, value: float) -> TrialOutcome:
+    decision = core.report(a.number, a.attempt, (ReportNote(step, value),))
+    assert decision is not None and decision.action is Action.PAUSE, decision
+    return TrialOutcome(a.number, a.attempt, TrialState.PAUSED, paused_at=step)
+
+
+def test_a_promotion_waiting_for_a_gpu_does_not_hold_up_one_a_cpu_runner_can_take(
+    tmp_path: Path,
+) -> None:
+    core = _open(tmp_path)
+    core.start_optimize(3, 2)
+    request = ResourceRequest((), _gpu_from_rung_2)
+    _place_until_known(core, _mixed(request))
+    core.place(_mixed(request, ("c0", CPU)))
+    first = core.next_trial("c0", None)
+    assert isinstance(first, Assignment) and first.number == 0
+    second = core.next_trial("c0", _pause_at(core, first, 1, 0.9))
+    assert isinstance(second, Assignment) and second.number == 1
+    promoted = core.next_trial("c0", _pause_at(core, second, 1, 0.5))
+    assert isinstance(promoted, Assignment) and promoted.number == 0  # to rung 2, on a CPU
+    third = core.next_trial("c0", _pause_at(core, promoted, 2, 0.95))
+    assert isinstance(third, Assignment) and third.number == 2
+    # Every trial has started: trial 0 is promoted from rung 2, which needs a GPU; trial 2
+    # (second of three at rung 1) from rung 1, on a CPU. The CPU runner takes trial 2 now
+    # instead of idling until a GPU runner has taken trial 0.
+    answer = core.next_trial("c0", _pause_at(core, third, 1, 0.7))
+    assert isinstance(answer, Assignment) and answer.number == 2 and answer.resume is not None
+    # And the plan starts a GPU runner for trial 0 meanwhile.
+    plan = core.place(_mixed(request, ("c0", CPU)))
+    assert [(s.shape, s.work) for s in plan.starts] == [(GPU, "trial 0 (promoted)")]
+    core.close()

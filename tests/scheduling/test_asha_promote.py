@@ -102,6 +102,21 @@ def test_promotion_prefers_higher_rungs() -> None:
     assert promoted(state) == (1, 1)
 
 
+def test_every_promotion_possible_now_is_listed_in_the_order_they_would_be_named() -> None:
+    state = promote().new_state(maximize=True)
+    fill_rung(state, [0.1, 0.2, 0.3])
+    fill_rung(state, [0.05, 0.06, 0.07], step=3, first=3)
+    listed = [(p.trial, p.rung) for p in state.promotions()]
+    # The top 1 of three at rung 3, then the top 2 of six at rung 1 (trials 2 and 1).
+    assert listed == [(5, 3), (2, 1), (1, 1)]
+    assert listed[0] == promoted(state)
+    assert [(p.trial, p.rung) for p in state.promotions(limit=2)] == listed[:2]
+    assert [p.trial for p in state.promotions(ready=lambda trial: trial != 2)] == [5, 1]
+    # A query: nothing changed, and each resumption takes its trial off the list.
+    state.on_resume(5)
+    assert [(p.trial, p.rung) for p in state.promotions()] == listed[1:]
+
+
 def test_a_trial_paused_higher_up_is_no_candidate_at_a_lower_rung() -> None:
     state = promote().new_state(maximize=True)
     fill_rung(state, [0.9, 0.8, 0.7], step=3)  # each crosses rungs 1 and 3
