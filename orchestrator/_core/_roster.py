@@ -65,6 +65,8 @@ class RunnerRoster:
         self._kept: dict[str, tuple[str, WorkKind]] = {}
         # What the trials of the optimize call accept, as the pool last said (None: not yet).
         self.request: ResourceRequest | None = None
+        # Whether the pool's last request said an autoscaler can launch nodes.
+        self.autoscaling = False
 
     @property
     def version(self) -> int:

@@ -442,6 +442,7 @@ class TrialSchedulerCore:
             with self._lock:
                 self._check_writing()
                 self._roster.request = request.resources
+                self._roster.autoscaling = request.autoscaling
                 answer = self._roster.plan(
                     request,
                     busy=self._runner_trials,
@@ -949,4 +950,15 @@ class TrialSchedulerCore:
         if not waits or not self._accepting:
             return None
         more = f" (and {len(waits) - 1} more waiting)" if len(waits) > 1 else ""
-        return f"{waits[0].work} waits: {waits[0].reason}{more}"
+        first = waits[0]
+        reason = first.reason
+        if self._roster.autoscaling and reason.startswith("no node can hold"):
+            # Ray does not publish what its autoscaler could launch: say how long it has been
+            # asked, so that a shape no node type has is not a silent wait for ever.
+            now = time.monotonic()
+            waited = now - self._roster.first_seen(first.work, now)
+            reason += (
+                f"; the autoscaler was asked for a node {waited:.0f} s ago (it launches only "
+                "the node types of its config: see `ray status`)"
+            )
+        return f"{first.work} waits: {reason}{more}"

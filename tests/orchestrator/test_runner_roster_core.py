@@ -389,6 +389,26 @@ def test_progress_says_why_a_trial_waits_for_hardware(tmp_path: Path) -> None:
     core.close()
 
 
+def test_with_an_autoscaler_a_shape_no_node_holds_waits_and_says_for_how_long(
+    tmp_path: Path,
+) -> None:
+    core = _open(tmp_path)
+    core.start_optimize(1, 1)
+    gpu = Shape.of({"GPU": 1, "CPU": 1})
+    node = ClusterNode("head", {"CPU": 2.0}, {"CPU": 2.0})
+    request = PlacementRequest(
+        (node,), (), ResourceRequest((gpu,)), max_runners=1, autoscaling=True
+    )
+    # Not refused: an autoscaler may launch a node for it; the wait says it was asked.
+    answer = core.place(request)
+    assert answer.starts == () and [s for s in answer.unmet] == [gpu]
+    waiting = core.progress().waiting
+    assert waiting is not None and waiting.startswith("trial 0 waits: no node can hold")
+    assert "the autoscaler was asked for a node 0 s ago" in waiting
+    assert "ray status" in waiting
+    core.close()
+
+
 def test_an_idle_runner_woken_again_and_again_still_ages_towards_its_retirement(
     tmp_path: Path,
 ) -> None:
