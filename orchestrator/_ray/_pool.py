@@ -79,7 +79,7 @@ class _Live:
     group: PlacementGroup | None = None
 
 
-def slice_group(start: Start) -> PlacementGroup:
+def slice_group(start: Start, runner: str) -> PlacementGroup:
     """A placement group of one bundle per host of the slice `start` names, each bundle bound
     to its host by the slice's labels (Ray's TPU convention), so that the gang is the hosts the
     planner chose and nothing less."""
@@ -92,7 +92,7 @@ def slice_group(start: Start) -> PlacementGroup:
     group: PlacementGroup = placement_group(
         [dict(bundle) for _ in selectors],
         strategy="STRICT_SPREAD",
-        name=f"raysweep-{start.work}-{start.slice_name}"[:100],
+        name=f"raysweep-{runner}-{start.slice_name}",
         bundle_label_selector=selectors,
     )
     return group
@@ -285,7 +285,7 @@ class _Run:
         else:
             # On host 0 of the slice, holding its CPUs; the chips go to the tasks that
             # `trial.run_on_hosts` starts in the group's bundles, one per host.
-            group = slice_group(start)
+            group = slice_group(start, name)
             options = {
                 "num_cpus": start.shape.amounts().get("CPU", 0.0),
                 "scheduling_strategy": PlacementGroupSchedulingStrategy(
