@@ -180,3 +180,31 @@ def test_bare_folder_imports_are_banned_by_ruff() -> None:
     text = (ROOT / "pyproject.toml").read_text()
     for folder in FOLDERS:
         assert f'"{folder}".msg' in text
+
+
+_RUNNER_IMPORTS = r"""
+import sys
+import raysweep.orchestrator._ray._runner
+heavy = ["scipy", "raysweep.samplers._gp", "raysweep.samplers._tpe", "raysweep.orchestrator._study",
+         "raysweep.orchestrator._detached", "raysweep.orchestrator._ray._study_host"]
+print(sorted(m for m in heavy if m in sys.modules))
+import raysweep.orchestrator as o, raysweep.samplers as s
+print(o.create_study.__module__, s.GPSampler.__module__, "GPSampler" in dir(s))
+try:
+    s.NoSuchSampler
+except AttributeError as exc:
+    print(exc)
+"""
+
+
+def test_a_runner_imports_only_what_it_runs_and_the_rest_comes_on_first_use() -> None:
+    # A runner, a storage-check task and the pool start in fresh worker processes, each paying
+    # for what it imports: the driver's API and the model-based samplers come when first used.
+    out = subprocess.run(
+        [sys.executable, "-c", _RUNNER_IMPORTS], capture_output=True, text=True, check=True
+    ).stdout.splitlines()
+    assert out == [
+        "[]",
+        "raysweep.orchestrator._study raysweep.samplers._gp._sampler True",
+        "module 'raysweep.samplers' has no attribute 'NoSuchSampler'",
+    ]
