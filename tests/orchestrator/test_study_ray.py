@@ -151,7 +151,10 @@ def test_the_ray_edge_logs_runner_life_at_debug_and_is_silent_by_default(
     study = create_study(name="logged", storage=tmp_path, sampler=RandomSampler(seed=2))
     with caplog.at_level(logging.DEBUG, logger="raysweep.orchestrator._ray"):
         study.optimize(quadratic, n_trials=3, max_concurrent=2, show_progress=False)
-    said = [r.getMessage() for r in caplog.records]
+    # Each line is stamped with the time into the pool's run: "+1.23 s runner ...".
+    stamped = [r.getMessage().split(" s ", 1) for r in caplog.records]
+    assert all(len(parts) == 2 and parts[0].startswith("+") for parts in stamped), stamped
+    said = [parts[1] for parts in stamped]
     started = [m for m in said if m.startswith("runner ") and " started with {CPU: 1} on " in m]
     # Each runner returned by itself, or was ended before its first trial (the other runner
     # may have run all three).
