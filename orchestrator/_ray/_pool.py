@@ -3,8 +3,9 @@ runners of one `optimize` call.
 
 It asks the TrialScheduler what to do (`place`: the planner's decisions, taken under the
 scheduler's lock, with the nodes this pool reads from the cluster and the runners it holds),
-starts each runner on the node the plan names, and reports a runner whose process or node died
-(its trial is re-run, not failed). It waits on the runners' `serve` calls and on the scheduler's
+starts each runner on the node the plan names (a TPU slice's runner in a placement group of
+the slice's hosts, removed when the runner goes), and reports a runner whose process or node
+died (its trial is re-run, not failed). It waits on the runners' `serve` calls and on the scheduler's
 change counter together, so it acts as soon as a trial pauses, ends or is lost, with no polling
 on the trials' path. The pool owns its runners: if it dies, they die with it, and whoever
 started it (the driver, or a detached run's host) tells the scheduler so.
