@@ -30,7 +30,12 @@ from raysweep.orchestrator._ray._handles import (
     call_across_restarts,
     describe,
 )
-from raysweep.orchestrator._ray._pool import INTERRUPT_GRACE_S, PoolResult, RunnerPool
+from raysweep.orchestrator._ray._pool import (
+    INTERRUPT_GRACE_S,
+    PoolResult,
+    RunnerPool,
+    remove_slice_groups,
+)
 from raysweep.orchestrator._ray._progress import ProgressDisplay
 from raysweep.orchestrator._ray._resources import ResourceRequest
 from raysweep.samplers import TrialState
@@ -120,6 +125,9 @@ def run_optimize(
             ray.kill(pool)  # type: ignore[arg-type]
         if not returned:
             withdraw_demand()
+            with contextlib.suppress(Exception):
+                # The TPU slices its runners held: their groups outlive the pool.
+                remove_slice_groups(pool._actor_id.hex())  # type: ignore[attr-defined]
         display.close(progress)
 
 

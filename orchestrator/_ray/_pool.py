@@ -5,10 +5,11 @@ It asks the TrialScheduler what to do (`place`: the planner's decisions, taken u
 scheduler's lock, with the nodes this pool reads from the cluster and the runners it holds),
 starts each runner on the node the plan names (a TPU slice's runner in a placement group of
 the slice's hosts, removed when the runner goes), and reports a runner whose process or node
-died (its trial is re-run, not failed). It waits on the runners' `serve` calls and on the scheduler's
-change counter together, so it acts as soon as a trial pauses, ends or is lost, with no polling
-on the trials' path. The pool owns its runners: if it dies, they die with it, and whoever
-started it (the driver, or a detached run's host) tells the scheduler so.
+died (its trial is re-run, not failed). It waits on the runners' `serve` calls and on the
+scheduler's change counter together, so it acts as soon as a trial pauses, ends or is lost, with
+no polling on the trials' path. The pool owns its runners: if it dies, they die with it, and
+whoever started it (the driver, or a detached run's host) tells the scheduler so and removes
+the slices' placement groups, which would outlive it.
 """
 
 from __future__ import annotations
@@ -80,7 +81,28 @@ class _Live:
     group: PlacementGroup | None = None
 
 
-def slice_group(start: Start, runner: str) -> PlacementGroup:
+def slice_group_prefix(pool: str) -> str:
+    """How the names of the placement groups pool actor `pool` makes for TPU slices begin. A
+    group outlives the actor that made it (it lives as long as the job), so whoever started the
+    pool removes them by this name if the pool dies (`remove_slice_groups`)."""
+    return f"raysweep-slice-{pool}-"
+
+
+def remove_slice_groups(pool: str) -> int:
+    """Remove the placement groups of pool actor `pool` that are still there; how many."""
+    from ray.util import get_placement_group, placement_group_table
+
+    removed = 0
+    for entry in placement_group_table().values():
+        name = entry.get("name") or ""
+        if name.startswith(slice_group_prefix(pool)) and entry.get("state") != "REMOVED":
+            with contextlib.suppress(Exception):
+                remove_placement_group(get_placement_group(name))
+                removed += 1
+    return removed
+
+
+def slice_group(start: Start, name: str) -> PlacementGroup:
     """A placement group of one bundle per host of the slice `start` names, each bundle bound
     to its host by the slice's labels (Ray's TPU convention), so that the gang is the hosts the
     planner chose and nothing less."""
@@ -93,7 +115,7 @@ def slice_group(start: Start, runner: str) -> PlacementGroup:
     group: PlacementGroup = placement_group(
         [dict(bundle) for _ in selectors],
         strategy="STRICT_SPREAD",
-        name=f"raysweep-{runner}-{start.slice_name}",
+        name=name,
         bundle_label_selector=selectors,
     )
     return group
@@ -190,6 +212,7 @@ class _Run:
         self.trials = 0
         self.said: list[str] = []
         self.began = time.monotonic()
+        self.group_prefix = slice_group_prefix(ray.get_runtime_context().get_actor_id() or "")
         self.cluster = ClusterView()
         self.storage = SharedStorageCheck(
             call_across_restarts(scheduler.checkpoint_root),
@@ -286,7 +309,7 @@ class _Run:
         else:
             # On host 0 of the slice, holding its CPUs; the chips go to the tasks that
             # `trial.run_on_hosts` starts in the group's bundles, one per host.
-            group = slice_group(start, name)
+            group = slice_group(start, f"{self.group_prefix}{name}")
             options = {
                 "num_cpus": start.shape.amounts().get("CPU", 0.0),
                 "scheduling_strategy": PlacementGroupSchedulingStrategy(

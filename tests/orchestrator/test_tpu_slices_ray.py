@@ -108,7 +108,10 @@ def test_a_mixed_study_uses_every_kind_and_a_slice_trial_runs_on_each_host(
     # First in the module: the test after it takes a host away.
     slices = _slices(cluster)
     assert sorted(slices) == ["slice-a", "slice-b"] and all(len(h) == 2 for h in slices.values())
-    _finish(_driver(cluster, tmp_path, "mixed", "mixed"))
+    out = _finish(_driver(cluster, tmp_path, "mixed", "mixed"))
+    # Every slice's placement group went with its runner; a dead pool's are removed by name.
+    groups = json.loads(next(ln for ln in out.splitlines() if ln.startswith("GROUPS "))[7:])
+    assert groups == {"held": [], "removed": 1, "orphan": "REMOVED"}
     directory = tmp_path / "studies" / "mixed"
     started = dict(_events(directory, "trial_started"))
     attrs: dict[int, dict[str, Any]] = {}

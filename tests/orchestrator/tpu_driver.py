@@ -16,8 +16,10 @@ from pathlib import Path
 from typing import Any
 
 import ray
+from ray.util.placement_group import placement_group, placement_group_table
 
 from raysweep.orchestrator import TPUSlice, Trial, create_study
+from raysweep.orchestrator._ray._pool import remove_slice_groups, slice_group_prefix
 from raysweep.samplers import RandomSampler
 
 SLICE = TPUSlice(version="v5p", topology="2x2x2")
@@ -70,6 +72,21 @@ class StallsOnHost1:
         return float(sum(trial.run_on_hosts(on_host)) + number)
 
 
+def _groups_left() -> dict[str, Any]:
+    """The slice groups still held once the call returned, and what removing a dead pool's
+    groups does (a group of a pool that never was, made here for it)."""
+    held = [
+        e["name"]
+        for e in placement_group_table().values()
+        if (e.get("name") or "").startswith("raysweep-slice-") and e["state"] != "REMOVED"
+    ]
+    orphan = placement_group([{"CPU": 0.01}], name=slice_group_prefix("gone") + "runner-x")
+    ray.get(orphan.ready(), timeout=60)
+    removed = remove_slice_groups("gone")
+    state = placement_group_table(orphan)["state"]
+    return {"held": held, "removed": removed, "orphan": state}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--address", required=True)
@@ -86,6 +103,7 @@ def main() -> None:
         study.optimize(
             mixed, n_trials=10, max_concurrent=5, resources=EVERY_KIND, show_progress=False
         )
+        print("GROUPS " + json.dumps(_groups_left()), flush=True)
     else:
         study.optimize(
             StallsOnHost1(args.marks),
