@@ -89,6 +89,55 @@ class ClusterHost:
             os.killpg(self.proc.pid, signal.SIGKILL)
 
 
+def start_driver(
+    script: Path, cluster: ClusterHost, tmp_path: Path, name: str, *options: str
+) -> subprocess.Popen[str]:
+    """Run a study driver script against `cluster`, in a process session of its own, with
+    `--address`, `--storage <tmp_path>/studies`, `--name` and `--marks <tmp_path>/marks` (made
+    here), then `options`; it prints "finished" at the end."""
+    marks = tmp_path / "marks"
+    marks.mkdir()
+    command = [
+        sys.executable,
+        str(script),
+        *("--address", cluster.address, "--storage", str(tmp_path / "studies")),
+        *("--name", name, "--marks", str(marks)),
+        *options,
+    ]
+    return subprocess.Popen(
+        command,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=dict(os.environ, RAY_ADDRESS="", PYTHONUNBUFFERED="1"),
+        start_new_session=True,
+    )
+
+
+def wait_for_mark(proc: subprocess.Popen[str], mark: Path, what: str) -> dict[str, Any]:
+    """The JSON a driver writes to `mark` (e.g. once a trial stalls where the test wants it)."""
+    deadline = time.monotonic() + 180
+    while not mark.exists():
+        if proc.poll() is not None or time.monotonic() > deadline:
+            proc.kill()
+            raise AssertionError(f"no {what}; the driver said:\n{proc.communicate()[0]}")
+        time.sleep(0.2)
+    time.sleep(0.2)  # the file is written in one call; let it be complete
+    loaded: dict[str, Any] = json.loads(mark.read_text())
+    return loaded
+
+
+def finish_driver(proc: subprocess.Popen[str]) -> str:
+    """The driver's output, once it has finished well."""
+    try:
+        out = proc.communicate(timeout=240)[0]
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        raise AssertionError(f"the driver did not finish:\n{proc.communicate()[0]}") from None
+    assert proc.returncode == 0 and "finished" in out, out
+    return out
+
+
 def main() -> None:
     temp = tempfile.mkdtemp(prefix="rs-cluster-", dir="/tmp")
     # Cluster writes `ray_current_cluster` under RAY_TMPDIR: keep it off the shared default.

@@ -8,18 +8,12 @@ drivers are subprocesses too, so this test process never joins a Ray cluster.
 
 from __future__ import annotations
 
-import json
-import os
-import signal
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from cluster_host import ClusterHost
+from cluster_host import ClusterHost, finish_driver, start_driver, wait_for_mark
 
 from raysweep.orchestrator._core import _events as ev
 from raysweep.orchestrator._storage._log import read_events
@@ -49,53 +43,9 @@ def _node_resources(cluster: ClusterHost) -> dict[str, dict[str, float]]:
     return cluster.ask(op="nodes")["nodes"]
 
 
-def _driver(cluster: ClusterHost, tmp_path: Path, name: str, *options: str) -> Any:
-    marks = tmp_path / "marks"
-    marks.mkdir()
-    command = [
-        sys.executable,
-        str(HERE / "multinode_driver.py"),
-        "--address",
-        cluster.address,
-        "--storage",
-        str(tmp_path / "studies"),
-        "--name",
-        name,
-        "--marks",
-        str(marks),
-        *options,
-    ]
-    return subprocess.Popen(
-        command,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        env=dict(os.environ, RAY_ADDRESS="", PYTHONUNBUFFERED="1"),
-        start_new_session=True,
-    )
-
-
 def _run_until_stalled(cluster: ClusterHost, tmp_path: Path, name: str) -> tuple[Any, dict]:
-    proc = _driver(cluster, tmp_path, name)
-    stalled = tmp_path / "marks" / "stalled.json"
-    deadline = time.monotonic() + 180
-    while not stalled.exists():
-        if proc.poll() is not None or time.monotonic() > deadline:
-            proc.kill()
-            raise AssertionError(f"no trial stalled; the driver said:\n{proc.communicate()[0]}")
-        time.sleep(0.2)
-    time.sleep(0.2)  # the file is written in one call; let it be complete
-    return proc, json.loads(stalled.read_text())
-
-
-def _finish(proc: Any) -> str:
-    try:
-        out = proc.communicate(timeout=240)[0]
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-        raise AssertionError(f"the driver did not finish:\n{proc.communicate()[0]}") from None
-    assert proc.returncode == 0 and "finished" in out, out
-    return out
+    proc = start_driver(HERE / "multinode_driver.py", cluster, tmp_path, name)
+    return proc, wait_for_mark(proc, tmp_path / "marks" / "stalled.json", "trial stalled")
 
 
 def _attempts(directory: Path, trial: int) -> list[tuple[str, dict[str, Any]]]:
@@ -135,7 +85,7 @@ def test_a_mixed_study_uses_every_kind_of_node_and_promotes_onto_the_h100(
     cluster: ClusterHost, tmp_path: Path
 ) -> None:
     # First in the module: the tests after it take nodes away.
-    _finish(_driver(cluster, tmp_path, "mixed", "--mixed"))
+    finish_driver(start_driver(HERE / "multinode_driver.py", cluster, tmp_path, "mixed", "--mixed"))
     nodes = _node_resources(cluster)
     kind_of = {
         node: next((k for k in ("A100", "H100") if f"accelerator_type:{k}" in have), "CPU")
@@ -161,7 +111,7 @@ def test_a_trial_whose_node_is_removed_resumes_on_another_node(
     assert stalled["node"] in cluster.workers and stalled["node"] != cluster.head
     assert cluster.ask(op="remove", node=stalled["node"]) == {"removed": stalled["node"]}
     cluster.workers.remove(stalled["node"])
-    _finish(proc)
+    finish_driver(proc)
     _check_resumed_elsewhere(tmp_path / "studies" / "removed", stalled, crash=True)
 
 
@@ -171,5 +121,5 @@ def test_a_preempted_node_does_not_count_against_the_trial(
     proc, stalled = _run_until_stalled(cluster, tmp_path, "preempted")
     assert cluster.ask(op="preempt", node=stalled["node"]) == {"preempted": stalled["node"]}
     cluster.workers.remove(stalled["node"])
-    _finish(proc)
+    finish_driver(proc)
     _check_resumed_elsewhere(tmp_path / "studies" / "preempted", stalled, crash=False)

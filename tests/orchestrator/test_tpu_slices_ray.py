@@ -12,17 +12,12 @@ from __future__ import annotations
 
 import csv
 import json
-import os
-import signal
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from cluster_host import ClusterHost
+from cluster_host import ClusterHost, finish_driver, start_driver, wait_for_mark
 
 from raysweep.orchestrator._cli import main
 from raysweep.orchestrator._storage._log import read_events
@@ -70,32 +65,7 @@ def _slices(cluster: ClusterHost) -> dict[str, list[str]]:
 
 
 def _driver(cluster: ClusterHost, tmp_path: Path, name: str, mode: str) -> Any:
-    marks = tmp_path / "marks"
-    marks.mkdir()
-    command = [
-        sys.executable,
-        str(HERE / "tpu_driver.py"),
-        *("--address", cluster.address, "--storage", str(tmp_path / "studies")),
-        *("--name", name, "--marks", str(marks), "--mode", mode),
-    ]
-    return subprocess.Popen(
-        command,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        env=dict(os.environ, RAY_ADDRESS="", PYTHONUNBUFFERED="1"),
-        start_new_session=True,
-    )
-
-
-def _finish(proc: Any) -> str:
-    try:
-        out = proc.communicate(timeout=240)[0]
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-        raise AssertionError(f"the driver did not finish:\n{proc.communicate()[0]}") from None
-    assert proc.returncode == 0 and "finished" in out, out
-    return out
+    return start_driver(HERE / "tpu_driver.py", cluster, tmp_path, name, "--mode", mode)
 
 
 def _events(directory: Path, kind: str) -> list[tuple[int, dict[str, Any]]]:
@@ -108,7 +78,7 @@ def test_a_mixed_study_uses_every_kind_and_a_slice_trial_runs_on_each_host(
     # First in the module: the test after it takes a host away.
     slices = _slices(cluster)
     assert sorted(slices) == ["slice-a", "slice-b"] and all(len(h) == 2 for h in slices.values())
-    out = _finish(_driver(cluster, tmp_path, "mixed", "mixed"))
+    out = finish_driver(_driver(cluster, tmp_path, "mixed", "mixed"))
     # Every slice's placement group went with its runner; a dead pool's are removed by name.
     groups = json.loads(next(ln for ln in out.splitlines() if ln.startswith("GROUPS "))[7:])
     assert groups == {"held": [], "removed": 1, "orphan": "REMOVED"}
@@ -163,18 +133,10 @@ def test_a_slice_trial_whose_host_is_lost_is_re_run_on_a_whole_slice(
 ) -> None:
     slices = _slices(cluster)
     proc = _driver(cluster, tmp_path, "lost", "lost")
-    stalled_file = tmp_path / "marks" / "stalled.json"
-    deadline = time.monotonic() + 180
-    while not stalled_file.exists():
-        if proc.poll() is not None or time.monotonic() > deadline:
-            proc.kill()
-            raise AssertionError(f"no host stalled; the driver said:\n{proc.communicate()[0]}")
-        time.sleep(0.2)
-    time.sleep(0.2)
-    stalled = json.loads(stalled_file.read_text())
+    stalled = wait_for_mark(proc, tmp_path / "marks" / "stalled.json", "host stalled")
     lost_slice = next(name for name, hosts in slices.items() if hosts[1] == stalled["node"])
     assert cluster.ask(op="remove", node=stalled["node"]) == {"removed": stalled["node"]}
-    _finish(proc)
+    finish_driver(proc)
     directory = tmp_path / "studies" / "lost"
     interrupted = [p for t, p in _events(directory, "trial_interrupted") if t == 0]
     assert len(interrupted) == 1 and interrupted[0]["crash"] is True, interrupted
