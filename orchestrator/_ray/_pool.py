@@ -44,6 +44,7 @@ from raysweep.orchestrator._ray._handles import (
     call_across_restarts,
     describe,
 )
+from raysweep.orchestrator._ray._resources import resource_options
 from raysweep.orchestrator._ray._runner import Runner, ServeResult
 from raysweep.orchestrator._ray._shared_storage import SharedStorageCheck
 from raysweep.scheduling import SLICE_NAME_LABEL, SLICE_WORKER_LABEL, Shape, Start
@@ -119,22 +120,6 @@ def slice_group(start: Start, name: str) -> PlacementGroup:
         bundle_label_selector=selectors,
     )
     return group
-
-
-def runner_options(shape: Shape) -> dict[str, Any]:
-    """Ray actor options that reserve `shape` (one host) for a runner."""
-    wanted = shape.amounts()
-    options: dict[str, Any] = {
-        "num_cpus": wanted.pop("CPU", 0.0),
-        "num_gpus": wanted.pop("GPU", 0.0),
-    }
-    if "memory" in wanted:
-        options["memory"] = wanted.pop("memory")
-    if shape.accelerator_type is not None:
-        options["accelerator_type"] = shape.accelerator_type
-    if wanted:
-        options["resources"] = wanted
-    return options
 
 
 class RunnerPool:
@@ -302,7 +287,7 @@ class _Run:
     def _start(self, name: str, start: Start) -> None:
         group = None
         if start.shape.pod_type is None:
-            options = runner_options(start.shape)
+            options = resource_options(start.shape)
             options["scheduling_strategy"] = NodeAffinitySchedulingStrategy(
                 node_id=start.nodes[0], soft=False
             )
@@ -350,13 +335,12 @@ class _Run:
         self._say(f"runner {runner.name} returned after {result.trials} trials")
         return result if result.fatal is not None else None
 
-    def _drop(self, name: str) -> _Live | None:
+    def _drop(self, name: str) -> None:
         """Forget runner `name`; the hosts of its slice, if it held one, go back."""
         runner = self.live.pop(name, None)
         if runner is not None and runner.group is not None:
             with contextlib.suppress(Exception):
                 remove_placement_group(runner.group)
-        return runner
 
     def _end(self, name: str, reason: str) -> None:
         runner = self.live.get(name)

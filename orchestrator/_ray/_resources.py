@@ -7,12 +7,13 @@ do, before anything starts.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from raysweep.orchestrator._core._resources import ResourceRequest, describe_nodes, holdable
 from raysweep.orchestrator._errors import UnplaceableResourcesError
-from raysweep.scheduling import ClusterNode
+from raysweep.scheduling import ClusterNode, Shape
 
-__all__ = ["ResourceRequest", "check_placeable", "live_nodes"]
+__all__ = ["ResourceRequest", "check_placeable", "live_nodes", "resource_options"]
 
 
 def live_nodes() -> tuple[ClusterNode, ...]:
@@ -33,3 +34,19 @@ def check_placeable(request: ResourceRequest, nodes: Sequence[ClusterNode]) -> N
         f"{describe_nodes(nodes)}. Ask for less per trial in resources=..., or add a node "
         "that has it"
     )
+
+
+def resource_options(shape: Shape) -> dict[str, Any]:
+    """Ray's actor or task options that reserve one host of `shape`."""
+    wanted = shape.amounts()
+    options: dict[str, Any] = {
+        "num_cpus": wanted.pop("CPU", 0.0),
+        "num_gpus": wanted.pop("GPU", 0.0),
+    }
+    if "memory" in wanted:
+        options["memory"] = wanted.pop("memory")
+    if shape.accelerator_type is not None:
+        options["accelerator_type"] = shape.accelerator_type
+    if wanted:
+        options["resources"] = wanted
+    return options

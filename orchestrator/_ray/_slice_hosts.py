@@ -20,6 +20,8 @@ from ray.util.scheduling_strategies import PlacementGroupSchedulingStrategy
 
 from raysweep.orchestrator._errors import TrialInterrupted
 from raysweep.orchestrator._ray._handles import INFRASTRUCTURE_ERRORS, describe
+from raysweep.orchestrator._ray._resources import resource_options
+from raysweep.scheduling import Shape
 
 __all__ = ["SliceHostLost", "SliceHosts"]
 
@@ -52,15 +54,9 @@ class SliceHosts:
         self._group = group
         self._hosts = hosts
         self._slice = slice_name
-        wanted = {name: float(amount) for name, amount in per_host.items() if name != "CPU"}
         # The runner holds the CPUs of bundle 0; the hosts' calls hold the rest of each bundle.
-        self._options: dict[str, Any] = {"num_cpus": 0}
-        if "memory" in wanted:
-            self._options["memory"] = wanted.pop("memory")
-        if "GPU" in wanted:
-            self._options["num_gpus"] = wanted.pop("GPU")
-        if wanted:
-            self._options["resources"] = wanted
+        chips = Shape.of({name: amount for name, amount in per_host.items() if name != "CPU"})
+        self._options = resource_options(chips)
 
     def run(self, fn: Callable[[int], _T]) -> list[_T]:
         refs = [
